@@ -1,0 +1,55 @@
+"""The protocol every platform client implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from .models import Location, PlatformKey, RegisteredSite, Site, SiteRegistration
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a platform offers, so the integration creates only what makes sense."""
+
+    site_status: bool
+    upstream_status: bool
+    markets: bool
+    supply_direction: bool
+    streams_measurements: bool
+    lpc_events: bool
+    schedules: bool
+    max_resources_per_site: int | None
+    countries: tuple[str, ...]
+    """ISO 3166-1 alpha-2 codes of the countries whose grid identifiers the platform takes."""
+    site_poll_seconds: int
+    """How often the site is worth polling on this platform."""
+
+
+@runtime_checkable
+class FlexPlatform(Protocol):
+    """A client for one grid-flexibility platform.
+
+    Implementations accept an injected ``aiohttp.ClientSession``, put a
+    timeout on every request, own their authentication (token fetch, renewal
+    before expiry, one re-authentication on HTTP 401) and raise only
+    ``GridFlexError`` subclasses.
+    """
+
+    platform: PlatformKey
+    capabilities: Capabilities
+
+    async def authenticate(self) -> None:
+        """Fetch a token now; raise ``GridFlexAuthError`` when refused."""
+
+    async def find_site(self, grid_identifier: str) -> Site | None:
+        """Return the site registered with this grid identifier, if any."""
+
+    async def register_site(self, registration: SiteRegistration) -> RegisteredSite:
+        """Create the site, or adopt the existing one with the same identifier."""
+
+    async def get_site(self, site_id: str) -> Site:
+        """Return the site with its statuses and markets."""
+
+    async def update_site_location(self, site_id: str, location: Location) -> Site:
+        """Change where the site is."""
