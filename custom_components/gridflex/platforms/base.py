@@ -24,6 +24,8 @@ class Capabilities:
     """ISO 3166-1 alpha-2 codes of the countries whose grid identifiers the platform takes."""
     site_poll_seconds: int
     """How often the site is worth polling on this platform."""
+    display_name: str = ""
+    """The platform's name as homeowners know it (device manufacturer)."""
 
 
 @runtime_checkable

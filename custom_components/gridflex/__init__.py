@@ -1,0 +1,60 @@
+"""GridFlex: connect a home to grid-flexibility platforms."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from .client import async_create_platform_client
+from .const import DOMAIN
+from .coordinator import GridFlexConfigEntry, GridFlexRuntimeData, SiteCoordinator
+from .issues import async_delete_site_issues
+from .platforms.errors import GridFlexAuthError, GridFlexError
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up GridFlex; everything is configured through config entries."""
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> bool:
+    """Connect to the platform and start following the site."""
+    client = async_create_platform_client(hass, entry.data)
+    try:
+        await client.authenticate()
+    except GridFlexAuthError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="authentication_failed"
+        ) from err
+    except GridFlexError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"error": str(err) or type(err).__name__},
+        ) from err
+
+    coordinator = SiteCoordinator(hass, entry, client)
+    await coordinator.async_config_entry_first_refresh()
+
+    entry.runtime_data = GridFlexRuntimeData(
+        client=client, site_coordinator=coordinator
+    )
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> bool:
+    """Stop following the site."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> None:
+    """Forget the site's repair issues; the site stays on the platform."""
+    async_delete_site_issues(hass, entry.entry_id)

@@ -1,0 +1,49 @@
+"""Binary sensor telling whether the platform answers."""
+
+from __future__ import annotations
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import GridFlexConfigEntry
+from .entity import GridFlexSiteEntity
+
+PARALLEL_UPDATES = 0
+
+REACHABLE = BinarySensorEntityDescription(
+    key="platform_reachable",
+    translation_key="platform_reachable",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: GridFlexConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the platform-reachable sensor."""
+    async_add_entities(
+        [PlatformReachableSensor(entry.runtime_data.site_coordinator, REACHABLE)]
+    )
+
+
+class PlatformReachableSensor(GridFlexSiteEntity, BinarySensorEntity):
+    """On while the platform answers; stays available to say when it does not."""
+
+    @property
+    def available(self) -> bool:
+        """Always available: being unreachable is what this sensor reports."""
+        return True
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether the latest poll reached the platform."""
+        return self.coordinator.last_update_success

@@ -1,0 +1,510 @@
+"""Config flow for GridFlex: platform, credentials, then the site."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import voluptuous as vol
+from yarl import URL
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers.selector import (
+    LocationSelector,
+    LocationSelectorConfig,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+
+from .client import async_create_platform_client
+from .const import (
+    CONF_ADDRESS,
+    CONF_ADVANCED,
+    CONF_BASE_URL,
+    CONF_COUNTRY,
+    CONF_DIRECTION,
+    CONF_EDGE_CREDENTIALS,
+    CONF_ENVIRONMENT,
+    CONF_GRID_IDENTIFIER,
+    CONF_INJECTION_GRID_IDENTIFIER,
+    CONF_LATITUDE,
+    CONF_LOCATION,
+    CONF_LONGITUDE,
+    CONF_PLATFORM,
+    CONF_SITE_ID,
+    CONF_SITE_NAME,
+    DOMAIN,
+    LOGGER,
+)
+from .grid_identifier import GridIdentifierError, example_for, normalize_grid_identifier
+from .platforms import CREDENTIAL_FIELDS, capabilities
+from .platforms.errors import (
+    GridFlexAuthError,
+    GridFlexConnectionError,
+    GridFlexError,
+    GridFlexNotFoundError,
+    GridFlexRequestRejectedError,
+)
+from .platforms.models import (
+    Environment,
+    Location,
+    PlatformKey,
+    SiteRegistration,
+    SupplyDirection,
+)
+
+SECRET_FIELDS = frozenset({"client_secret", "password"})
+
+
+def _credential_schema(
+    platform: PlatformKey, defaults: Mapping[str, Any]
+) -> vol.Schema:
+    """Return the form asking for the platform's credentials."""
+    schema: dict[vol.Marker, Any] = {}
+    for field in CREDENTIAL_FIELDS[platform]:
+        if field in SECRET_FIELDS:
+            schema[vol.Required(field)] = TextSelector(
+                TextSelectorConfig(type=TextSelectorType.PASSWORD)
+            )
+        else:
+            kind = TextSelectorType.EMAIL if field == "email" else TextSelectorType.TEXT
+            schema[vol.Required(field, default=defaults.get(field, vol.UNDEFINED))] = (
+                TextSelector(TextSelectorConfig(type=kind, autocomplete="username"))
+            )
+    return vol.Schema(schema)
+
+
+def _secret_field(platform: PlatformKey) -> str:
+    """Return the credential field that a refusal points at."""
+    return next(f for f in CREDENTIAL_FIELDS[platform] if f in SECRET_FIELDS)
+
+
+def _valid_base_url(value: str) -> bool:
+    """Return whether a custom base URL is an absolute http(s) URL."""
+    try:
+        url = URL(value)
+    except ValueError:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
+
+
+def _location_from(data: Mapping[str, Any]) -> Location:
+    """Build the platform location from the form or entry data."""
+    address = (data.get(CONF_ADDRESS) or "").strip() or None
+    latitude = data.get(CONF_LATITUDE)
+    longitude = data.get(CONF_LONGITUDE)
+    return Location(
+        address=address,
+        latitude=None if latitude is None else Decimal(str(round(latitude, 6))),
+        longitude=None if longitude is None else Decimal(str(round(longitude, 6))),
+    )
+
+
+class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Register the home as a site on a grid-flexibility platform."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._data: dict[str, Any] = {}
+
+    @property
+    def _platform(self) -> PlatformKey:
+        return PlatformKey(self._data[CONF_PLATFORM])
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the platform and which of its environments to use."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            base_url = (user_input.get(CONF_ADVANCED, {}).get(CONF_BASE_URL) or "").strip()
+            environment = Environment(user_input[CONF_ENVIRONMENT])
+            if environment is Environment.CUSTOM and not base_url:
+                errors["base"] = "base_url_required"
+            elif base_url and not _valid_base_url(base_url):
+                errors["base"] = "invalid_base_url"
+            else:
+                if base_url:
+                    environment = Environment.CUSTOM
+                self._data = {
+                    CONF_PLATFORM: user_input[CONF_PLATFORM],
+                    CONF_ENVIRONMENT: environment.value,
+                    CONF_BASE_URL: base_url.rstrip("/") or None,
+                }
+                return await self.async_step_credentials()
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(
+                    {
+                        vol.Required(CONF_PLATFORM): SelectSelector(
+                            SelectSelectorConfig(
+                                options=[p.value for p in PlatformKey],
+                                translation_key=CONF_PLATFORM,
+                                mode=SelectSelectorMode.LIST,
+                            )
+                        ),
+                        vol.Required(
+                            CONF_ENVIRONMENT, default=Environment.PRODUCTION.value
+                        ): SelectSelector(
+                            SelectSelectorConfig(
+                                options=[e.value for e in Environment],
+                                translation_key=CONF_ENVIRONMENT,
+                            )
+                        ),
+                        vol.Required(CONF_ADVANCED): section(
+                            vol.Schema(
+                                {
+                                    vol.Optional(CONF_BASE_URL): TextSelector(
+                                        TextSelectorConfig(type=TextSelectorType.URL)
+                                    )
+                                }
+                            ),
+                            {"collapsed": True},
+                        ),
+                    }
+                ),
+                user_input,
+            ),
+            errors=errors,
+        )
+
+    async def _async_test_credentials(
+        self, data: Mapping[str, Any], errors: dict[str, str]
+    ) -> bool:
+        """Fetch a token with ``data``; fill ``errors`` when that fails."""
+        client = async_create_platform_client(self.hass, data)
+        platform = PlatformKey(data[CONF_PLATFORM])
+        try:
+            await client.authenticate()
+        except GridFlexAuthError:
+            errors[_secret_field(platform)] = "invalid_auth"
+        except GridFlexConnectionError:
+            errors["base"] = "cannot_connect"
+        except Exception:
+            LOGGER.exception("Unexpected error while checking credentials")
+            errors["base"] = "unknown"
+        return not errors
+
+    async def async_step_credentials(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the platform credentials and test them."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**self._data, **user_input}
+            if await self._async_test_credentials(data, errors):
+                self._data = data
+                return await self.async_step_site()
+        return self.async_show_form(
+            step_id="credentials",
+            data_schema=_credential_schema(self._platform, user_input or {}),
+            description_placeholders={"platform": self._platform.value},
+            errors=errors,
+        )
+
+    async def async_step_site(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Describe the site, then register it or adopt the existing one."""
+        platform = self._platform
+        caps = capabilities(platform)
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {"detail": ""}
+        if user_input is not None:
+            country = user_input[CONF_COUNTRY]
+            direction = SupplyDirection(
+                user_input.get(CONF_DIRECTION, SupplyDirection.BIDIRECTIONAL)
+            )
+            grid_identifier = injection = None
+            try:
+                grid_identifier = normalize_grid_identifier(
+                    country, user_input[CONF_GRID_IDENTIFIER]
+                )
+            except GridIdentifierError as err:
+                errors[CONF_GRID_IDENTIFIER] = err.reason
+            if direction is SupplyDirection.OFFTAKE_INJECTION:
+                try:
+                    injection = normalize_grid_identifier(
+                        country, user_input.get(CONF_INJECTION_GRID_IDENTIFIER) or ""
+                    )
+                except GridIdentifierError as err:
+                    errors[CONF_INJECTION_GRID_IDENTIFIER] = err.reason
+                else:
+                    if injection == grid_identifier:
+                        errors[CONF_INJECTION_GRID_IDENTIFIER] = "same_as_offtake"
+            if not errors and grid_identifier:
+                await self.async_set_unique_id(f"{platform.value}_{grid_identifier}")
+                self._abort_if_unique_id_configured()
+                location = user_input.get(CONF_LOCATION) or {}
+                site_data = {
+                    CONF_SITE_NAME: user_input[CONF_SITE_NAME].strip(),
+                    CONF_COUNTRY: country,
+                    CONF_GRID_IDENTIFIER: grid_identifier,
+                    CONF_DIRECTION: direction.value,
+                    CONF_INJECTION_GRID_IDENTIFIER: injection,
+                    CONF_ADDRESS: (user_input.get(CONF_ADDRESS) or "").strip() or None,
+                    CONF_LATITUDE: location.get(CONF_LATITUDE),
+                    CONF_LONGITUDE: location.get(CONF_LONGITUDE),
+                }
+                result = await self._async_register(site_data, errors, placeholders)
+                if result is not None:
+                    return result
+        return self.async_show_form(
+            step_id="site",
+            data_schema=self.add_suggested_values_to_schema(
+                self._site_schema(caps.countries, caps.supply_direction),
+                user_input
+                or {
+                    CONF_SITE_NAME: self.hass.config.location_name,
+                    CONF_LOCATION: {
+                        CONF_LATITUDE: self.hass.config.latitude,
+                        CONF_LONGITUDE: self.hass.config.longitude,
+                    },
+                },
+            ),
+            description_placeholders={
+                **placeholders,
+                "example": example_for(self._default_country(caps.countries)),
+            },
+            errors=errors,
+        )
+
+    def _default_country(self, countries: tuple[str, ...]) -> str:
+        """Return Home Assistant's country when the platform serves it."""
+        if self.hass.config.country in countries:
+            return self.hass.config.country
+        return countries[0]
+
+    def _site_schema(
+        self, countries: tuple[str, ...], supply_direction: bool
+    ) -> vol.Schema:
+        """Return the site form; supply direction only where the platform has it."""
+        schema: dict[vol.Marker, Any] = {
+            vol.Required(CONF_SITE_NAME): TextSelector(),
+            vol.Required(
+                CONF_COUNTRY, default=self._default_country(countries)
+            ): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(countries), translation_key=CONF_COUNTRY
+                )
+            ),
+            vol.Required(CONF_GRID_IDENTIFIER): TextSelector(),
+        }
+        if supply_direction:
+            schema[
+                vol.Required(
+                    CONF_DIRECTION, default=SupplyDirection.BIDIRECTIONAL.value
+                )
+            ] = SelectSelector(
+                SelectSelectorConfig(
+                    options=[d.value for d in SupplyDirection],
+                    translation_key=CONF_DIRECTION,
+                )
+            )
+            schema[vol.Optional(CONF_INJECTION_GRID_IDENTIFIER)] = TextSelector()
+        schema[vol.Optional(CONF_ADDRESS)] = TextSelector()
+        schema[vol.Optional(CONF_LOCATION)] = LocationSelector(
+            LocationSelectorConfig(radius=False)
+        )
+        return vol.Schema(schema)
+
+    async def _async_register(
+        self,
+        site_data: dict[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> ConfigFlowResult | None:
+        """Register (or adopt) the site; create the entry when that works."""
+        client = async_create_platform_client(self.hass, self._data)
+        registration = SiteRegistration(
+            name=site_data[CONF_SITE_NAME],
+            country=site_data[CONF_COUNTRY],
+            grid_identifier=site_data[CONF_GRID_IDENTIFIER],
+            location=_location_from(site_data),
+            direction=SupplyDirection(site_data[CONF_DIRECTION]),
+            injection_grid_identifier=site_data[CONF_INJECTION_GRID_IDENTIFIER],
+        )
+        try:
+            registered = await client.register_site(registration)
+        except GridFlexAuthError:
+            errors["base"] = "invalid_auth"
+        except GridFlexConnectionError:
+            errors["base"] = "cannot_connect"
+        except GridFlexRequestRejectedError as err:
+            errors["base"] = "site_rejected"
+            placeholders["detail"] = err.detail
+        except Exception:
+            LOGGER.exception("Unexpected error while registering the site")
+            errors["base"] = "unknown"
+        else:
+            edge = registered.edge_credentials
+            LOGGER.info(
+                "Site %s on %s",
+                "registered" if registered.created else "adopted",
+                self._platform.value,
+            )
+            return self.async_create_entry(
+                title=site_data[CONF_SITE_NAME],
+                data={
+                    **self._data,
+                    **site_data,
+                    CONF_SITE_ID: registered.site.site_id,
+                    CONF_EDGE_CREDENTIALS: (
+                        {"name": edge.name, "key": edge.key, "secret": edge.secret}
+                        if edge
+                        else None
+                    ),
+                },
+            )
+        return None
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Start reauthentication when the platform refuses the credentials."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for new credentials of the same account."""
+        entry = self._get_reauth_entry()
+        platform = PlatformKey(entry.data[CONF_PLATFORM])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, **user_input}
+            if await self._async_test_credentials(data, errors):
+                result = await self._async_check_site(data, errors)
+                if result is None:
+                    return self.async_update_reload_and_abort(
+                        entry, data_updates=user_input
+                    )
+                if result != "error":
+                    return self.async_abort(reason=result)
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=_credential_schema(platform, user_input or entry.data),
+            description_placeholders={"platform": platform.value},
+            errors=errors,
+        )
+
+    async def _async_check_site(
+        self, data: Mapping[str, Any], errors: dict[str, str]
+    ) -> str | None:
+        """Check the entry's site is reachable with ``data``.
+
+        Returns ``None`` when it is, an abort reason when these credentials
+        or this URL belong elsewhere, or ``"error"`` when ``errors`` was filled.
+        """
+        client = async_create_platform_client(self.hass, data)
+        try:
+            await client.get_site(data[CONF_SITE_ID])
+        except GridFlexNotFoundError:
+            return "wrong_account"
+        except GridFlexAuthError:
+            errors["base"] = "invalid_auth"
+        except GridFlexRequestRejectedError as err:
+            if err.status == 403:
+                return "wrong_account"
+            errors["base"] = "unknown"
+        except GridFlexConnectionError:
+            errors["base"] = "cannot_connect"
+        except Exception:
+            LOGGER.exception("Unexpected error while reading the site")
+            errors["base"] = "unknown"
+        else:
+            return None
+        return "error"
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the site's address or the platform's URL; keep the site."""
+        entry = self._get_reconfigure_entry()
+        custom = entry.data[CONF_ENVIRONMENT] == Environment.CUSTOM
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {"detail": ""}
+        if user_input is not None:
+            location = user_input.get(CONF_LOCATION) or {}
+            updates: dict[str, Any] = {
+                CONF_ADDRESS: (user_input.get(CONF_ADDRESS) or "").strip() or None,
+                CONF_LATITUDE: location.get(CONF_LATITUDE),
+                CONF_LONGITUDE: location.get(CONF_LONGITUDE),
+            }
+            if custom:
+                base_url = (user_input.get(CONF_BASE_URL) or "").strip().rstrip("/")
+                if not _valid_base_url(base_url):
+                    errors[CONF_BASE_URL] = "invalid_base_url"
+                updates[CONF_BASE_URL] = base_url
+            data = {**entry.data, **updates}
+            if not errors:
+                result = await self._async_check_site(data, errors)
+                if result == "wrong_account":
+                    errors["base"] = "site_not_found"
+                elif result is None and await self._async_update_location(
+                    data, errors, placeholders
+                ):
+                    return self.async_update_reload_and_abort(
+                        entry, data_updates=updates
+                    )
+        current = user_input or {
+            CONF_ADDRESS: entry.data.get(CONF_ADDRESS),
+            CONF_BASE_URL: entry.data.get(CONF_BASE_URL),
+            CONF_LOCATION: (
+                {
+                    CONF_LATITUDE: entry.data[CONF_LATITUDE],
+                    CONF_LONGITUDE: entry.data[CONF_LONGITUDE],
+                }
+                if entry.data.get(CONF_LATITUDE) is not None
+                else None
+            ),
+        }
+        schema: dict[vol.Marker, Any] = {}
+        if custom:
+            schema[vol.Required(CONF_BASE_URL)] = TextSelector(
+                TextSelectorConfig(type=TextSelectorType.URL)
+            )
+        schema[vol.Optional(CONF_ADDRESS)] = TextSelector()
+        schema[vol.Optional(CONF_LOCATION)] = LocationSelector(
+            LocationSelectorConfig(radius=False)
+        )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(schema), {k: v for k, v in current.items() if v}
+            ),
+            description_placeholders=placeholders,
+            errors=errors,
+        )
+
+    async def _async_update_location(
+        self,
+        data: Mapping[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> bool:
+        """Tell the platform where the site is now."""
+        client = async_create_platform_client(self.hass, data)
+        try:
+            await client.update_site_location(data[CONF_SITE_ID], _location_from(data))
+        except GridFlexRequestRejectedError as err:
+            errors["base"] = "site_rejected"
+            placeholders["detail"] = err.detail
+        except GridFlexAuthError:
+            errors["base"] = "invalid_auth"
+        except GridFlexConnectionError:
+            errors["base"] = "cannot_connect"
+        except GridFlexError:
+            LOGGER.exception("Unexpected error while updating the site")
+            errors["base"] = "unknown"
+        return not errors

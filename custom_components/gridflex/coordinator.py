@@ -1,0 +1,104 @@
+"""Polling of the site's state on the platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_SITE_ID, DOMAIN, LOGGER
+from .issues import async_sync_site_issues
+from .platforms import FlexPlatform
+from .platforms.errors import (
+    GridFlexAuthError,
+    GridFlexConnectionError,
+    GridFlexError,
+    GridFlexNotFoundError,
+    GridFlexRateLimitedError,
+)
+from .platforms.models import Site
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSnapshot:
+    """The site as last read from the platform, and when."""
+
+    site: Site
+    synced_at: datetime
+
+
+@dataclass(kw_only=True, slots=True)
+class GridFlexRuntimeData:
+    """What a loaded GridFlex entry holds while it runs."""
+
+    client: FlexPlatform
+    site_coordinator: SiteCoordinator
+
+
+type GridFlexConfigEntry = ConfigEntry[GridFlexRuntimeData]
+
+
+class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
+    """Read the site's status, upstream status and markets from the platform."""
+
+    config_entry: GridFlexConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        config_entry: GridFlexConfigEntry,
+        client: FlexPlatform,
+    ) -> None:
+        """Poll at the interval the platform is worth polling at."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=config_entry,
+            name=f"{DOMAIN} site {config_entry.title}",
+            update_interval=timedelta(
+                seconds=client.capabilities.site_poll_seconds
+            ),
+        )
+        self.client = client
+
+    async def _async_update_data(self) -> SiteSnapshot:
+        """Fetch the site; map platform errors to what Home Assistant expects."""
+        try:
+            site = await self.client.get_site(self.config_entry.data[CONF_SITE_ID])
+        except GridFlexAuthError as err:
+            # The coordinator starts the reauth flow when this is raised.
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="authentication_failed"
+            ) from err
+        except GridFlexRateLimitedError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+                translation_placeholders={
+                    "retry_after": str(int(err.retry_after or 0))
+                },
+                retry_after=err.retry_after,
+            ) from err
+        except GridFlexNotFoundError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN, translation_key="site_not_found"
+            ) from err
+        except GridFlexConnectionError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err) or type(err).__name__},
+            ) from err
+        except GridFlexError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="unexpected_error",
+                translation_placeholders={"error": str(err) or type(err).__name__},
+            ) from err
+        async_sync_site_issues(self.hass, self.config_entry, site)
+        return SiteSnapshot(site=site, synced_at=dt_util.utcnow())

@@ -1,0 +1,38 @@
+"""The base entity every GridFlex entity builds on."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import GridFlexConfigEntry, SiteCoordinator
+
+
+def site_device_info(entry: GridFlexConfigEntry) -> DeviceInfo:
+    """Describe the site device: one per config entry."""
+    capabilities = entry.runtime_data.client.capabilities
+    return DeviceInfo(
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer=capabilities.display_name or None,
+        model="Site",
+        entry_type=DeviceEntryType.SERVICE,
+    )
+
+
+class GridFlexSiteEntity(CoordinatorEntity[SiteCoordinator]):
+    """An entity of the site device, fed by the site coordinator."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: SiteCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the site device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        entry = coordinator.config_entry
+        self._attr_unique_id = f"{entry.unique_id}_{description.key}"
+        self._attr_device_info = site_device_info(entry)

@@ -1,0 +1,390 @@
+"""The config flow, driven inside Home Assistant against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.gridflex.const import DOMAIN
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+from .conftest import (
+    EAN_BE,
+    EAN_BE_OTHER,
+    GSRN_NO,
+    PLATFORMS,
+    SITE_INPUT,
+    Sandbox,
+    credentials,
+    setup_site,
+    start_flow,
+)
+
+
+def _sites(sandbox: Sandbox, platform: str) -> list[dict]:
+    state = sandbox.server.state
+    if platform == "powernaut":
+        return list(state.powernaut.sites.values())
+    if platform == "energy_coordination":
+        return [
+            loc
+            for user in state.energy_coordination.users.values()
+            for loc in user["locations"].values()
+        ] if hasattr(state.energy_coordination, "users") else []
+    return list(state.flexmeasures.assets.values())
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_register_site(
+    hass: HomeAssistant, sandbox: Sandbox, platform: str
+) -> None:
+    """A new site is registered on the platform and the entry loads."""
+    entry = await setup_site(hass, sandbox, platform)
+
+    grid_identifier = SITE_INPUT[platform]["grid_identifier"]
+    assert entry.unique_id == f"{platform}_{grid_identifier}"
+    assert entry.title == "Home"
+    assert entry.data["site_id"]
+    assert entry.data["grid_identifier"] == grid_identifier
+    assert entry.state is ConfigEntryState.LOADED
+    if platform == "powernaut":
+        site = sandbox.server.state.powernaut.sites[entry.data["site_id"]]
+        assert site["supply_points"] == [
+            {"grid_identifier": EAN_BE, "direction": "bidirectional"}
+        ]
+        assert site["location"] == {"address": SITE_INPUT[platform]["address"]}
+        assert entry.data["edge_credentials"]["key"]
+        assert entry.data["edge_credentials"]["secret"]
+    else:
+        assert entry.data["edge_credentials"] is None
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_adopt_existing_site(
+    hass: HomeAssistant, sandbox: Sandbox, platform: str
+) -> None:
+    """A site already on the platform is adopted, never duplicated."""
+    first = await setup_site(hass, sandbox, platform)
+    site_id = first.data["site_id"]
+    # The homeowner removes GridFlex; the site stays on the platform.
+    await hass.config_entries.async_remove(first.entry_id)
+    await hass.async_block_till_done()
+
+    second = await setup_site(hass, sandbox, platform)
+
+    assert second.data["site_id"] == site_id
+    assert second.state is ConfigEntryState.LOADED
+    if platform == "powernaut":
+        assert len(sandbox.server.state.powernaut.sites) == 1
+        # Adoption fetched site credentials of our own: the first secret is gone.
+        assert second.data["edge_credentials"]["name"] == "GridFlex"
+    elif platform == "flexmeasures":
+        assert len(sandbox.server.state.flexmeasures.assets) == 1
+
+
+async def test_offtake_and_injection(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """Offtake + injection registers two supply points."""
+    entry = await setup_site(
+        hass,
+        sandbox,
+        "powernaut",
+        direction="offtake_injection",
+        injection_grid_identifier=EAN_BE_OTHER,
+        address="",
+    )
+    site = sandbox.server.state.powernaut.sites[entry.data["site_id"]]
+    assert site["supply_points"] == [
+        {"grid_identifier": EAN_BE, "direction": "offtake"},
+        {"grid_identifier": EAN_BE_OTHER, "direction": "injection"},
+    ]
+    # Without an address the coordinates are sent, as decimal strings.
+    assert site["location"] == {"latitude": "51.0673", "longitude": "3.7302"}
+
+
+async def test_injection_identifier_checked(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """The injection identifier is validated and must differ from the offtake."""
+    result = await start_flow(hass, sandbox, "powernaut")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials("powernaut")
+    )
+    base = {**SITE_INPUT["powernaut"], "direction": "offtake_injection"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**base, "injection_grid_identifier": EAN_BE}
+    )
+    assert result["errors"] == {"injection_grid_identifier": "same_as_offtake"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], base
+    )
+    assert result["errors"] == {"injection_grid_identifier": "invalid_length"}
+    assert sandbox.server.state.powernaut.sites == {}
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_invalid_credentials(
+    hass: HomeAssistant, sandbox: Sandbox, platform: str
+) -> None:
+    """Refused credentials give a per-field error and nothing is created."""
+    result = await start_flow(hass, sandbox, platform)
+    wrong = {key: f"{value}-wrong" for key, value in credentials(platform).items()}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], wrong)
+    secret_field = "password" if platform == "flexmeasures" else "client_secret"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {secret_field: "invalid_auth"}
+
+    # The homeowner corrects them and carries on.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(platform)
+    )
+    assert result["step_id"] == "site"
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_unreachable_platform(
+    hass: HomeAssistant, sandbox: Sandbox, platform: str
+) -> None:
+    """An unreachable platform or a failing one gives cannot_connect."""
+    result = await start_flow(hass, sandbox, platform)
+    await sandbox.fault("*", "status", status=503, times=1)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(platform)
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    await sandbox.fault("*", "delay", seconds=1.0, times=1)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(platform)
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_closed_port(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """Nothing listening at the URL gives cannot_connect."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "user"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "platform": "powernaut",
+            "environment": "custom",
+            "advanced": {"base_url": "http://127.0.0.1:9"},
+        },
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials("powernaut")
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_base_url_checks(hass: HomeAssistant) -> None:
+    """Custom needs an absolute http(s) URL; a URL alone selects custom."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "user"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"platform": "flexmeasures", "environment": "custom", "advanced": {}},
+    )
+    assert result["errors"] == {"base": "base_url_required"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "platform": "flexmeasures",
+            "environment": "production",
+            "advanced": {"base_url": "ftp://flex.example"},
+        },
+    )
+    assert result["errors"] == {"base": "invalid_base_url"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "platform": "flexmeasures",
+            "environment": "production",
+            "advanced": {"base_url": "https://flex.example/"},
+        },
+    )
+    assert result["step_id"] == "credentials"
+
+
+@pytest.mark.parametrize(
+    ("country", "identifier", "error"),
+    [
+        ("BE", "54144882004415709", "invalid_length"),
+        ("BE", "541448820044157097", "invalid_check_digit"),
+        ("BE", "54144882004415709A", "invalid_characters"),
+        ("ES", "ES0021000000000000AA", "invalid_check_letters"),
+        ("FR", "1234567890123", "invalid_length"),
+    ],
+)
+async def test_invalid_grid_identifier(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    country: str,
+    identifier: str,
+    error: str,
+) -> None:
+    """Invalid identifiers are refused with a translated reason; nothing is sent."""
+    result = await start_flow(hass, sandbox, "powernaut")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials("powernaut")
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {**SITE_INPUT["powernaut"], "country": country, "grid_identifier": identifier},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"grid_identifier": error}
+    assert sandbox.server.state.powernaut.sites == {}
+
+
+async def test_identifier_normalised(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """Spaces in a typed identifier are dropped before it is used."""
+    spaced = " ".join(GSRN_NO[i : i + 6] for i in range(0, 18, 6))
+    entry = await setup_site(
+        hass, sandbox, "energy_coordination", grid_identifier=spaced
+    )
+    assert entry.data["grid_identifier"] == GSRN_NO
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_duplicate_entry_aborts(
+    hass: HomeAssistant, sandbox: Sandbox, platform: str
+) -> None:
+    """The same site on the same platform cannot be added twice."""
+    await setup_site(hass, sandbox, platform)
+    requests_before = len(sandbox.requests())
+    result = await start_flow(hass, sandbox, platform)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(platform)
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], SITE_INPUT[platform]
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    # Only the credential test reached the platform; no registration was tried.
+    assert all(
+        r["method"] != "POST" or "auth" in r["path"] or "token" in r["path"].lower()
+        for r in sandbox.requests()[requests_before:]
+    )
+
+
+async def test_site_rejected(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """A platform refusing the site shows its reason; the homeowner can retry."""
+    result = await start_flow(hass, sandbox, "powernaut")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials("powernaut")
+    )
+    await sandbox.fault("/v1/connect/sites", "status", status=503, method="POST")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], SITE_INPUT["powernaut"]
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    await sandbox.clear_faults()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], SITE_INPUT["powernaut"]
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_reauth(hass: HomeAssistant, sandbox: Sandbox, platform: str) -> None:
+    """Reauth takes new credentials of the same account and keeps the site."""
+    entry = await setup_site(hass, sandbox, platform)
+    site_id = entry.data["site_id"]
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+
+    wrong = {key: f"{value}-wrong" for key, value in credentials(platform).items()}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], wrong)
+    assert result["type"] is FlowResultType.FORM
+    assert "invalid_auth" in result["errors"].values()
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(platform)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data["site_id"] == site_id
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reauth_other_account(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """Credentials of an account that does not hold the site are refused."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    # The site vanished from this account (deleted behind GridFlex's back).
+    sandbox.server.state.powernaut.sites.clear()
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials("powernaut")
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_account"
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_reconfigure_location(
+    hass: HomeAssistant, sandbox: Sandbox, platform: str
+) -> None:
+    """Reconfigure moves the site on the platform and keeps it."""
+    entry = await setup_site(hass, sandbox, platform)
+    site_id = entry.data["site_id"]
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "base_url": sandbox.url,
+            "address": "Korenmarkt 1, 9000 Gent, Belgium",
+            "location": {"latitude": 51.0543, "longitude": 3.7196},
+        },
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data["site_id"] == site_id
+    assert entry.data["address"] == "Korenmarkt 1, 9000 Gent, Belgium"
+    assert entry.data["latitude"] == 51.0543
+    if platform == "powernaut":
+        site = sandbox.server.state.powernaut.sites[site_id]
+        assert site["location"] == {"address": "Korenmarkt 1, 9000 Gent, Belgium"}
+    elif platform == "flexmeasures":
+        asset = sandbox.server.state.flexmeasures.assets[int(site_id)]
+        assert asset["latitude"] == 51.0543
+
+
+async def test_reconfigure_base_url(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """A new base URL must be valid and hold the site."""
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_url": "not a url"}
+    )
+    assert result["errors"] == {"base_url": "invalid_base_url"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_url": "http://127.0.0.1:9"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    url_with_slash = f"{sandbox.url}/"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_url": url_with_slash}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["base_url"] == sandbox.url
+
+
+async def test_reconfigure_site_gone(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """Reconfigure tells the homeowner when the site is not at the URL."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    result = await entry.start_reconfigure_flow(hass)
+    sandbox.server.state.powernaut.sites.clear()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_url": sandbox.url, "address": "Elsewhere 1, Gent"}
+    )
+    assert result["errors"] == {"base": "site_not_found"}

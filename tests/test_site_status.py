@@ -1,0 +1,180 @@
+"""Site status entities and repair issues follow the platform."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.gridflex.const import DOMAIN
+from homeassistant.const import STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from pytest_homeassistant_custom_component.common import (
+    async_fire_time_changed,
+    snapshot_platform,
+)
+
+from .conftest import PLATFORMS, Sandbox, setup_site
+
+STATUS = "sensor.home_site_status"
+UPSTREAM = "sensor.home_upstream_status"
+
+
+async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    freezer.tick(timedelta(minutes=15))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture(autouse=True)
+def fixed_time(freezer: FrozenDateTimeFactory) -> None:
+    """Make timestamps in snapshots stable."""
+    freezer.move_to("2026-11-22T10:00:00+00:00")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_entities(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+    platform: str,
+) -> None:
+    """Every entity of the site, as registered and as its state."""
+    entry = await setup_site(hass, sandbox, platform)
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+
+
+async def test_status_follows_platform(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Status and upstream status follow what the platform says."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    site_id = entry.data["site_id"]
+    assert hass.states.get(STATUS).state == "no_resources"
+    assert hass.states.get(UPSTREAM).state == "no_upstream_registered"
+
+    await sandbox.control(
+        "PATCH",
+        f"powernaut/sites/{site_id}",
+        {"status": "onboarded", "upstream_status": "contract_active"},
+    )
+    await _poll(hass, freezer)
+    assert hass.states.get(STATUS).state == "onboarded"
+    assert hass.states.get(UPSTREAM).state == "contract_active"
+
+    for upstream in ("pending_steering_readiness", "connected", "disconnected"):
+        await sandbox.control(
+            "PATCH", f"powernaut/sites/{site_id}", {"upstream_status": upstream}
+        )
+        await _poll(hass, freezer)
+        assert hass.states.get(UPSTREAM).state == upstream
+
+
+async def test_unknown_status_value(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """A status value the platform adds later shows as unknown, no crash."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    sandbox.server.state.powernaut.sites[entry.data["site_id"]]["status"] = "archived"
+    await _poll(hass, freezer)
+    assert hass.states.get(STATUS).state == STATE_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    "upstream", ["contract_needs_agreement", "no_contract", "contract_inactive"]
+)
+async def test_contract_issue(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    upstream: str,
+) -> None:
+    """A contract the homeowner must act on raises an issue until resolved."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    site_id = entry.data["site_id"]
+    issue_id = f"contract_{entry.entry_id}"
+
+    await sandbox.control(
+        "PATCH", f"powernaut/sites/{site_id}", {"upstream_status": upstream}
+    )
+    await _poll(hass, freezer)
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == upstream
+    assert issue.translation_placeholders == {"site": "Home"}
+
+    await sandbox.control(
+        "PATCH", f"powernaut/sites/{site_id}", {"upstream_status": "contract_active"}
+    )
+    await _poll(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_market_consent_issue(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A market that needs consent raises an issue with its URL, until given."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    site_id = entry.data["site_id"]
+    url = "https://consent.example/sites/abc"
+    await sandbox.control(
+        "PUT",
+        f"powernaut/sites/{site_id}/markets",
+        [
+            {"name": "mFRR", "status": "active"},
+            {
+                "name": "aFRR",
+                "status": "action_required",
+                "action": {"name": "consent_required", "url": url},
+            },
+            {"name": "FCR", "status": "ineligible"},
+        ],
+    )
+    await _poll(hass, freezer)
+    issues = [
+        i for (domain, _), i in issue_registry.issues.items() if domain == DOMAIN
+    ]
+    assert len(issues) == 1
+    assert issues[0].translation_key == "market_consent_required"
+    assert issues[0].learn_more_url == url
+    assert issues[0].translation_placeholders == {
+        "site": "Home",
+        "market": "aFRR",
+        "url": url,
+    }
+
+    await sandbox.control(
+        "PUT",
+        f"powernaut/sites/{site_id}/markets",
+        [{"name": "aFRR", "status": "active"}],
+    )
+    await _poll(hass, freezer)
+    assert not [d for (d, _) in issue_registry.issues if d == DOMAIN]
+
+
+async def test_issues_removed_with_entry(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Removing GridFlex removes its open issues."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    await sandbox.control(
+        "PATCH",
+        f"powernaut/sites/{entry.data['site_id']}",
+        {"upstream_status": "no_contract"},
+    )
+    await _poll(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, f"contract_{entry.entry_id}")
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not [d for (d, _) in issue_registry.issues if d == DOMAIN]
