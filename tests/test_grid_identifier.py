@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 import random
 
 import pytest
 
+from custom_components.gridflex import grid_identifier
 from custom_components.gridflex.grid_identifier import (
     COUNTRIES,
     REASONS,
@@ -545,3 +548,17 @@ def test_cups_agrees_with_reference_on_many_values() -> None:
         assert normalize_grid_identifier("ES", valid + "0F") == valid + "0F"
         wrong = valid[:-1] + ("T" if valid[-1] != "T" else "R")
         assert reason_of("ES", wrong) == "invalid_check_letters"
+
+
+# --- Independence from Home Assistant ----------------------------------------
+
+
+def test_module_does_not_import_home_assistant() -> None:
+    source = Path(grid_identifier.__file__).read_text(encoding="utf-8")
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or ""))
+    assert imported == {"__future__", "re", "typing"}
