@@ -104,7 +104,7 @@ class Sandbox:
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
+async def sandbox(socket_enabled: None) -> AsyncIterator[Sandbox]:
     """Run the sandbox on a free port; fail the test on any invalid request."""
     server = SandboxServer(host="127.0.0.1", port=0)
     await server.start()

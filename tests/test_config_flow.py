@@ -22,19 +22,6 @@ from .conftest import (
 )
 
 
-def _sites(sandbox: Sandbox, platform: str) -> list[dict]:
-    state = sandbox.server.state
-    if platform == "powernaut":
-        return list(state.powernaut.sites.values())
-    if platform == "energy_coordination":
-        return [
-            loc
-            for user in state.energy_coordination.users.values()
-            for loc in user["locations"].values()
-        ] if hasattr(state.energy_coordination, "users") else []
-    return list(state.flexmeasures.assets.values())
-
-
 @pytest.mark.parametrize("platform", PLATFORMS)
 async def test_register_site(
     hass: HomeAssistant, sandbox: Sandbox, platform: str

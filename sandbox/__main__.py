@@ -1,0 +1,81 @@
+"""Run the sandbox standalone: ``python -m sandbox --host 127.0.0.1 --port 8765``.
+
+Prints the base URL, the per-platform paths and the sandbox credentials, then
+serves until Ctrl-C (or SIGTERM) and stops cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from .server import SandboxServer
+from .state import SANDBOX_CREDENTIALS
+
+
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="GridFlex platform sandbox (Powernaut Connect, Energy Coordination, FlexMeasures).",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port to bind (default 8765; 0 picks one)",
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+def _banner(server: SandboxServer) -> str:
+    url = server.url
+    lines = [
+        f"GridFlex sandbox listening on {url}",
+        f"  Powernaut Connect    {url}/v1  (token: POST {url}/v1/auth/token)",
+        f"  Energy Coordination  {url}/energy-coordination/v1  (token: POST {url}/connect/token)",
+        f"  FlexMeasures         {url}/api/v3_0  (token: POST {url}/api/requestAuthToken)",
+        f"  Control              {url}/_sandbox/...",
+        "Credentials:",
+    ]
+    for platform, credentials in SANDBOX_CREDENTIALS.items():
+        pairs = ", ".join(f"{name}={value}" for name, value in credentials.items())
+        lines.append(f"  {platform}: {pairs}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    if args.access_log:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    server = SandboxServer(host=args.host, port=args.port, access_log=args.access_log)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        print(_banner(server), flush=True)
+        await stop.wait()
+    finally:
+        await server.stop()
+        print("GridFlex sandbox stopped.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sandbox until interrupted; return the exit code."""
+    args = _parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

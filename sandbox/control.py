@@ -1,0 +1,207 @@
+"""The sandbox's own control API under ``/_sandbox`` (no auth; not part of any platform).
+
+Routes:
+
+- ``POST /_sandbox/reset``: back to the seeded state (stores, tokens,
+  revocations, faults, request log, violations).
+- ``GET /_sandbox/faults``: the registered faults.
+- ``POST /_sandbox/faults`` ``{"method": "*", "path": "<glob>", "kind":
+  "status"|"delay"|"rate_limit"|"malformed", "status": 503, "seconds": 0.5,
+  "retry_after": 1, "times": null}`` → 201 ``{"id"}``.
+- ``DELETE /_sandbox/faults`` (all) and ``DELETE /_sandbox/faults/{id}`` (one).
+- ``POST /_sandbox/tokens/expire`` ``{"platform": <key>|null}``: every token
+  issued so far stops working; new tokens can be fetched.
+- ``POST /_sandbox/credentials/revoke`` / ``restore`` ``{"platform":
+  <key>|null}``: revoke refuses the platform's credentials at its token
+  endpoint and expires its tokens; restore accepts them again.
+- ``PATCH /_sandbox/powernaut/sites/{id}`` ``{"status"?, "upstream_status"?}``:
+  change a site's statuses.
+- ``PUT /_sandbox/powernaut/sites/{id}/markets``: a list of market objects,
+  as the markets endpoint returns them.
+- ``GET /_sandbox/state``: all state as JSON.
+- ``GET /_sandbox/requests``: the request log (``method, path, query, status,
+  platform, fault``).
+- ``GET /_sandbox/violations``: requests rejected as invalid (``method, path,
+  platform, status, reason``).
+
+Errors are ``{"error": "<what is wrong>"}`` with 400 or 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .envelopes import PLATFORMS
+from .faults import FaultSpecError, parse_fault
+from .powernaut import SITE_STATUSES, UPSTREAM_STATUSES, validate_markets
+from .state import JSONDict, get_state
+from .validation import BodyError, read_json, unknown_fields, utc_now_iso
+
+routes = web.RouteTableDef()
+
+PREFIX = "/_sandbox"
+
+
+class ControlError(Exception):
+    """A control request is invalid."""
+
+    def __init__(self, status: int, message: str) -> None:
+        """Keep the status and the explanation."""
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def response(self) -> web.Response:
+        """Return the ``{"error"}`` response."""
+        return web.json_response({"error": self.message}, status=self.status)
+
+
+async def _json(request: web.Request, *, optional: bool = False) -> Any:
+    if optional and not request.can_read_body:
+        return {}
+    try:
+        return await read_json(request)
+    except BodyError as err:
+        raise ControlError(400, str(err)) from err
+
+
+def _platform(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        raise ControlError(400, "The body must be a JSON object")
+    if extra := unknown_fields(body, ("platform",)):
+        raise ControlError(400, f"Unknown fields: {', '.join(extra)}")
+    platform = body.get("platform")
+    if platform is not None and platform not in PLATFORMS:
+        raise ControlError(
+            400, f"platform must be one of {', '.join(PLATFORMS)}, or null for all"
+        )
+    return platform
+
+
+@routes.post(f"{PREFIX}/reset")
+async def reset(request: web.Request) -> web.Response:
+    """Go back to the seeded state."""
+    get_state(request).reset()
+    return web.json_response({"reset": True})
+
+
+@routes.get(f"{PREFIX}/faults")
+async def list_faults(request: web.Request) -> web.Response:
+    """List the registered faults."""
+    return web.json_response(get_state(request).faults.as_list())
+
+
+@routes.post(f"{PREFIX}/faults")
+async def add_fault(request: web.Request) -> web.Response:
+    """Register a fault (201 ``{"id"}``)."""
+    try:
+        fault = parse_fault(await _json(request))
+    except FaultSpecError as err:
+        raise ControlError(400, str(err)) from err
+    get_state(request).faults.add(fault)
+    return web.json_response({"id": fault.id}, status=201)
+
+
+@routes.delete(f"{PREFIX}/faults")
+async def clear_faults(request: web.Request) -> web.Response:
+    """Remove every fault."""
+    return web.json_response({"cleared": get_state(request).faults.clear()})
+
+
+@routes.delete(f"{PREFIX}/faults/{{fault_id}}")
+async def delete_fault(request: web.Request) -> web.Response:
+    """Remove one fault."""
+    if not get_state(request).faults.remove(request.match_info["fault_id"]):
+        raise ControlError(404, "No such fault")
+    return web.json_response({"cleared": 1})
+
+
+@routes.post(f"{PREFIX}/tokens/expire")
+async def expire_tokens(request: web.Request) -> web.Response:
+    """Invalidate every token issued so far."""
+    platform = _platform(await _json(request, optional=True))
+    return web.json_response({"expired": get_state(request).expire_tokens(platform)})
+
+
+@routes.post(f"{PREFIX}/credentials/revoke")
+async def revoke_credentials(request: web.Request) -> web.Response:
+    """Refuse a platform's credentials and expire its tokens."""
+    platform = _platform(await _json(request, optional=True))
+    state = get_state(request)
+    platforms = PLATFORMS if platform is None else (platform,)
+    for key in platforms:
+        state.revoke_credentials(key)
+    return web.json_response({"revoked": sorted(state.auth.revoked)})
+
+
+@routes.post(f"{PREFIX}/credentials/restore")
+async def restore_credentials(request: web.Request) -> web.Response:
+    """Accept a platform's credentials again."""
+    platform = _platform(await _json(request, optional=True))
+    state = get_state(request)
+    platforms = PLATFORMS if platform is None else (platform,)
+    for key in platforms:
+        state.restore_credentials(key)
+    return web.json_response({"revoked": sorted(state.auth.revoked)})
+
+
+def _powernaut_site(request: web.Request) -> JSONDict:
+    site = get_state(request).powernaut.sites.get(request.match_info["id"])
+    if site is None:
+        raise ControlError(404, "Site does not exist")
+    return site
+
+
+@routes.patch(f"{PREFIX}/powernaut/sites/{{id}}")
+async def set_site_status(request: web.Request) -> web.Response:
+    """Change a Powernaut site's status and/or upstream status."""
+    body = await _json(request)
+    site = _powernaut_site(request)
+    if not isinstance(body, dict):
+        raise ControlError(400, "The body must be a JSON object")
+    if extra := unknown_fields(body, ("status", "upstream_status")):
+        raise ControlError(400, f"Unknown fields: {', '.join(extra)}")
+    for name, allowed in (
+        ("status", SITE_STATUSES),
+        ("upstream_status", UPSTREAM_STATUSES),
+    ):
+        if name in body and body[name] not in allowed:
+            raise ControlError(400, f"{name} must be one of {', '.join(allowed)}")
+    changed = {key: value for key, value in body.items() if site[key] != value}
+    if changed:
+        site.update(changed)
+        site["modified_at"] = utc_now_iso()
+    return web.json_response(site)
+
+
+@routes.put(f"{PREFIX}/powernaut/sites/{{id}}/markets")
+async def set_markets(request: web.Request) -> web.Response:
+    """Replace the markets a Powernaut site reports."""
+    body = await _json(request)
+    site = _powernaut_site(request)
+    try:
+        markets = validate_markets(body)
+    except (TypeError, ValueError) as err:
+        raise ControlError(400, str(err)) from err
+    get_state(request).powernaut.markets[site["id"]] = markets
+    return web.json_response(markets)
+
+
+@routes.get(f"{PREFIX}/state")
+async def dump_state(request: web.Request) -> web.Response:
+    """Return all state."""
+    return web.json_response(get_state(request).snapshot())
+
+
+@routes.get(f"{PREFIX}/requests")
+async def list_requests(request: web.Request) -> web.Response:
+    """Return the request log."""
+    return web.json_response(get_state(request).requests)
+
+
+@routes.get(f"{PREFIX}/violations")
+async def list_violations(request: web.Request) -> web.Response:
+    """Return the requests rejected as invalid."""
+    return web.json_response(get_state(request).violations)

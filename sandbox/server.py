@@ -1,0 +1,235 @@
+"""The sandbox server: one aiohttp app serving the three platforms and the control API.
+
+Paths: Powernaut Connect under ``/v1``, Energy Coordination under
+``/energy-coordination/v1`` with its token endpoint at ``/connect/token``,
+FlexMeasures under ``/api``, the sandbox's own controls under ``/_sandbox``
+(see the platform modules and ``control.py`` for the routes).
+
+One middleware wraps every platform request: it applies injected faults,
+turns ``RequestRejectedError`` into the platform's response (recording violations),
+answers unknown routes in the platform's envelope (also a violation), adds
+FlexMeasures' version headers and appends the request to the log. Control
+requests are neither logged nor faulted.
+
+Use ``SandboxServer`` in tests (same event loop) or ``python -m sandbox``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+import logging
+from typing import TYPE_CHECKING, Self
+
+from aiohttp import web
+
+from . import control, energy_coordination, flexmeasures, powernaut
+from .control import ControlError
+from .envelopes import (
+    ENERGY_COORDINATION,
+    FLEXMEASURES,
+    POWERNAUT,
+    is_control_path,
+    platform_error,
+    platform_for_path,
+)
+from .faults import DelayScheduler, fault_response
+from .state import STATE_KEY, SandboxState
+from .validation import RequestRejectedError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+_LOGGER = logging.getLogger(__name__)
+
+DELAYS_KEY: web.AppKey[DelayScheduler] = web.AppKey("sandbox_delays")
+type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _unknown_route(
+    request: web.Request, platform: str | None, err: web.HTTPException
+) -> web.Response:
+    method, path = request.method, request.path
+    if platform == POWERNAUT:
+        return platform_error(platform, 404, f"Cannot {method} {path}")
+    if platform == FLEXMEASURES and err.status == 405:
+        return platform_error(
+            platform, 405, "The method is not allowed for the requested URL."
+        )
+    if platform == FLEXMEASURES:
+        return platform_error(
+            platform,
+            404,
+            "The requested URL was not found on the server. If you entered the URL "
+            "manually please check your spelling and try again.",
+        )
+    if platform == ENERGY_COORDINATION:
+        return platform_error(platform, err.status, "")
+    return web.json_response(
+        {"error": f"No such route: {method} {path}"}, status=err.status
+    )
+
+
+async def _dispatch(
+    request: web.Request, handler: Handler, platform: str | None, state: SandboxState
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RequestRejectedError as err:
+        if err.violation:
+            state.record_violation(
+                method=request.method,
+                path=request.path,
+                platform=platform,
+                status=err.response.status,
+                reason=err.reason,
+            )
+        return err.response
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as err:
+        response = _unknown_route(request, platform, err)
+        state.record_violation(
+            method=request.method,
+            path=request.path,
+            platform=platform,
+            status=response.status,
+            reason="No such route in the contract the sandbox serves",
+        )
+        return response
+
+
+@web.middleware
+async def sandbox_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Apply faults, render rejections, add headers and log platform requests."""
+    path = request.path
+    if is_control_path(path):
+        try:
+            return await handler(request)
+        except ControlError as err:
+            return err.response()
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as err:
+            return web.json_response(
+                {"error": f"No such control route: {request.method} {path}"},
+                status=err.status,
+            )
+
+    state = request.app[STATE_KEY]
+    platform = platform_for_path(path)
+    fault = state.faults.take(request.method, path)
+    status: int | None = None  # stays None when the server stops mid-request
+    try:
+        response: web.StreamResponse | None = None
+        if fault is not None:
+            if fault.kind == "delay":
+                await request.app[DELAYS_KEY].sleep(fault.seconds)
+            response = fault_response(fault, platform)
+        if response is None:
+            response = await _dispatch(request, handler, platform, state)
+        if platform == FLEXMEASURES:
+            flexmeasures.add_version_headers(response)
+        status = response.status
+    except web.HTTPException as err:
+        status = err.status
+        raise
+    except Exception:
+        status = 500
+        raise
+    finally:
+        state.record_request(
+            method=request.method,
+            path=path,
+            query=request.query_string,
+            status=status,
+            platform=platform,
+            fault=fault.id if fault is not None else None,
+        )
+    return response
+
+
+def create_app(
+    state: SandboxState | None = None, delays: DelayScheduler | None = None
+) -> web.Application:
+    """Build the sandbox app around a state (a fresh seeded one by default)."""
+    app = web.Application(middlewares=[sandbox_middleware])
+    app[STATE_KEY] = state if state is not None else SandboxState()
+    app[DELAYS_KEY] = delays if delays is not None else DelayScheduler()
+    app.add_routes(powernaut.routes)
+    app.add_routes(energy_coordination.routes)
+    app.add_routes(flexmeasures.routes)
+    app.add_routes(control.routes)
+    return app
+
+
+class SandboxServer:
+    """The sandbox on a real TCP port, in the caller's event loop.
+
+    ``await start()`` binds (``port=0`` picks a free port) and sets ``url``;
+    ``await stop()`` cancels pending delay faults and shuts the server down,
+    leaving no tasks or timers behind. ``state`` is the live ``SandboxState``.
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, access_log: bool = False
+    ) -> None:
+        """Prepare the server; nothing is bound until ``start()``."""
+        self.host = host
+        self.port = port
+        self.state = SandboxState()
+        self._access_log = access_log
+        self._delays = DelayScheduler()
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the base URL, e.g. ``http://127.0.0.1:8765`` (no trailing slash)."""
+        if self._url is None:
+            raise RuntimeError("The sandbox server is not started")
+        return self._url
+
+    @property
+    def running(self) -> bool:
+        """Return whether the server is listening."""
+        return self._runner is not None
+
+    async def start(self) -> None:
+        """Bind and start serving."""
+        if self._runner is not None:
+            raise RuntimeError("The sandbox server is already started")
+        runner = web.AppRunner(
+            create_app(self.state, self._delays),
+            access_log=_LOGGER if self._access_log else None,
+            shutdown_timeout=1.0,
+        )
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        port = runner.addresses[0][1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self._url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        """Cancel pending delays and shut down; safe to call twice."""
+        self._delays.cancel_all()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        self._url = None
+
+    async def __aenter__(self) -> Self:
+        """Start the server for an ``async with`` block."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the server at the end of an ``async with`` block."""
+        await self.stop()

@@ -1,0 +1,321 @@
+"""The sandbox's in-memory state: one object per server, plain dict stores.
+
+``SandboxState`` holds a sub-state per platform (``powernaut``,
+``energy_coordination``, ``flexmeasures``), the issued tokens and revoked
+credentials, the injected faults, the request log and the violations. Stores
+keep objects in their wire format, keyed by id, so tests can read and seed
+them directly (``state.powernaut.sites[site_id]["status"]``). ``reset()``
+brings everything back to the seeded state in place, so references to the
+state object stay valid.
+
+Seeded state: no sites, users, locations or assets; FlexMeasures has account 1
+with one user (``SANDBOX_CREDENTIALS["flexmeasures"]``) and its default asset
+types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .envelopes import ENERGY_COORDINATION, FLEXMEASURES, PLATFORMS, POWERNAUT
+from .faults import FaultStore
+
+type JSONDict = dict[str, Any]
+
+SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
+    POWERNAUT: {"client_id": "gridflex-sandbox", "client_secret": "sandbox-secret"},
+    ENERGY_COORDINATION: {
+        "client_id": "gridflex-sandbox",
+        "client_secret": "sandbox-secret",
+    },
+    FLEXMEASURES: {
+        "email": "homeowner@gridflex.example",
+        "password": "sandbox-password",
+    },
+}
+
+#: Token lifetimes in seconds: Powernaut and Energy Coordination announce 3600;
+#: FlexMeasures' default ``SECURITY_TOKEN_MAX_AGE`` is 6 hours.
+TOKEN_LIFETIMES: dict[str, int] = {
+    POWERNAUT: 3600,
+    ENERGY_COORDINATION: 3600,
+    FLEXMEASURES: 21600,
+}
+
+#: FlexMeasures' default asset types (``flexmeasures add initial-structure``),
+#: plus ``heat-pump``, which a server set up for homes typically adds.
+FLEXMEASURES_ASSET_TYPES: tuple[tuple[str, str], ...] = (
+    ("solar", "solar panel(s)"),
+    ("wind", "wind turbine"),
+    ("one-way_evse", "uni-directional Electric Vehicle Supply Equipment"),
+    ("two-way_evse", "bi-directional Electric Vehicle Supply Equipment"),
+    ("battery", "stationary battery"),
+    ("building", "building"),
+    ("process", "process"),
+    ("heat-storage", "thermal storage / buffer"),
+    ("heat-pump", "heat pump"),
+)
+FLEXMEASURES_ACCOUNT_ID = 1
+FLEXMEASURES_USER_ID = 1
+
+STATE_KEY: web.AppKey[SandboxState] = web.AppKey("sandbox_state")
+
+
+@dataclass(slots=True)
+class IssuedToken:
+    """A bearer token the sandbox handed out."""
+
+    platform: str
+    token: str
+    issued_at: float
+    expires_at: float
+
+
+@dataclass(slots=True)
+class PowernautState:
+    """Powernaut Connect: sites and what hangs off them.
+
+    ``sites`` holds ``ConnectionPointDto`` objects by id, oldest first.
+    ``site_credentials`` maps site id → credential name → ``{name, key,
+    secret, is_rotating}``. ``markets`` maps site id → the list the markets
+    endpoint returns.
+    """
+
+    sites: dict[str, JSONDict] = field(default_factory=dict)
+    site_credentials: dict[str, dict[str, JSONDict]] = field(default_factory=dict)
+    markets: dict[str, list[JSONDict]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class EnergyCoordinationState:
+    """Energy Coordination: users and their locations.
+
+    ``users`` holds ``{userId}`` objects by user id; ``locations`` holds
+    ``GetLocationResponse`` objects (with ``userId``) by location id.
+    """
+
+    users: dict[str, JSONDict] = field(default_factory=dict)
+    locations: dict[str, JSONDict] = field(default_factory=dict)
+
+
+def _seed_flexmeasures_accounts() -> dict[int, JSONDict]:
+    return {
+        FLEXMEASURES_ACCOUNT_ID: {
+            "id": FLEXMEASURES_ACCOUNT_ID,
+            "name": "GridFlex Sandbox Home",
+            "roles": [],
+            "consultancy_account_id": None,
+        }
+    }
+
+
+def _seed_flexmeasures_users() -> dict[int, JSONDict]:
+    return {
+        FLEXMEASURES_USER_ID: {
+            "id": FLEXMEASURES_USER_ID,
+            "email": SANDBOX_CREDENTIALS[FLEXMEASURES]["email"],
+            "username": "homeowner",
+            "account_id": FLEXMEASURES_ACCOUNT_ID,
+            "active": True,
+            "timezone": "Europe/Amsterdam",
+            "flexmeasures_roles": [],
+            "last_login_at": None,
+        }
+    }
+
+
+def _seed_flexmeasures_asset_types() -> dict[int, JSONDict]:
+    return {
+        index: {"id": index, "name": name, "description": description}
+        for index, (name, description) in enumerate(FLEXMEASURES_ASSET_TYPES, start=1)
+    }
+
+
+@dataclass(slots=True)
+class FlexMeasuresState:
+    """FlexMeasures: accounts, users, asset types and assets.
+
+    ``assets`` holds assets by id in the form ``GET /assets/{id}`` returns;
+    ``passwords`` maps user id → password.
+    """
+
+    accounts: dict[int, JSONDict] = field(default_factory=_seed_flexmeasures_accounts)
+    users: dict[int, JSONDict] = field(default_factory=_seed_flexmeasures_users)
+    passwords: dict[int, str] = field(
+        default_factory=lambda: {
+            FLEXMEASURES_USER_ID: SANDBOX_CREDENTIALS[FLEXMEASURES]["password"]
+        }
+    )
+    asset_types: dict[int, JSONDict] = field(
+        default_factory=_seed_flexmeasures_asset_types
+    )
+    assets: dict[int, JSONDict] = field(default_factory=dict)
+    next_asset_id: int = 1
+
+
+@dataclass(slots=True)
+class AuthState:
+    """Issued tokens and which platforms' credentials are revoked."""
+
+    tokens: dict[str, IssuedToken] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)
+
+
+class SandboxState:
+    """Everything the sandbox remembers; ``reset()`` restores the seeded state."""
+
+    powernaut: PowernautState
+    energy_coordination: EnergyCoordinationState
+    flexmeasures: FlexMeasuresState
+    auth: AuthState
+    faults: FaultStore
+    requests: list[JSONDict]
+    violations: list[JSONDict]
+
+    def __init__(self) -> None:
+        """Start in the seeded state."""
+        self.reset()
+
+    def reset(self) -> None:
+        """Go back to the seeded state (stores, tokens, faults, logs)."""
+        self.powernaut = PowernautState()
+        self.energy_coordination = EnergyCoordinationState()
+        self.flexmeasures = FlexMeasuresState()
+        self.auth = AuthState()
+        self.faults = FaultStore()
+        self.requests = []
+        self.violations = []
+
+    # Tokens and credentials
+
+    def credentials_valid(self, platform: str, **given: str) -> bool:
+        """Return whether the given credentials are the platform's and not revoked."""
+        if platform in self.auth.revoked:
+            return False
+        expected = SANDBOX_CREDENTIALS[platform]
+        return all(
+            secrets.compare_digest(given.get(name, ""), value)
+            for name, value in expected.items()
+        )
+
+    def issue_token(self, platform: str) -> IssuedToken:
+        """Hand out a new bearer token for the platform."""
+        now = time.time()
+        token = IssuedToken(
+            platform=platform,
+            token=secrets.token_urlsafe(32),
+            issued_at=now,
+            expires_at=now + TOKEN_LIFETIMES[platform],
+        )
+        self.auth.tokens[token.token] = token
+        return token
+
+    def token_valid(self, platform: str, token: str) -> bool:
+        """Return whether the token was issued for the platform and is still valid."""
+        issued = self.auth.tokens.get(token)
+        return (
+            issued is not None
+            and issued.platform == platform
+            and issued.expires_at > time.time()
+        )
+
+    def expire_tokens(self, platform: str | None = None) -> int:
+        """Invalidate every token issued so far (for one platform or all)."""
+        expired = [
+            key
+            for key, issued in self.auth.tokens.items()
+            if platform is None or issued.platform == platform
+        ]
+        for key in expired:
+            del self.auth.tokens[key]
+        return len(expired)
+
+    def revoke_credentials(self, platform: str) -> None:
+        """Refuse the platform's credentials from now on, and expire its tokens."""
+        self.auth.revoked.add(platform)
+        self.expire_tokens(platform)
+
+    def restore_credentials(self, platform: str) -> None:
+        """Accept the platform's credentials again."""
+        self.auth.revoked.discard(platform)
+
+    # Logs
+
+    def record_request(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: str,
+        status: int | None,
+        platform: str | None,
+        fault: str | None,
+    ) -> None:
+        """Append an entry to the request log."""
+        self.requests.append(
+            {
+                "method": method,
+                "path": path,
+                "query": query,
+                "status": status,
+                "platform": platform,
+                "fault": fault,
+            }
+        )
+
+    def record_violation(
+        self,
+        *,
+        method: str,
+        path: str,
+        platform: str | None,
+        status: int,
+        reason: str,
+    ) -> None:
+        """Append a request the sandbox rejected as invalid."""
+        self.violations.append(
+            {
+                "method": method,
+                "path": path,
+                "platform": platform,
+                "status": status,
+                "reason": reason,
+            }
+        )
+
+    def snapshot(self) -> JSONDict:
+        """Return all state as JSON-ready data (``GET /_sandbox/state``)."""
+        return {
+            POWERNAUT: asdict(self.powernaut),
+            ENERGY_COORDINATION: asdict(self.energy_coordination),
+            FLEXMEASURES: {
+                "accounts": list(self.flexmeasures.accounts.values()),
+                "users": list(self.flexmeasures.users.values()),
+                "asset_types": list(self.flexmeasures.asset_types.values()),
+                "assets": list(self.flexmeasures.assets.values()),
+            },
+            "auth": {
+                "tokens": {
+                    platform: sum(
+                        1
+                        for issued in self.auth.tokens.values()
+                        if issued.platform == platform
+                    )
+                    for platform in PLATFORMS
+                },
+                "revoked": sorted(self.auth.revoked),
+            },
+            "faults": self.faults.as_list(),
+            "requests": len(self.requests),
+            "violations": len(self.violations),
+        }
+
+
+def get_state(request: web.Request) -> SandboxState:
+    """Return the sandbox state of the app serving the request."""
+    return request.app[STATE_KEY]
