@@ -132,8 +132,8 @@ class JsonHttp:
         if 200 <= status < 300:
             return self._parse_success(raw, method, url)
         self._raise_for_status(status, raw, retry_after)
-        # Informational and redirect answers are not followed by the session
-        # only when the platform misbehaves: treat them as unreadable.
+        # A 1xx or 3xx left over after the session's own redirect handling is
+        # not an answer a client can use.
         raise GridFlexResponseError(
             f"{self._platform_name} answered HTTP {status} to {method} {_path(url)}"
         )
@@ -256,7 +256,8 @@ class TokenAuth:
                 json_body=json_body,
             )
         except UnauthorizedError as err:
-            self._token = None
+            if self._token == token:
+                self._token = None
             raise GridFlexAuthError(
                 f"The platform refused a freshly issued token: {err.detail}"
             ) from err

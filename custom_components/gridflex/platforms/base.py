@@ -1,5 +1,8 @@
 """The protocol every platform client implements."""
 
+# The models stay importable at runtime so typing.get_type_hints resolves them.
+# ruff: noqa: TC001
+
 from __future__ import annotations
 
 from dataclasses import dataclass

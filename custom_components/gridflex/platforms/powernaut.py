@@ -289,7 +289,8 @@ def _normalize(grid_identifier: str) -> str:
 
 def _decimal_string(value: Decimal) -> str:
     """Write a coordinate as Powernaut's decimal string: a dot, at most 6 places."""
-    if value.as_tuple().exponent < -6:  # type: ignore[operator]
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
         value = value.quantize(_COORDINATE_PLACES)
     text = f"{value.normalize():f}"
     return text if "." in text else f"{text}.0"
@@ -311,23 +312,17 @@ def _wire_location(location: Location) -> dict[str, str]:
 
 def _supply_points(registration: SiteRegistration) -> list[dict[str, str]]:
     grid_identifier = registration.grid_identifier
-    match registration.direction:
-        case SupplyDirection.BIDIRECTIONAL:
-            return [{"grid_identifier": grid_identifier, "direction": "bidirectional"}]
-        case SupplyDirection.OFFTAKE:
-            return [{"grid_identifier": grid_identifier, "direction": "offtake"}]
-        case SupplyDirection.OFFTAKE_INJECTION:
-            if not registration.injection_grid_identifier:
-                raise GridFlexRequestRejectedError(
-                    400, "Offtake + injection needs an injection grid identifier"
-                )
-            return [
-                {"grid_identifier": grid_identifier, "direction": "offtake"},
-                {
-                    "grid_identifier": registration.injection_grid_identifier,
-                    "direction": "injection",
-                },
-            ]
+    if registration.direction is SupplyDirection.BIDIRECTIONAL:
+        return [{"grid_identifier": grid_identifier, "direction": "bidirectional"}]
+    offtake = {"grid_identifier": grid_identifier, "direction": "offtake"}
+    if registration.direction is SupplyDirection.OFFTAKE:
+        return [offtake]
+    injection = registration.injection_grid_identifier
+    if not injection:
+        raise GridFlexRequestRejectedError(
+            400, "Offtake + injection needs an injection grid identifier"
+        )
+    return [offtake, {"grid_identifier": injection, "direction": "injection"}]
 
 
 def _grid_identifiers(item: dict[str, object]) -> list[str]:

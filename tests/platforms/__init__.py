@@ -1,0 +1,1 @@
+"""Tests of the HA-free platform clients."""
