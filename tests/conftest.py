@@ -8,13 +8,15 @@ from typing import Any
 from unittest.mock import patch
 
 import aiohttp
-import pytest
-
-from custom_components.gridflex.const import DOMAIN
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.gridflex.const import DOMAIN
 from sandbox import SANDBOX_CREDENTIALS, SandboxServer
 
 # Valid identifiers (GS1 check digit computed independently in the tests of
@@ -55,6 +57,12 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load GridFlex from custom_components in every test."""
 
 
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Serialise Home Assistant objects (registry entries, states) stably."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
 @pytest.fixture(autouse=True)
 def short_request_timeout() -> Generator[None]:
     """Make injected delays outlast the client's timeout quickly."""
@@ -74,9 +82,7 @@ class Sandbox:
         """Root URL of the sandbox."""
         return self.server.url
 
-    async def control(
-        self, method: str, path: str, body: Any = None
-    ) -> Any:
+    async def control(self, method: str, path: str, body: Any = None) -> Any:
         """Call a control endpoint and return its JSON answer (if any)."""
         async with self.session.request(
             method, f"{self.url}/_sandbox/{path}", json=body
@@ -115,7 +121,9 @@ async def sandbox(socket_enabled: None) -> AsyncIterator[Sandbox]:
         violations = list(server.state.violations)
         await session.close()
         await server.stop()
-    assert violations == [], f"GridFlex sent requests the platform rejects: {violations}"
+    assert violations == [], (
+        f"GridFlex sent requests the platform rejects: {violations}"
+    )
 
 
 def credentials(platform: str) -> dict[str, str]:
@@ -164,3 +172,26 @@ async def setup_site(
     entry = result["result"]
     assert isinstance(entry, ConfigEntry)
     return entry
+
+
+async def start_reauth_flow(hass: HomeAssistant, entry: ConfigEntry) -> Any:
+    """Start the reauth flow of an entry, as Home Assistant does."""
+    return await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={
+            "source": config_entries.SOURCE_REAUTH,
+            "entry_id": entry.entry_id,
+        },
+        data=entry.data,
+    )
+
+
+async def start_reconfigure_flow(hass: HomeAssistant, entry: ConfigEntry) -> Any:
+    """Start the reconfigure flow of an entry, as the UI does."""
+    return await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={
+            "source": config_entries.SOURCE_RECONFIGURE,
+            "entry_id": entry.entry_id,
+        },
+    )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
-from custom_components.gridflex.const import DOMAIN
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+import pytest
+
+from custom_components.gridflex.const import DOMAIN
 
 from .conftest import (
     EAN_BE,
@@ -19,6 +19,8 @@ from .conftest import (
     credentials,
     setup_site,
     start_flow,
+    start_reauth_flow,
+    start_reconfigure_flow,
 )
 
 
@@ -102,9 +104,7 @@ async def test_injection_identifier_checked(
         result["flow_id"], {**base, "injection_grid_identifier": EAN_BE}
     )
     assert result["errors"] == {"injection_grid_identifier": "same_as_offtake"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], base
-    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], base)
     assert result["errors"] == {"injection_grid_identifier": "invalid_length"}
     assert sandbox.server.state.powernaut.sites == {}
 
@@ -282,7 +282,7 @@ async def test_reauth(hass: HomeAssistant, sandbox: Sandbox, platform: str) -> N
     """Reauth takes new credentials of the same account and keeps the site."""
     entry = await setup_site(hass, sandbox, platform)
     site_id = entry.data["site_id"]
-    result = await entry.start_reauth_flow(hass)
+    result = await start_reauth_flow(hass, entry)
     assert result["step_id"] == "reauth_confirm"
 
     wrong = {key: f"{value}-wrong" for key, value in credentials(platform).items()}
@@ -305,7 +305,7 @@ async def test_reauth_other_account(hass: HomeAssistant, sandbox: Sandbox) -> No
     entry = await setup_site(hass, sandbox, "powernaut")
     # The site vanished from this account (deleted behind GridFlex's back).
     sandbox.server.state.powernaut.sites.clear()
-    result = await entry.start_reauth_flow(hass)
+    result = await start_reauth_flow(hass, entry)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], credentials("powernaut")
     )
@@ -320,7 +320,7 @@ async def test_reconfigure_location(
     """Reconfigure moves the site on the platform and keeps it."""
     entry = await setup_site(hass, sandbox, platform)
     site_id = entry.data["site_id"]
-    result = await entry.start_reconfigure_flow(hass)
+    result = await start_reconfigure_flow(hass, entry)
     assert result["step_id"] == "reconfigure"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
@@ -347,7 +347,7 @@ async def test_reconfigure_location(
 async def test_reconfigure_base_url(hass: HomeAssistant, sandbox: Sandbox) -> None:
     """A new base URL must be valid and hold the site."""
     entry = await setup_site(hass, sandbox, "flexmeasures")
-    result = await entry.start_reconfigure_flow(hass)
+    result = await start_reconfigure_flow(hass, entry)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"base_url": "not a url"}
     )
@@ -369,7 +369,7 @@ async def test_reconfigure_base_url(hass: HomeAssistant, sandbox: Sandbox) -> No
 async def test_reconfigure_site_gone(hass: HomeAssistant, sandbox: Sandbox) -> None:
     """Reconfigure tells the homeowner when the site is not at the URL."""
     entry = await setup_site(hass, sandbox, "powernaut")
-    result = await entry.start_reconfigure_flow(hass)
+    result = await start_reconfigure_flow(hass, entry)
     sandbox.server.state.powernaut.sites.clear()
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"base_url": sandbox.url, "address": "Elsewhere 1, Gent"}

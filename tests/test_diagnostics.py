@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from syrupy.assertion import SnapshotAssertion
-from syrupy.filters import props
-
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
 
 from .conftest import EAN_BE, PLATFORMS, SITE_INPUT, Sandbox, credentials, setup_site
 
@@ -36,7 +35,7 @@ async def test_diagnostics(
     assert EAN_BE not in dumped
     assert "Dok Noord" not in dumped
     assert "51.0673" not in dumped
-    assert entry.data["site_id"] not in dumped
+    assert diagnostics["entry"]["data"]["site_id"] == "**REDACTED**"
     if entry.data["edge_credentials"]:
         assert entry.data["edge_credentials"]["secret"] not in dumped
     assert diagnostics == snapshot(exclude=props("synced_at", "base_url"))

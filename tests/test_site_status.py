@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-import pytest
-from syrupy.assertion import SnapshotAssertion
-
-from custom_components.gridflex.const import DOMAIN
-from homeassistant.const import STATE_UNKNOWN
+from homeassistant.const import STATE_UNKNOWN, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
     snapshot_platform,
 )
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.gridflex.const import DOMAIN
 
 from .conftest import PLATFORMS, Sandbox, setup_site
 
@@ -23,10 +25,10 @@ STATUS = "sensor.home_site_status"
 UPSTREAM = "sensor.home_upstream_status"
 
 
-async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    freezer.tick(timedelta(minutes=15))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+async def _poll(hass: HomeAssistant) -> None:
+    """Let the site coordinator's next poll happen (longest interval: 15 min)."""
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=15))
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 @pytest.fixture(autouse=True)
@@ -35,22 +37,25 @@ def fixed_time(freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to("2026-11-22T10:00:00+00:00")
 
 
+@pytest.mark.parametrize("entity_platform", [Platform.SENSOR, Platform.BINARY_SENSOR])
 @pytest.mark.parametrize("platform", PLATFORMS)
 async def test_entities(
     hass: HomeAssistant,
     sandbox: Sandbox,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
+    freezer: FrozenDateTimeFactory,
     platform: str,
+    entity_platform: Platform,
 ) -> None:
     """Every entity of the site, as registered and as its state."""
-    entry = await setup_site(hass, sandbox, platform)
+    freezer.move_to("2026-11-22T10:00:00+00:00")
+    with patch("custom_components.gridflex.PLATFORMS", [entity_platform]):
+        entry = await setup_site(hass, sandbox, platform)
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
-async def test_status_follows_platform(
-    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
-) -> None:
+async def test_status_follows_platform(hass: HomeAssistant, sandbox: Sandbox) -> None:
     """Status and upstream status follow what the platform says."""
     entry = await setup_site(hass, sandbox, "powernaut")
     site_id = entry.data["site_id"]
@@ -62,7 +67,7 @@ async def test_status_follows_platform(
         f"powernaut/sites/{site_id}",
         {"status": "onboarded", "upstream_status": "contract_active"},
     )
-    await _poll(hass, freezer)
+    await _poll(hass)
     assert hass.states.get(STATUS).state == "onboarded"
     assert hass.states.get(UPSTREAM).state == "contract_active"
 
@@ -70,17 +75,15 @@ async def test_status_follows_platform(
         await sandbox.control(
             "PATCH", f"powernaut/sites/{site_id}", {"upstream_status": upstream}
         )
-        await _poll(hass, freezer)
+        await _poll(hass)
         assert hass.states.get(UPSTREAM).state == upstream
 
 
-async def test_unknown_status_value(
-    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
-) -> None:
+async def test_unknown_status_value(hass: HomeAssistant, sandbox: Sandbox) -> None:
     """A status value the platform adds later shows as unknown, no crash."""
     entry = await setup_site(hass, sandbox, "powernaut")
     sandbox.server.state.powernaut.sites[entry.data["site_id"]]["status"] = "archived"
-    await _poll(hass, freezer)
+    await _poll(hass)
     assert hass.states.get(STATUS).state == STATE_UNKNOWN
 
 
@@ -90,7 +93,6 @@ async def test_unknown_status_value(
 async def test_contract_issue(
     hass: HomeAssistant,
     sandbox: Sandbox,
-    freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
     upstream: str,
 ) -> None:
@@ -102,7 +104,7 @@ async def test_contract_issue(
     await sandbox.control(
         "PATCH", f"powernaut/sites/{site_id}", {"upstream_status": upstream}
     )
-    await _poll(hass, freezer)
+    await _poll(hass)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_key == upstream
@@ -111,14 +113,13 @@ async def test_contract_issue(
     await sandbox.control(
         "PATCH", f"powernaut/sites/{site_id}", {"upstream_status": "contract_active"}
     )
-    await _poll(hass, freezer)
+    await _poll(hass)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
 async def test_market_consent_issue(
     hass: HomeAssistant,
     sandbox: Sandbox,
-    freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """A market that needs consent raises an issue with its URL, until given."""
@@ -138,10 +139,8 @@ async def test_market_consent_issue(
             {"name": "FCR", "status": "ineligible"},
         ],
     )
-    await _poll(hass, freezer)
-    issues = [
-        i for (domain, _), i in issue_registry.issues.items() if domain == DOMAIN
-    ]
+    await _poll(hass)
+    issues = [i for (domain, _), i in issue_registry.issues.items() if domain == DOMAIN]
     assert len(issues) == 1
     assert issues[0].translation_key == "market_consent_required"
     assert issues[0].learn_more_url == url
@@ -156,14 +155,13 @@ async def test_market_consent_issue(
         f"powernaut/sites/{site_id}/markets",
         [{"name": "aFRR", "status": "active"}],
     )
-    await _poll(hass, freezer)
+    await _poll(hass)
     assert not [d for (d, _) in issue_registry.issues if d == DOMAIN]
 
 
 async def test_issues_removed_with_entry(
     hass: HomeAssistant,
     sandbox: Sandbox,
-    freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """Removing GridFlex removes its open issues."""
@@ -173,7 +171,7 @@ async def test_issues_removed_with_entry(
         f"powernaut/sites/{entry.data['site_id']}",
         {"upstream_status": "no_contract"},
     )
-    await _poll(hass, freezer)
+    await _poll(hass)
     assert issue_registry.async_get_issue(DOMAIN, f"contract_{entry.entry_id}")
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()

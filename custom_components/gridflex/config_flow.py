@@ -6,9 +6,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-import voluptuous as vol
-from yarl import URL
-
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
@@ -21,6 +18,8 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+import probatio as vol
+from yarl import URL
 
 from .client import async_create_platform_client
 from .const import (
@@ -126,7 +125,9 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         """Choose the platform and which of its environments to use."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            base_url = (user_input.get(CONF_ADVANCED, {}).get(CONF_BASE_URL) or "").strip()
+            base_url = (
+                user_input.get(CONF_ADVANCED, {}).get(CONF_BASE_URL) or ""
+            ).strip()
             environment = Environment(user_input[CONF_ENVIRONMENT])
             if environment is Environment.CUSTOM and not base_url:
                 errors["base"] = "base_url_required"
@@ -190,7 +191,7 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
             errors[_secret_field(platform)] = "invalid_auth"
         except GridFlexConnectionError:
             errors["base"] = "cannot_connect"
-        except Exception:
+        except Exception:  # noqa: BLE001
             LOGGER.exception("Unexpected error while checking credentials")
             errors["base"] = "unknown"
         return not errors
@@ -343,7 +344,7 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         except GridFlexRequestRejectedError as err:
             errors["base"] = "site_rejected"
             placeholders["detail"] = err.detail
-        except Exception:
+        except Exception:  # noqa: BLE001
             LOGGER.exception("Unexpected error while registering the site")
             errors["base"] = "unknown"
         else:
@@ -419,7 +420,7 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
             errors["base"] = "unknown"
         except GridFlexConnectionError:
             errors["base"] = "cannot_connect"
-        except Exception:
+        except Exception:  # noqa: BLE001
             LOGGER.exception("Unexpected error while reading the site")
             errors["base"] = "unknown"
         else:

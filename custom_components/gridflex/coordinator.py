@@ -60,9 +60,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
             LOGGER,
             config_entry=config_entry,
             name=f"{DOMAIN} site {config_entry.title}",
-            update_interval=timedelta(
-                seconds=client.capabilities.site_poll_seconds
-            ),
+            update_interval=timedelta(seconds=client.capabilities.site_poll_seconds),
         )
         self.client = client
 

@@ -1,7 +1,6 @@
 """The protocol every platform client implements."""
 
 # The models stay importable at runtime so typing.get_type_hints resolves them.
-# ruff: noqa: TC001
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ client translates its wire format into these types in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal  # noqa: TC003  # runtime import for typing.get_type_hints
+from decimal import Decimal  # runtime import for typing.get_type_hints
 from enum import StrEnum
 
 
