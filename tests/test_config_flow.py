@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
 from custom_components.gridflex.const import DOMAIN
+from custom_components.gridflex.platforms.errors import (
+    GridFlexAuthError,
+    GridFlexConnectionError,
+    GridFlexError,
+    GridFlexRequestRejectedError,
+)
 
 from .conftest import (
     EAN_BE,
@@ -375,3 +383,129 @@ async def test_reconfigure_site_gone(hass: HomeAssistant, sandbox: Sandbox) -> N
         result["flow_id"], {"base_url": sandbox.url, "address": "Elsewhere 1, Gent"}
     )
     assert result["errors"] == {"base": "site_not_found"}
+
+
+# Failures the sandbox cannot be made to produce on purpose (an unexpected
+# exception, a platform refusing a well-formed site) are raised from the client.
+CLIENT = "custom_components.gridflex.platforms.powernaut.PowernautClient"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (GridFlexAuthError("refused"), "invalid_auth"),
+        (GridFlexRequestRejectedError(400, "Invalid address"), "site_rejected"),
+        (RuntimeError("boom"), "unknown"),
+    ],
+)
+async def test_register_errors(
+    hass: HomeAssistant, sandbox: Sandbox, error: Exception, expected: str
+) -> None:
+    """Registration failures are shown on the form and nothing is created."""
+    result = await start_flow(hass, sandbox, "powernaut")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials("powernaut")
+    )
+    with patch(f"{CLIENT}.register_site", side_effect=error):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], SITE_INPUT["powernaut"]
+        )
+    assert result["errors"] == {"base": expected}
+    if expected == "site_rejected":
+        assert result["description_placeholders"]["detail"] == "Invalid address"
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+
+async def test_credentials_unexpected_error(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """An unexpected error while testing credentials is reported as unknown."""
+    result = await start_flow(hass, sandbox, "powernaut")
+    with patch(f"{CLIENT}.authenticate", side_effect=RuntimeError("boom")):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], credentials("powernaut")
+        )
+    assert result["errors"] == {"base": "unknown"}
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (GridFlexAuthError("refused"), {"base": "invalid_auth"}),
+        (
+            GridFlexRequestRejectedError(403, "Insufficient permissions"),
+            "wrong_account",
+        ),
+        (GridFlexRequestRejectedError(400, "Bad request"), {"base": "unknown"}),
+        (GridFlexConnectionError("down"), {"base": "cannot_connect"}),
+        (RuntimeError("boom"), {"base": "unknown"}),
+    ],
+)
+async def test_reauth_site_check_errors(
+    hass: HomeAssistant, sandbox: Sandbox, error: Exception, outcome: object
+) -> None:
+    """Reauth reads the site with the new credentials and reports what failed."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    result = await start_reauth_flow(hass, entry)
+    with patch(f"{CLIENT}.get_site", side_effect=error):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], credentials("powernaut")
+        )
+    if isinstance(outcome, str):
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == outcome
+    else:
+        assert result["errors"] == outcome
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (GridFlexRequestRejectedError(400, "Invalid address"), "site_rejected"),
+        (GridFlexAuthError("refused"), "invalid_auth"),
+        (GridFlexConnectionError("down"), "cannot_connect"),
+        (GridFlexError("odd"), "unknown"),
+    ],
+)
+async def test_reconfigure_update_errors(
+    hass: HomeAssistant, sandbox: Sandbox, error: Exception, expected: str
+) -> None:
+    """A refused location change keeps the form open with the reason."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    result = await start_reconfigure_flow(hass, entry)
+    with patch(f"{CLIENT}.update_site_location", side_effect=error):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"base_url": sandbox.url, "address": "Elsewhere 1, Gent"}
+        )
+    assert result["errors"] == {"base": expected}
+    assert entry.data["address"] == SITE_INPUT["powernaut"]["address"]
+
+
+async def test_country_default_outside_platform(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """Home Assistant's country is preselected only where the platform serves it."""
+    await hass.config.async_update(country="DE")
+    result = await start_flow(hass, sandbox, "energy_coordination")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials("energy_coordination")
+    )
+    schema = result["data_schema"].schema
+    country = next(k for k in schema if k == "country")
+    assert country.default() == "NO"
+
+
+async def test_invalid_url_text(hass: HomeAssistant) -> None:
+    """A base URL yarl cannot parse is refused."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "user"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "platform": "flexmeasures",
+            "environment": "custom",
+            "advanced": {"base_url": "http://[::1"},
+        },
+    )
+    assert result["errors"] == {"base": "invalid_base_url"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
@@ -13,6 +14,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.gridflex.const import DOMAIN
+from custom_components.gridflex.platforms.errors import GridFlexRequestRejectedError
 
 from .conftest import PLATFORMS, Sandbox, setup_site
 
@@ -174,3 +176,17 @@ async def test_site_deleted_on_platform(hass: HomeAssistant, sandbox: Sandbox) -
     sandbox.server.state.powernaut.sites.clear()
     await _poll(hass)
     assert hass.states.get(STATUS).state == STATE_UNAVAILABLE
+
+
+async def test_rejected_poll(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """A poll the platform rejects makes entities unavailable, with its reason."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    coordinator = entry.runtime_data.site_coordinator
+    with patch(
+        "custom_components.gridflex.platforms.powernaut.PowernautClient.get_site",
+        side_effect=GridFlexRequestRejectedError(400, "Invalid page size"),
+    ):
+        await _poll(hass)
+    assert hass.states.get(STATUS).state == STATE_UNAVAILABLE
+    assert coordinator.last_exception.translation_key == "unexpected_error"
+    assert "Invalid page size" in str(coordinator.last_exception)
