@@ -7,7 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from .models import Location, PlatformKey, RegisteredSite, Site, SiteRegistration
+from .models import (
+    Location,
+    PlatformKey,
+    RegisteredSite,
+    Resource,
+    ResourceSpec,
+    ResourceType,
+    Site,
+    SiteRegistration,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +37,16 @@ class Capabilities:
     """How often the site is worth polling on this platform."""
     display_name: str = ""
     """The platform's name as homeowners know it (device manufacturer)."""
+    resource_types: tuple[ResourceType, ...] = tuple(ResourceType)
+    """The GridFlex resource types the platform can hold."""
+    resource_status: bool = False
+    """Whether the platform reports a status and health checks per resource."""
+    power_decimals: int = 6
+    """How many decimals of kW the platform takes for power limits."""
+    power_integer_digits: int = 15
+    """How many digits before the decimal point the platform takes."""
+    resource_resolution: bool = False
+    """Whether the homeowner picks a sensor resolution for each resource."""
 
 
 @runtime_checkable
@@ -57,3 +76,20 @@ class FlexPlatform(Protocol):
 
     async def update_site_location(self, site_id: str, location: Location) -> Site:
         """Change where the site is."""
+
+    async def list_resources(self, site_id: str) -> list[Resource]:
+        """Return every resource the platform holds for the site."""
+
+    async def get_resource(self, site_id: str, resource_id: str) -> Resource:
+        """Return one resource; raise ``GridFlexNotFoundError`` when it is gone."""
+
+    async def create_resource(self, site_id: str, spec: ResourceSpec) -> Resource:
+        """Create the resource on the site."""
+
+    async def update_resource(
+        self, site_id: str, resource_id: str, spec: ResourceSpec
+    ) -> Resource:
+        """Make the platform's resource match ``spec`` (``group_id`` None clears it)."""
+
+    async def delete_resource(self, site_id: str, resource_id: str) -> None:
+        """Delete the resource; raise ``GridFlexNotFoundError`` when already gone."""

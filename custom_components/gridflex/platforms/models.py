@@ -136,3 +136,88 @@ class RegisteredSite:
     site: Site
     created: bool
     edge_credentials: EdgeCredentials | None = None
+
+
+class ResourceType(StrEnum):
+    """GridFlex's own resource types; each client maps them to its wire values."""
+
+    BATTERY = "battery"
+    ELECTRIC_VEHICLE = "electric_vehicle"
+    EV_CHARGER = "ev_charger"
+    HEAT_PUMP = "heat_pump"
+    SOLAR = "solar"
+    BOILER = "boiler"
+    WIND = "wind"
+    GROUP = "group"
+    OTHER = "other"
+
+
+class ResourceStatus(StrEnum):
+    """The aggregated health of a resource (Powernaut product docs)."""
+
+    ONBOARDING = "onboarding"
+    OPERATIONAL = "operational"
+    DEGRADED = "degraded"
+    SUSPENDED = "suspended"
+
+
+class HealthCheck(StrEnum):
+    """The health checks a platform may run on a resource."""
+
+    AVAILABILITY = "availability"
+    ACTIVATION_COMPLIANCE = "activation_compliance"
+    BASELINES = "baselines"
+    BIDS = "bids"
+    METER_DATA = "meter_data"
+
+
+HEALTH_CHECK_STATES: dict[HealthCheck, tuple[str, ...]] = {
+    HealthCheck.AVAILABILITY: ("initial", "online", "offline"),
+    HealthCheck.ACTIVATION_COMPLIANCE: ("initial", "compliant", "not_compliant"),
+    HealthCheck.BASELINES: ("initial", "accurate", "inaccurate"),
+    HealthCheck.BIDS: ("initial", "active", "no_bids"),
+    HealthCheck.METER_DATA: ("initial", "ok", "rare_anomaly", "frequent_anomaly"),
+}
+"""The values each health check can take; anything else is read as unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    """What GridFlex asks the platform to hold for one flexible resource.
+
+    Power follows the sign convention of the platforms: positive is grid
+    import / consumption, negative is export / production, in kW.
+    """
+
+    name: str
+    type: ResourceType
+    power_minimum_kw: Decimal
+    power_maximum_kw: Decimal
+    capacity_kwh: Decimal | None = None
+    group_id: str | None = None
+    """The platform id of the group resource this one belongs to; None: no group."""
+    external_id: str | None = None
+    """GridFlex's own stable key for the resource (used as the id where the
+    platform lets the partner choose it)."""
+    resolution_minutes: int = 15
+    """Resolution of the resource's power sensor, where the platform has one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A resource as the platform knows it. Missing fields stay ``None``."""
+
+    resource_id: str
+    type: ResourceType | None = None
+    raw_type: str | None = None
+    name: str | None = None
+    power_minimum_kw: Decimal | None = None
+    power_maximum_kw: Decimal | None = None
+    capacity_kwh: Decimal | None = None
+    group_id: str | None = None
+    external_id: str | None = None
+    power_sensor_id: str | None = None
+    """The platform's sensor that takes this resource's power (FlexMeasures)."""
+    status: ResourceStatus | None = None
+    health: dict[HealthCheck, str] = field(default_factory=dict)
+    """Health checks the platform reported, with a value from HEALTH_CHECK_STATES."""
