@@ -13,6 +13,12 @@ from .const import DOMAIN
 from .coordinator import GridFlexConfigEntry, GridFlexRuntimeData, SiteCoordinator
 from .issues import async_delete_site_issues
 from .platforms.errors import GridFlexAuthError, GridFlexError
+from .resources import (
+    async_ensure_devices,
+    async_entry_updated,
+    async_reconcile,
+    resource_subentries,
+)
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -25,10 +31,11 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> bool:
-    """Connect to the platform and start following the site."""
+    """Connect to the platform, reconcile the resources, follow the site."""
     client = async_create_platform_client(hass, entry.data)
     try:
         await client.authenticate()
+        await async_reconcile(hass, entry, client)
     except GridFlexAuthError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="authentication_failed"
@@ -44,9 +51,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
     await coordinator.async_config_entry_first_refresh()
 
     entry.runtime_data = GridFlexRuntimeData(
-        client=client, site_coordinator=coordinator
+        client=client,
+        site_coordinator=coordinator,
+        data=dict(entry.data),
+        subentries=resource_subentries(entry),
     )
+    async_ensure_devices(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(async_entry_updated))
     return True
 
 

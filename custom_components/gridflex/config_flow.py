@@ -6,7 +6,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+)
+from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     LocationSelector,
@@ -40,6 +46,7 @@ from .const import (
     CONF_SITE_NAME,
     DOMAIN,
     LOGGER,
+    SUBENTRY_RESOURCE,
 )
 from .grid_identifier import GridIdentifierError, example_for, normalize_grid_identifier
 from .platforms import CREDENTIAL_FIELDS, capabilities
@@ -57,6 +64,7 @@ from .platforms.models import (
     SiteRegistration,
     SupplyDirection,
 )
+from .subentry_flow import ResourceSubentryFlow
 
 SECRET_FIELDS = frozenset({"client_secret", "password"})
 
@@ -114,6 +122,14 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing chosen."""
         self._data: dict[str, Any] = {}
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Resources are added to the site as subentries."""
+        return {SUBENTRY_RESOURCE: ResourceSubentryFlow}
 
     @property
     def _platform(self) -> PlatformKey:
@@ -387,9 +403,7 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
             if await self._async_test_credentials(data, errors):
                 result = await self._async_check_site(data, errors)
                 if result is None:
-                    return self.async_update_reload_and_abort(
-                        entry, data_updates=user_input
-                    )
+                    return self._async_update_entry(entry, user_input)
                 if result != "error":
                     return self.async_abort(reason=result)
         return self.async_show_form(
@@ -398,6 +412,19 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"platform": platform.value},
             errors=errors,
         )
+
+    def _async_update_entry(
+        self, entry: ConfigEntry, updates: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Store the new data and make the entry use it.
+
+        A running entry's update listener reloads it when its data changes;
+        an entry that is not running (e.g. failed authentication) is reloaded
+        here.
+        """
+        if entry.update_listeners:
+            return self.async_update_and_abort(entry, data_updates=updates)
+        return self.async_update_reload_and_abort(entry, data_updates=updates)
 
     async def _async_check_site(
         self, data: Mapping[str, Any], errors: dict[str, str]
@@ -455,9 +482,7 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
                 elif result is None and await self._async_update_location(
                     data, errors, placeholders
                 ):
-                    return self.async_update_reload_and_abort(
-                        entry, data_updates=updates
-                    )
+                    return self._async_update_entry(entry, updates)
         current = user_input or {
             CONF_ADDRESS: entry.data.get(CONF_ADDRESS),
             CONF_BASE_URL: entry.data.get(CONF_BASE_URL),

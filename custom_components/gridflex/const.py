@@ -29,3 +29,22 @@ REQUEST_TIMEOUT: Final = 10.0
 
 ISSUE_CONTRACT_PREFIX: Final = "contract"
 ISSUE_MARKET_PREFIX: Final = "market_consent"
+
+SUBENTRY_RESOURCE: Final = "resource"
+CONF_RESOURCE_TYPE: Final = "resource_type"
+CONF_DEVICE_ID: Final = "device_id"
+CONF_POWER_ENTITY: Final = "power_entity"
+CONF_ENERGY_ENTITY: Final = "energy_entity"
+CONF_SOC_ENTITY: Final = "soc_entity"
+CONF_POWER_MIN: Final = "power_min_kw"
+CONF_POWER_MAX: Final = "power_max_kw"
+CONF_CAPACITY: Final = "capacity_kwh"
+CONF_GROUP: Final = "group"
+CONF_RESOLUTION: Final = "resolution_minutes"
+CONF_EXTERNAL_ID: Final = "external_id"
+CONF_RESOURCE_ID: Final = "resource_id"
+CONF_KEPT_RESOURCES: Final = "kept_resources"
+
+ISSUE_ORPHAN_PREFIX: Final = "orphan_resource"
+ISSUE_SUSPENDED_PREFIX: Final = "resource_suspended"
+SIGNAL_RESOURCE_ADDED: Final = "gridflex_resource_added_{}"

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_SITE_ID, DOMAIN, LOGGER
-from .issues import async_sync_site_issues
+from .const import CONF_RESOURCE_ID, CONF_SITE_ID, DOMAIN, LOGGER, SUBENTRY_RESOURCE
+from .issues import async_sync_resource_issues, async_sync_site_issues
 from .platforms import FlexPlatform
 from .platforms.errors import (
     GridFlexAuthError,
@@ -21,7 +22,7 @@ from .platforms.errors import (
     GridFlexNotFoundError,
     GridFlexRateLimitedError,
 )
-from .platforms.models import Site
+from .platforms.models import Resource, Site
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,8 @@ class SiteSnapshot:
 
     site: Site
     synced_at: datetime
+    resources: dict[str, Resource] = field(default_factory=dict)
+    """The site's resources on the platform by platform id, where it reports status."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -38,6 +41,11 @@ class GridFlexRuntimeData:
 
     client: FlexPlatform
     site_coordinator: SiteCoordinator
+    data: dict[str, Any]
+    """The entry data the entry was set up with (a change means reload)."""
+    subentries: dict[str, ConfigSubentry] = field(default_factory=dict)
+    """The resource subentries known to the running entry."""
+    site_device_id: str | None = None
 
 
 type GridFlexConfigEntry = ConfigEntry[GridFlexRuntimeData]
@@ -66,8 +74,14 @@ class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
 
     async def _async_update_data(self) -> SiteSnapshot:
         """Fetch the site; map platform errors to what Home Assistant expects."""
+        site_id = self.config_entry.data[CONF_SITE_ID]
+        resources: dict[str, Resource] = {}
         try:
-            site = await self.client.get_site(self.config_entry.data[CONF_SITE_ID])
+            site = await self.client.get_site(site_id)
+            if self.client.capabilities.resource_status and self._has_resources():
+                resources = {
+                    r.resource_id: r for r in await self.client.list_resources(site_id)
+                }
         except GridFlexAuthError as err:
             # The coordinator starts the reauth flow when this is raised.
             raise ConfigEntryAuthFailed(
@@ -99,4 +113,14 @@ class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
                 translation_placeholders={"error": str(err) or type(err).__name__},
             ) from err
         async_sync_site_issues(self.hass, self.config_entry, site)
-        return SiteSnapshot(site=site, synced_at=dt_util.utcnow())
+        if self.client.capabilities.resource_status:
+            async_sync_resource_issues(self.hass, self.config_entry, resources)
+        return SiteSnapshot(site=site, synced_at=dt_util.utcnow(), resources=resources)
+
+    def _has_resources(self) -> bool:
+        """Return whether any resource subentry points at a platform resource."""
+        return any(
+            subentry.subentry_type == SUBENTRY_RESOURCE
+            and subentry.data.get(CONF_RESOURCE_ID)
+            for subentry in self.config_entry.subentries.values()
+        )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
+from .const import CONF_RESOURCE_ID, DOMAIN
 from .coordinator import GridFlexConfigEntry, SiteCoordinator
+from .platforms.models import Resource
 
 
 def site_device_info(entry: GridFlexConfigEntry) -> DeviceInfo:
@@ -36,3 +38,36 @@ class GridFlexSiteEntity(CoordinatorEntity[SiteCoordinator]):
         entry = coordinator.config_entry
         self._attr_unique_id = f"{entry.unique_id}_{description.key}"
         self._attr_device_info = site_device_info(entry)
+
+
+class GridFlexResourceEntity(CoordinatorEntity[SiteCoordinator]):
+    """An entity of a resource's device, fed by the site coordinator."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: SiteCoordinator,
+        subentry: ConfigSubentry,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to the resource's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._subentry = subentry
+        entry = coordinator.config_entry
+        self._attr_unique_id = (
+            f"{entry.unique_id}_{subentry.subentry_id}_{description.key}"
+        )
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
+        )
+
+    @property
+    def resource(self) -> Resource | None:
+        """Return the platform's view of the resource, if it reported one."""
+        subentry = self.coordinator.config_entry.subentries.get(
+            self._subentry.subentry_id, self._subentry
+        )
+        resource_id = subentry.data.get(CONF_RESOURCE_ID, "")
+        return self.coordinator.data.resources.get(resource_id)

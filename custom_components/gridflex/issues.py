@@ -8,8 +8,22 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import slugify
 
-from .const import DOMAIN, ISSUE_CONTRACT_PREFIX, ISSUE_MARKET_PREFIX
-from .platforms.models import MarketStatus, Site, UpstreamStatus
+from .const import (
+    CONF_RESOURCE_ID,
+    DOMAIN,
+    ISSUE_CONTRACT_PREFIX,
+    ISSUE_MARKET_PREFIX,
+    ISSUE_ORPHAN_PREFIX,
+    ISSUE_SUSPENDED_PREFIX,
+    SUBENTRY_RESOURCE,
+)
+from .platforms.models import (
+    MarketStatus,
+    Resource,
+    ResourceStatus,
+    Site,
+    UpstreamStatus,
+)
 
 if TYPE_CHECKING:
     from .coordinator import GridFlexConfigEntry
@@ -84,9 +98,77 @@ def async_delete_site_issues(
     prefixes = (
         contract_issue_id(entry_id),
         f"{ISSUE_MARKET_PREFIX}_{entry_id}_",
+        f"{ISSUE_ORPHAN_PREFIX}_{entry_id}_",
+        f"{ISSUE_SUSPENDED_PREFIX}_{entry_id}_",
     )
     for domain, issue_id in list(registry.issues):
         if domain != DOMAIN or (keep and issue_id in keep):
             continue
         if issue_id.startswith(prefixes):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+def orphan_issue_id(entry_id: str, resource_id: str) -> str:
+    """Return the id of the issue about a resource no subentry knows."""
+    return f"{ISSUE_ORPHAN_PREFIX}_{entry_id}_{resource_id}"
+
+
+def suspended_issue_id(entry_id: str, subentry_id: str) -> str:
+    """Return the id of the issue about a suspended resource."""
+    return f"{ISSUE_SUSPENDED_PREFIX}_{entry_id}_{subentry_id}"
+
+
+@callback
+def _async_replace_issues(hass: HomeAssistant, prefix: str, wanted: set[str]) -> None:
+    """Delete the issues starting with ``prefix`` that are not wanted."""
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if domain == DOMAIN and issue_id.startswith(prefix) and issue_id not in wanted:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+@callback
+def async_sync_orphan_issues(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, orphans: list[str]
+) -> None:
+    """Offer to keep or delete each platform resource no subentry knows."""
+    wanted: set[str] = set()
+    for resource_id in orphans:
+        issue_id = orphan_issue_id(entry.entry_id, resource_id)
+        wanted.add(issue_id)
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            data={"entry_id": entry.entry_id, "resource_id": resource_id},
+            is_fixable=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="orphan_resource",
+            translation_placeholders={"site": entry.title, "resource": resource_id},
+        )
+    _async_replace_issues(hass, f"{ISSUE_ORPHAN_PREFIX}_{entry.entry_id}_", wanted)
+
+
+@callback
+def async_sync_resource_issues(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, resources: dict[str, Resource]
+) -> None:
+    """Raise an issue for each suspended resource; clear it once it recovers."""
+    wanted: set[str] = set()
+    for subentry_id, subentry in entry.subentries.items():
+        if subentry.subentry_type != SUBENTRY_RESOURCE:
+            continue
+        resource = resources.get(subentry.data.get(CONF_RESOURCE_ID, ""))
+        if resource is None or resource.status is not ResourceStatus.SUSPENDED:
+            continue
+        issue_id = suspended_issue_id(entry.entry_id, subentry_id)
+        wanted.add(issue_id)
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="resource_suspended",
+            translation_placeholders={"site": entry.title, "resource": subentry.title},
+        )
+    _async_replace_issues(hass, f"{ISSUE_SUSPENDED_PREFIX}_{entry.entry_id}_", wanted)

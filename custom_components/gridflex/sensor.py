@@ -11,14 +11,25 @@ from homeassistant.components.sensor import (
     SensorEntity,
     SensorEntityDescription,
 )
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import GridFlexConfigEntry, SiteSnapshot
-from .entity import GridFlexSiteEntity
+from .const import SIGNAL_RESOURCE_ADDED
+from .coordinator import GridFlexConfigEntry, SiteCoordinator, SiteSnapshot
+from .entity import GridFlexResourceEntity, GridFlexSiteEntity
 from .platforms.base import Capabilities
-from .platforms.models import SiteStatus, UpstreamStatus
+from .platforms.models import (
+    HEALTH_CHECK_STATES,
+    HealthCheck,
+    Resource,
+    ResourceStatus,
+    SiteStatus,
+    UpstreamStatus,
+)
+from .resources import is_group, resource_subentries
 
 PARALLEL_UPDATES = 0
 
@@ -58,18 +69,73 @@ SITE_SENSORS: tuple[GridFlexSiteSensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class GridFlexResourceSensorDescription(SensorEntityDescription):
+    """Describes a status sensor of a resource."""
+
+    value_fn: Callable[[Resource], str | None]
+
+
+def _health(check: HealthCheck) -> GridFlexResourceSensorDescription:
+    """Describe the sensor of one health check."""
+    return GridFlexResourceSensorDescription(
+        key=f"health_{check.value}",
+        translation_key=f"health_{check.value}",
+        device_class=SensorDeviceClass.ENUM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        options=list(HEALTH_CHECK_STATES[check]),
+        value_fn=lambda resource: resource.health.get(check),
+    )
+
+
+RESOURCE_SENSORS: tuple[GridFlexResourceSensorDescription, ...] = (
+    GridFlexResourceSensorDescription(
+        key="resource_status",
+        translation_key="resource_status",
+        device_class=SensorDeviceClass.ENUM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        options=[status.value for status in ResourceStatus],
+        value_fn=lambda resource: resource.status,
+    ),
+    *(_health(check) for check in HealthCheck),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: GridFlexConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the site's sensors the platform has data for."""
+    """Add the site's sensors and each resource's status sensors."""
     coordinator = entry.runtime_data.site_coordinator
     capabilities = entry.runtime_data.client.capabilities
     async_add_entities(
         GridFlexSiteSensor(coordinator, description)
         for description in SITE_SENSORS
         if description.exists_fn(capabilities)
+    )
+    if not capabilities.resource_status:
+        return
+
+    @callback
+    def add_resource(subentry: ConfigSubentry) -> None:
+        # Groups have no meaningful status: only their members do.
+        if is_group(subentry):
+            return
+        async_add_entities(
+            [
+                GridFlexResourceSensor(coordinator, subentry, description)
+                for description in RESOURCE_SENSORS
+            ],
+            config_subentry_id=subentry.subentry_id,
+        )
+
+    for subentry in resource_subentries(entry).values():
+        add_resource(subentry)
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_RESOURCE_ADDED.format(entry.entry_id), add_resource
+        )
     )
 
 
@@ -82,3 +148,25 @@ class GridFlexSiteSensor(GridFlexSiteEntity, SensorEntity):
     def native_value(self) -> str | datetime | None:
         """Return the value read from the latest snapshot."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+
+class GridFlexResourceSensor(GridFlexResourceEntity, SensorEntity):
+    """A status or health-check sensor of a resource."""
+
+    entity_description: GridFlexResourceSensorDescription
+
+    def __init__(
+        self,
+        coordinator: SiteCoordinator,
+        subentry: ConfigSubentry,
+        description: GridFlexResourceSensorDescription,
+    ) -> None:
+        """Attach the sensor to the resource's device."""
+        super().__init__(coordinator, subentry, description)
+
+    @property
+    def native_value(self) -> str | None:
+        """Return the status; unknown when the platform reports none."""
+        if (resource := self.resource) is None:
+            return None
+        return self.entity_description.value_fn(resource)

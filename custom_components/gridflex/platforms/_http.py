@@ -351,6 +351,8 @@ def optional_str(obj: Mapping[str, object], key: str) -> str | None:
 
 def to_decimal(value: object) -> Decimal | None:
     """Read a decimal string or JSON number; ``None`` when it is neither."""
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
     try:
@@ -358,6 +360,42 @@ def to_decimal(value: object) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
+
+
+def decimal_string(
+    value: Decimal,
+    *,
+    max_decimals: int | None = None,
+    max_integer_digits: int | None = None,
+) -> str:
+    """Write ``value`` exactly as a plain decimal string with a dot.
+
+    Never exponent notation and never through ``float``: trailing zeros go,
+    at least one decimal stays (``7.40`` → ``"7.4"``, ``7`` → ``"7.0"``,
+    ``1E+1`` → ``"10.0"``, ``-0`` → ``"0.0"``).
+
+    Raises:
+        GridFlexRequestRejectedError: before anything is sent, when ``value``
+            is not finite or needs more decimals or integer digits than allowed.
+
+    """
+    if not value.is_finite():
+        raise GridFlexRequestRejectedError(400, f"Not a finite number: {value}")
+    if value.is_zero():
+        return "0.0"
+    whole, _, fraction = format(value, "f").partition(".")
+    fraction = fraction.rstrip("0") or "0"
+    text = f"{whole}.{fraction}"
+    digits = whole.lstrip("-")
+    if (max_decimals is not None and len(fraction) > max_decimals) or (
+        max_integer_digits is not None and len(digits) > max_integer_digits
+    ):
+        raise GridFlexRequestRejectedError(
+            400,
+            f"{text} has more than {max_integer_digits} digits before or "
+            f"{max_decimals} after the decimal point",
+        )
+    return text
 
 
 def to_lifetime(value: object, default: float) -> float:

@@ -10,6 +10,10 @@ Wire facts this module relies on:
   search; the site id is ``<userId>/<locationId>``.
 - Coordinates are JSON numbers. Request bodies forbid unknown fields.
 - Errors are a bare JSON string or ``application/problem+json``.
+- A resource is bound to a location with a partner-chosen ``resourceId``
+  (GridFlex's ``external_id``) and the location's meter point. The platform
+  keeps only id and ``resourceType``: no name, limits, capacity or groups,
+  and no update (a new type means delete and create again with the same id).
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ from .models import (
     Location,
     PlatformKey,
     RegisteredSite,
+    Resource,
+    ResourceSpec,
+    ResourceType,
     Site,
     SiteRegistration,
 )
@@ -60,6 +67,28 @@ ID_PREFIX: Final = "gridflex-"
 
 _DEFAULT_TOKEN_LIFETIME: Final = 3600.0
 
+RESOURCE_TYPES: Final[dict[ResourceType, str]] = {
+    ResourceType.BATTERY: "Generic",
+    ResourceType.ELECTRIC_VEHICLE: "Vehicle",
+    ResourceType.EV_CHARGER: "Charger",
+    ResourceType.HEAT_PUMP: "HVAC",
+    ResourceType.SOLAR: "SolarInverter",
+    ResourceType.BOILER: "HotWaterTank",
+    ResourceType.WIND: "Generic",
+    ResourceType.OTHER: "Generic",
+}
+"""GridFlex's resource types as ``resourceType``; there are no groups."""
+
+_READ_RESOURCE_TYPES: Final[dict[str, ResourceType]] = {
+    "Generic": ResourceType.OTHER,
+    "Vehicle": ResourceType.ELECTRIC_VEHICLE,
+    "Charger": ResourceType.EV_CHARGER,
+    "HVAC": ResourceType.HEAT_PUMP,
+    "SolarInverter": ResourceType.SOLAR,
+    "HotWaterTank": ResourceType.BOILER,
+}
+"""``Generic`` is ambiguous (battery, wind, other) and reads as ``other``."""
+
 CAPABILITIES: Final = Capabilities(
     site_status=False,
     upstream_status=False,
@@ -72,6 +101,9 @@ CAPABILITIES: Final = Capabilities(
     countries=("NO",),
     site_poll_seconds=900,
     display_name="Energy Coordination",
+    resource_types=tuple(RESOURCE_TYPES),
+    resource_status=False,
+    resource_resolution=False,
 )
 
 
@@ -208,6 +240,82 @@ class EnergyCoordinationClient:
                 )
         return _with_address(site, location.address)
 
+    async def list_resources(self, site_id: str) -> list[Resource]:
+        """Return the resources bound to the site's location."""
+        user_id, location_id = _split_site_id(site_id)
+        answer = await self._auth.request(
+            "GET", f"{self._location_url(user_id, location_id)}/resources"
+        )
+        items = as_list(answer, "the Energy Coordination resources")
+        return [_resource(item) for item in items if isinstance(item, dict)]
+
+    async def get_resource(self, site_id: str, resource_id: str) -> Resource:
+        """Return one resource; ``GridFlexNotFoundError`` when it is gone."""
+        return _resource(
+            await self._auth.request("GET", self._resource_url(resource_id))
+        )
+
+    async def create_resource(self, site_id: str, spec: ResourceSpec) -> Resource:
+        """Bind the resource to the site's location, with ``external_id`` as its id.
+
+        Name, limits and capacity are not stored by the platform.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, for a group
+                or a spec without ``external_id``.
+
+        """
+        resource_type = _wire_type(spec.type)
+        if not spec.external_id:
+            raise GridFlexRequestRejectedError(
+                400, "Energy Coordination needs the resource's external_id as its id"
+            )
+        return await self._create_resource(site_id, spec.external_id, resource_type)
+
+    async def update_resource(
+        self, site_id: str, resource_id: str, spec: ResourceSpec
+    ) -> Resource:
+        """Change the resource type by deleting and re-creating it (same id).
+
+        With an unchanged ``resourceType`` the resource is left alone: the
+        platform has nothing else to update.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, for a group.
+
+        """
+        resource_type = _wire_type(spec.type)
+        current = await self.get_resource(site_id, resource_id)
+        if current.raw_type == resource_type:
+            return current
+        await self.delete_resource(site_id, resource_id)
+        return await self._create_resource(site_id, resource_id, resource_type)
+
+    async def delete_resource(self, site_id: str, resource_id: str) -> None:
+        """Delete the resource; ``GridFlexNotFoundError`` when already gone."""
+        await self._auth.request("DELETE", self._resource_url(resource_id))
+
+    async def _create_resource(
+        self, site_id: str, resource_id: str, resource_type: str
+    ) -> Resource:
+        user_id, location_id = _split_site_id(site_id)
+        body = {
+            "resourceId": resource_id,
+            "resourceType": resource_type,
+            "meterPointId": _meter_point_id(user_id),
+        }
+        answer = await self._auth.request(
+            "POST",
+            f"{self._location_url(user_id, location_id)}/resources",
+            json_body=body,
+        )
+        if answer is None:
+            return await self.get_resource(site_id, resource_id)
+        return _resource(answer)
+
+    def _resource_url(self, resource_id: str) -> str:
+        return f"{self.base_url}/resources/{quote(resource_id, safe='')}"
+
     def _user_url(self, user_id: str) -> str:
         return f"{self.base_url}/users/{quote(user_id, safe='')}"
 
@@ -272,6 +380,36 @@ def _split_site_id(site_id: str) -> tuple[str, str]:
     if not sep or not user_id or not location_id:
         raise GridFlexNotFoundError(f"Not an Energy Coordination site id: {site_id!r}")
     return user_id, location_id
+
+
+def _meter_point_id(user_id: str) -> str | None:
+    """The site's grid identifier, which GridFlex put into the user id."""
+    if user_id.startswith(ID_PREFIX) and len(user_id) > len(ID_PREFIX):
+        return user_id.removeprefix(ID_PREFIX)
+    return None
+
+
+def _wire_type(resource_type: ResourceType) -> str:
+    wire = RESOURCE_TYPES.get(resource_type)
+    if wire is None:
+        raise GridFlexRequestRejectedError(
+            400, f"Energy Coordination has no {resource_type} resources"
+        )
+    return wire
+
+
+def _resource(item: object) -> Resource:
+    resource = as_object(item, "an Energy Coordination resource")
+    resource_id = required_str(
+        resource, "resourceId", "an Energy Coordination resource"
+    )
+    raw_type = optional_str(resource, "resourceType")
+    return Resource(
+        resource_id=resource_id,
+        type=None if raw_type is None else _READ_RESOURCE_TYPES.get(raw_type),
+        raw_type=raw_type,
+        external_id=resource_id,
+    )
 
 
 def _wire_coordinates(location: Location) -> dict[str, float] | None:

@@ -10,6 +10,11 @@ Wire facts this module relies on:
 - Creating a site returns its edge-cloud credentials once; for an adopted
   site GridFlex issues its own named credential set.
 - Errors are ``{message: str | str[], error, status_code}``.
+- A resource belongs to a site (``site_id``); power limits (kW) and capacity
+  (kWh) are decimal *strings* (a JSON number is refused). ``PATCH`` is
+  partial and ``null`` unsets a field (``group_id: null`` leaves the group).
+- The resource status and health checks are in the product docs only; see
+  ``_resource_health`` for the wire form GridFlex assumes.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ._http import (
     UnauthorizedError,
     as_list,
     as_object,
+    decimal_string,
     flatten_messages,
     optional_str,
     required_str,
@@ -41,13 +47,19 @@ from ._http import (
 from .base import Capabilities
 from .errors import GridFlexAuthError, GridFlexRequestRejectedError
 from .models import (
+    HEALTH_CHECK_STATES,
     EdgeCredentials,
     Environment,
+    HealthCheck,
     Location,
     Market,
     MarketStatus,
     PlatformKey,
     RegisteredSite,
+    Resource,
+    ResourceSpec,
+    ResourceStatus,
+    ResourceType,
     Site,
     SiteRegistration,
     SiteStatus,
@@ -69,6 +81,25 @@ _DEFAULT_TOKEN_LIFETIME: Final = 3600.0
 _COORDINATE_PLACES: Final = Decimal("0.000001")
 _PRIMARY_DIRECTIONS: Final = frozenset({"bidirectional", "offtake"})
 
+RESOURCE_TYPES: Final[dict[ResourceType, str]] = {
+    ResourceType.BATTERY: "static_battery",
+    ResourceType.ELECTRIC_VEHICLE: "electric_vehicle",
+    ResourceType.EV_CHARGER: "electric_vehicle_charging_point",
+    ResourceType.HEAT_PUMP: "heat_pump",
+    ResourceType.SOLAR: "photovoltaic",
+    ResourceType.BOILER: "other",
+    ResourceType.WIND: "wind",
+    ResourceType.GROUP: "group",
+    ResourceType.OTHER: "other",
+}
+"""GridFlex's resource types as Powernaut's ``type`` (a boiler is ``other``)."""
+
+_READ_RESOURCE_TYPES: Final[dict[str, ResourceType]] = {
+    wire: kind
+    for kind, wire in RESOURCE_TYPES.items()
+    if kind is not ResourceType.BOILER
+}
+
 CAPABILITIES: Final = Capabilities(
     site_status=True,
     upstream_status=True,
@@ -81,6 +112,11 @@ CAPABILITIES: Final = Capabilities(
     countries=("BE", "NL", "LU", "FR", "GB", "IE", "IT", "ES"),
     site_poll_seconds=300,
     display_name="Powernaut",
+    resource_types=tuple(RESOURCE_TYPES),
+    resource_status=True,
+    power_decimals=6,
+    power_integer_digits=15,
+    resource_resolution=False,
 )
 
 
@@ -219,6 +255,84 @@ class PowernautClient:
             return await self.get_site(site_id)
         return replace(_site(answer), markets=await self._markets(site_id))
 
+    async def list_resources(self, site_id: str) -> list[Resource]:
+        """Return the site's resources (one unpaginated ``{total, items}``)."""
+        body = as_object(
+            await self._auth.request(
+                "GET", self._resources_url, params={"site_id": site_id}
+            ),
+            "the Powernaut resources",
+        )
+        items = as_list(body.get("items"), "the items of the Powernaut resources")
+        return [_resource(item) for item in items if isinstance(item, dict)]
+
+    async def get_resource(self, site_id: str, resource_id: str) -> Resource:
+        """Return one resource; ``GridFlexNotFoundError`` when it is gone."""
+        return _resource(
+            await self._auth.request("GET", self._resource_url(resource_id))
+        )
+
+    async def create_resource(self, site_id: str, spec: ResourceSpec) -> Resource:
+        """Create the resource on the site.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, when a power
+                or capacity value does not fit Powernaut's decimal strings.
+
+        """
+        body: dict[str, object] = {
+            "site_id": site_id,
+            "type": RESOURCE_TYPES[spec.type],
+            "name": spec.name,
+            "external_id": spec.external_id,
+            "power": _wire_power(spec),
+        }
+        if spec.capacity_kwh is not None:
+            body["capacity"] = _wire_capacity(spec.capacity_kwh)
+        if spec.group_id is not None:
+            body["group_id"] = spec.group_id
+        return _resource(
+            await self._auth.request("POST", self._resources_url, json_body=body)
+        )
+
+    async def update_resource(
+        self, site_id: str, resource_id: str, spec: ResourceSpec
+    ) -> Resource:
+        """Set name, type, limits, capacity and group (``null`` clears the last two).
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, when a power
+                or capacity value does not fit Powernaut's decimal strings.
+
+        """
+        body: dict[str, object] = {
+            "name": spec.name,
+            "type": RESOURCE_TYPES[spec.type],
+            "power": _wire_power(spec),
+            "capacity": (
+                None
+                if spec.capacity_kwh is None
+                else _wire_capacity(spec.capacity_kwh)
+            ),
+            "group_id": spec.group_id,
+        }
+        url = self._resource_url(resource_id)
+        answer = await self._auth.request("PATCH", url, json_body=body)
+        if answer is None:
+            return await self.get_resource(site_id, resource_id)
+        return _resource(answer)
+
+    async def delete_resource(self, site_id: str, resource_id: str) -> None:
+        """Delete the resource; ``GridFlexNotFoundError`` when already gone."""
+        await self._auth.request("DELETE", self._resource_url(resource_id))
+
+    @property
+    def _resources_url(self) -> str:
+        return f"{self.base_url}/v1/connect/resources"
+
+    def _resource_url(self, resource_id: str) -> str:
+        return f"{self._resources_url}/{quote(resource_id, safe='')}"
+
     @property
     def _sites_url(self) -> str:
         return f"{self.base_url}/v1/connect/sites"
@@ -292,8 +406,29 @@ def _decimal_string(value: Decimal) -> str:
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -6:
         value = value.quantize(_COORDINATE_PLACES)
-    text = f"{value.normalize():f}"
-    return text if "." in text else f"{text}.0"
+    return decimal_string(value)
+
+
+def _quantity(value: Decimal) -> str:
+    """Write a power or capacity exactly, as Powernaut's decimal pattern takes it."""
+    return decimal_string(
+        value,
+        max_decimals=CAPABILITIES.power_decimals,
+        max_integer_digits=CAPABILITIES.power_integer_digits,
+    )
+
+
+def _wire_power(spec: ResourceSpec) -> dict[str, dict[str, str]]:
+    return {
+        "active": {
+            "minimum": _quantity(spec.power_minimum_kw),
+            "maximum": _quantity(spec.power_maximum_kw),
+        }
+    }
+
+
+def _wire_capacity(capacity_kwh: Decimal) -> dict[str, str]:
+    return {"minimum": "0.0", "maximum": _quantity(capacity_kwh)}
 
 
 def _wire_location(location: Location) -> dict[str, str]:
@@ -415,3 +550,60 @@ def _edge_credentials(body: dict[str, object]) -> EdgeCredentials:
         key=required_str(body, "key", "Powernaut site credentials"),
         secret=required_str(body, "secret", "Powernaut site credentials"),
     )
+
+
+def _constraint(value: object, key: str) -> Decimal | None:
+    return to_decimal(value.get(key)) if isinstance(value, dict) else None
+
+
+def _resource(body: object) -> Resource:
+    item = as_object(body, "a Powernaut resource")
+    raw_type = optional_str(item, "type")
+    resource_type = None if raw_type is None else _READ_RESOURCE_TYPES.get(raw_type)
+    if raw_type is not None and resource_type is None:
+        _LOGGER.debug("Unknown Powernaut resource type %r", raw_type)
+    power = item.get("power")
+    active = power.get("active") if isinstance(power, dict) else None
+    status, health = _resource_health(item)
+    return Resource(
+        resource_id=required_str(item, "id", "a Powernaut resource"),
+        type=resource_type,
+        raw_type=raw_type,
+        name=optional_str(item, "name"),
+        power_minimum_kw=_constraint(active, "minimum"),
+        power_maximum_kw=_constraint(active, "maximum"),
+        capacity_kwh=_constraint(item.get("capacity"), "maximum"),
+        group_id=optional_str(item, "group_id"),
+        external_id=optional_str(item, "external_id"),
+        status=status,
+        health=health,
+    )
+
+
+def _resource_health(
+    item: dict[str, object],
+) -> tuple[ResourceStatus | None, dict[HealthCheck, str]]:
+    """Read the resource status and health checks, when present.
+
+    ASSUMPTION: Powernaut's product docs describe a resource status and five
+    health checks, but the published API spec has neither. GridFlex assumes
+    this wire form, and keeps that assumption here only::
+
+        "status": "onboarding" | "operational" | "degraded" | "suspended",
+        "health_checks": {"availability": "online", "activation_compliance": …,
+                          "baselines": …, "bids": …, "meter_data": …}
+
+    Absent fields are fine; unknown values are dropped (status ``None``, the
+    check left out).
+    """
+    status = _enum(ResourceStatus, optional_str(item, "status"))
+    health: dict[HealthCheck, str] = {}
+    checks = item.get("health_checks")
+    if isinstance(checks, dict):
+        for check, states in HEALTH_CHECK_STATES.items():
+            value = checks.get(check.value)
+            if isinstance(value, str) and value in states:
+                health[check] = value
+            elif value is not None:
+                _LOGGER.debug("Unknown Powernaut %s health %r", check, value)
+    return status, health

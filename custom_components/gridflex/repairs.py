@@ -1,0 +1,78 @@
+"""Fix flows: what to do with a resource on the platform that GridFlex does not know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_KEPT_RESOURCES, CONF_SITE_ID
+from .coordinator import GridFlexConfigEntry
+from .issues import orphan_issue_id
+from .platforms.errors import GridFlexError, GridFlexNotFoundError
+
+
+class OrphanResourceFlow(RepairsFlow):
+    """Keep a resource GridFlex did not create, or delete it on the platform."""
+
+    def __init__(self, entry: GridFlexConfigEntry, resource_id: str) -> None:
+        """Remember which resource of which site this is about."""
+        self._entry = entry
+        self._resource_id = resource_id
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Ask whether to keep or delete the resource."""
+        return self.async_show_menu(
+            menu_options=["keep", "delete"],
+            description_placeholders={"resource": self._resource_id},
+        )
+
+    async def async_step_keep(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Leave the resource on the platform and stop asking."""
+        kept = [*self._entry.data.get(CONF_KEPT_RESOURCES, ()), self._resource_id]
+        self.hass.config_entries.async_update_entry(
+            self._entry, data={**self._entry.data, CONF_KEPT_RESOURCES: kept}
+        )
+        return self.async_create_entry(data={})
+
+    async def async_step_delete(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Delete the resource on the platform (permanent)."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="delete",
+                description_placeholders={"resource": self._resource_id},
+            )
+        if self._entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="not_loaded")
+        try:
+            await self._entry.runtime_data.client.delete_resource(
+                self._entry.data[CONF_SITE_ID], self._resource_id
+            )
+        except GridFlexNotFoundError:
+            pass
+        except GridFlexError as err:
+            return self.async_abort(
+                reason="delete_failed", description_placeholders={"error": str(err)}
+            )
+        return self.async_create_entry(data={})
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
+) -> RepairsFlow:
+    """Create the fix flow of a fixable GridFlex issue."""
+    assert data is not None
+    entry: GridFlexConfigEntry = hass.config_entries.async_get_known_entry(
+        str(data["entry_id"])
+    )
+    resource_id = str(data["resource_id"])
+    assert issue_id == orphan_issue_id(entry.entry_id, resource_id)
+    return OrphanResourceFlow(entry, resource_id)

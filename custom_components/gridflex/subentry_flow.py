@@ -1,0 +1,399 @@
+"""Subentry flow: map a device of the home to a flexible resource on the platform."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+import uuid
+
+from homeassistant.components.sensor import SensorDeviceClass
+from homeassistant.config_entries import (
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.selector import (
+    DeviceSelector,
+    EntitySelector,
+    EntitySelectorConfig,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+)
+from homeassistant.util.unit_conversion import PowerConverter
+import probatio as vol
+
+from .client import async_create_platform_client
+from .const import (
+    CONF_CAPACITY,
+    CONF_DEVICE_ID,
+    CONF_ENERGY_ENTITY,
+    CONF_EXTERNAL_ID,
+    CONF_GROUP,
+    CONF_POWER_ENTITY,
+    CONF_POWER_MAX,
+    CONF_POWER_MIN,
+    CONF_RESOLUTION,
+    CONF_RESOURCE_ID,
+    CONF_RESOURCE_TYPE,
+    CONF_SITE_ID,
+    CONF_SOC_ENTITY,
+    LOGGER,
+)
+from .platforms import capabilities
+from .platforms.base import Capabilities
+from .platforms.errors import (
+    GridFlexAuthError,
+    GridFlexConnectionError,
+    GridFlexError,
+    GridFlexRequestRejectedError,
+)
+from .platforms.models import PlatformKey, ResourceType
+from .resources import build_spec, is_group, resource_subentries
+
+CONF_NAME = "name"
+STORAGE_TYPES = (ResourceType.BATTERY, ResourceType.ELECTRIC_VEHICLE)
+CAPACITY_TYPES = (
+    ResourceType.BATTERY,
+    ResourceType.ELECTRIC_VEHICLE,
+    ResourceType.GROUP,
+)
+RESOLUTIONS = ("5", "15", "60")
+
+
+def _decimal(value: Any) -> Decimal:
+    """Return what the homeowner typed as an exact decimal (no float artefacts)."""
+    # str() of a float is its shortest round-trip form: 7.4 -> "7.4".
+    return Decimal(str(value))
+
+
+def _plain(value: Decimal) -> str:
+    """Return a decimal as a plain string, never in exponent notation."""
+    return format(value, "f")
+
+
+def _fits(value: Decimal, caps: Capabilities) -> str | None:
+    """Return an error key when the value exceeds the platform's decimal pattern."""
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    decimals = max(0, -exponent)
+    integer_digits = max(1, len(digits) + exponent) if digits else 1
+    if decimals > caps.power_decimals:
+        return "too_precise"
+    if integer_digits > caps.power_integer_digits:
+        return "too_large"
+    return None
+
+
+class ResourceSubentryFlow(ConfigSubentryFlow):
+    """Add or change a flexible resource of the site."""
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._base: dict[str, Any] = {}
+
+    @property
+    def _caps(self) -> Capabilities:
+        return capabilities(PlatformKey(self._get_entry().data["platform"]))
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Name the resource, pick its type and, optionally, its device."""
+        entry = self._get_entry()
+        limit = self._caps.max_resources_per_site
+        if limit is not None and len(resource_subentries(entry)) >= limit:
+            return self.async_abort(
+                reason="max_resources", description_placeholders={"limit": str(limit)}
+            )
+        if user_input is not None:
+            self._base = user_input
+            return await self.async_step_details()
+        return self.async_show_form(
+            step_id="user",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_NAME): TextSelector(),
+                    vol.Required(CONF_RESOURCE_TYPE): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[t.value for t in self._caps.resource_types],
+                            translation_key=CONF_RESOURCE_TYPE,
+                            mode=SelectSelectorMode.DROPDOWN,
+                        )
+                    ),
+                    vol.Optional(CONF_DEVICE_ID): DeviceSelector(),
+                }
+            ),
+        )
+
+    async def async_step_details(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Map the sensors and the power limits; create the resource on the platform."""
+        resource_type = ResourceType(self._base[CONF_RESOURCE_TYPE])
+        errors: dict[str, str] = {}
+        placeholders = {"detail": ""}
+        if user_input is not None:
+            data = self._validate(resource_type, user_input, errors)
+            if not errors:
+                data[CONF_EXTERNAL_ID] = uuid.uuid4().hex
+                result = await self._async_mirror(
+                    data, self._base[CONF_NAME], None, errors, placeholders
+                )
+                if result is not None:
+                    return self.async_create_entry(
+                        title=self._base[CONF_NAME],
+                        data={**data, CONF_RESOURCE_ID: result},
+                        unique_id=result,
+                    )
+        return self.async_show_form(
+            step_id="details",
+            data_schema=self.add_suggested_values_to_schema(
+                self._details_schema(resource_type, None),
+                user_input or self._defaults_from_device(resource_type),
+            ),
+            description_placeholders=placeholders,
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change the name, sensors and limits; update the platform's copy."""
+        subentry = self._get_reconfigure_subentry()
+        resource_type = ResourceType(subentry.data[CONF_RESOURCE_TYPE])
+        errors: dict[str, str] = {}
+        placeholders = {"detail": ""}
+        if user_input is not None:
+            name = user_input.pop(CONF_NAME).strip()
+            data = self._validate(resource_type, user_input, errors, subentry)
+            if not errors:
+                data = {
+                    **data,
+                    CONF_RESOURCE_TYPE: resource_type.value,
+                    CONF_DEVICE_ID: subentry.data.get(CONF_DEVICE_ID),
+                    CONF_EXTERNAL_ID: subentry.data[CONF_EXTERNAL_ID],
+                    CONF_RESOURCE_ID: subentry.data[CONF_RESOURCE_ID],
+                }
+                resource_id = await self._async_mirror(
+                    data, name, subentry.data[CONF_RESOURCE_ID], errors, placeholders
+                )
+                if resource_id is not None:
+                    return self.async_update_and_abort(
+                        self._get_entry(),
+                        subentry,
+                        title=name,
+                        data={**data, CONF_RESOURCE_ID: resource_id},
+                    )
+            user_input[CONF_NAME] = name
+        current = {
+            CONF_NAME: subentry.title,
+            **{k: v for k, v in subentry.data.items() if v is not None},
+        }
+        for key in (CONF_POWER_MIN, CONF_POWER_MAX, CONF_CAPACITY):
+            if key in current:
+                current[key] = float(current[key])
+        schema = self._details_schema(resource_type, subentry)
+        schema = schema.extend({vol.Required(CONF_NAME): TextSelector()})
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or current
+            ),
+            description_placeholders=placeholders,
+            errors=errors,
+        )
+
+    def _groups(self, exclude: str | None) -> list[SelectOptionDict]:
+        """Return the site's group resources a resource can join."""
+        return [
+            SelectOptionDict(value=subentry_id, label=subentry.title)
+            for subentry_id, subentry in resource_subentries(self._get_entry()).items()
+            if is_group(subentry) and subentry_id != exclude
+        ]
+
+    def _details_schema(
+        self, resource_type: ResourceType, subentry: ConfigSubentry | None
+    ) -> vol.Schema:
+        """Return the form for the sensors and limits of this type of resource."""
+        caps = self._caps
+        schema: dict[vol.Marker, Any] = {}
+        power = EntitySelector(
+            EntitySelectorConfig(domain="sensor", device_class=SensorDeviceClass.POWER)
+        )
+        if resource_type is ResourceType.GROUP:
+            schema[vol.Optional(CONF_POWER_ENTITY)] = power
+        else:
+            schema[vol.Required(CONF_POWER_ENTITY)] = power
+            schema[vol.Optional(CONF_ENERGY_ENTITY)] = EntitySelector(
+                EntitySelectorConfig(
+                    domain="sensor", device_class=SensorDeviceClass.ENERGY
+                )
+            )
+        if resource_type in STORAGE_TYPES:
+            schema[vol.Optional(CONF_SOC_ENTITY)] = EntitySelector(
+                EntitySelectorConfig(
+                    domain="sensor", device_class=SensorDeviceClass.BATTERY
+                )
+            )
+        kw = NumberSelector(
+            NumberSelectorConfig(
+                mode=NumberSelectorMode.BOX,
+                step="any",
+                unit_of_measurement="kW",
+            )
+        )
+        schema[vol.Required(CONF_POWER_MIN)] = kw
+        schema[vol.Required(CONF_POWER_MAX)] = kw
+        if resource_type in CAPACITY_TYPES:
+            capacity = NumberSelector(
+                NumberSelectorConfig(
+                    mode=NumberSelectorMode.BOX,
+                    min=0,
+                    step="any",
+                    unit_of_measurement="kWh",
+                )
+            )
+            if resource_type is ResourceType.BATTERY:
+                schema[vol.Required(CONF_CAPACITY)] = capacity
+            else:
+                schema[vol.Optional(CONF_CAPACITY)] = capacity
+        groups = self._groups(subentry.subentry_id if subentry else None)
+        if resource_type is not ResourceType.GROUP and groups:
+            schema[vol.Optional(CONF_GROUP)] = SelectSelector(
+                SelectSelectorConfig(options=groups, mode=SelectSelectorMode.DROPDOWN)
+            )
+        if caps.resource_resolution:
+            schema[vol.Required(CONF_RESOLUTION, default="15")] = SelectSelector(
+                SelectSelectorConfig(
+                    options=list(RESOLUTIONS), translation_key=CONF_RESOLUTION
+                )
+            )
+        return vol.Schema(schema)
+
+    def _defaults_from_device(self, resource_type: ResourceType) -> dict[str, Any]:
+        """Suggest the chosen device's power, energy and battery sensors."""
+        device_id = self._base.get(CONF_DEVICE_ID)
+        if not device_id:
+            return {}
+        wanted = {
+            SensorDeviceClass.POWER: CONF_POWER_ENTITY,
+            SensorDeviceClass.ENERGY: CONF_ENERGY_ENTITY,
+        }
+        if resource_type in STORAGE_TYPES:
+            wanted[SensorDeviceClass.BATTERY] = CONF_SOC_ENTITY
+        defaults: dict[str, Any] = {}
+        registry = er.async_get(self.hass)
+        for entity in er.async_entries_for_device(registry, device_id):
+            if entity.domain != "sensor" or entity.disabled:
+                continue
+            device_class = entity.device_class or entity.original_device_class
+            if (key := wanted.get(device_class)) and key not in defaults:  # type: ignore[call-overload]
+                defaults[key] = entity.entity_id
+        return defaults
+
+    def _power_unit_ok(self, entity_id: str) -> bool:
+        """Return whether the power sensor's unit converts to kW."""
+        unit: str | None = None
+        if (state := self.hass.states.get(entity_id)) is not None:
+            unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+        if unit is None and (entity := er.async_get(self.hass).async_get(entity_id)):
+            unit = entity.unit_of_measurement
+        return unit in PowerConverter.VALID_UNITS
+
+    def _validate(  # noqa: C901
+        self,
+        resource_type: ResourceType,
+        user_input: dict[str, Any],
+        errors: dict[str, str],
+        subentry: ConfigSubentry | None = None,
+    ) -> dict[str, Any]:
+        """Check the form against the platform's rules; return the data to store."""
+        caps = self._caps
+        data: dict[str, Any] = {
+            CONF_RESOURCE_TYPE: resource_type.value,
+            CONF_DEVICE_ID: self._base.get(CONF_DEVICE_ID),
+            CONF_POWER_ENTITY: user_input.get(CONF_POWER_ENTITY),
+            CONF_ENERGY_ENTITY: user_input.get(CONF_ENERGY_ENTITY),
+            CONF_SOC_ENTITY: user_input.get(CONF_SOC_ENTITY),
+            CONF_GROUP: user_input.get(CONF_GROUP),
+        }
+        if caps.resource_resolution:
+            data[CONF_RESOLUTION] = int(user_input.get(CONF_RESOLUTION, "15"))
+        power_entity = user_input.get(CONF_POWER_ENTITY)
+        if power_entity and not self._power_unit_ok(power_entity):
+            errors[CONF_POWER_ENTITY] = "power_unit"
+        try:
+            minimum = _decimal(user_input[CONF_POWER_MIN])
+            maximum = _decimal(user_input[CONF_POWER_MAX])
+        except InvalidOperation, KeyError, ValueError:
+            errors[CONF_POWER_MIN] = "invalid_number"
+            return data
+        for key, value in ((CONF_POWER_MIN, minimum), (CONF_POWER_MAX, maximum)):
+            if error := _fits(value, caps):
+                errors[key] = error
+        if minimum > maximum:
+            errors[CONF_POWER_MAX] = "min_above_max"
+        data[CONF_POWER_MIN] = _plain(minimum)
+        data[CONF_POWER_MAX] = _plain(maximum)
+        capacity = user_input.get(CONF_CAPACITY)
+        if capacity is not None:
+            capacity_kwh = _decimal(capacity)
+            if capacity_kwh <= 0:
+                errors[CONF_CAPACITY] = "capacity_invalid"
+            elif error := _fits(capacity_kwh, caps):
+                errors[CONF_CAPACITY] = error
+            data[CONF_CAPACITY] = _plain(capacity_kwh)
+        elif resource_type is ResourceType.BATTERY:
+            errors[CONF_CAPACITY] = "capacity_required"
+        else:
+            data[CONF_CAPACITY] = None
+        if (group := data[CONF_GROUP]) is not None:
+            target = resource_subentries(self._get_entry()).get(group)
+            if (
+                target is None
+                or not is_group(target)
+                or resource_type is ResourceType.GROUP
+                or (subentry is not None and group == subentry.subentry_id)
+            ):
+                errors[CONF_GROUP] = "invalid_group"
+        return data
+
+    async def _async_mirror(
+        self,
+        data: dict[str, Any],
+        name: str,
+        resource_id: str | None,
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> str | None:
+        """Create or update the resource on the platform; return its id."""
+        entry = self._get_entry()
+        client = async_create_platform_client(self.hass, entry.data)
+        spec = build_spec(entry, data, name)
+        site_id = entry.data[CONF_SITE_ID]
+        try:
+            if resource_id is None:
+                resource = await client.create_resource(site_id, spec)
+            else:
+                resource = await client.update_resource(site_id, resource_id, spec)
+        except GridFlexAuthError:
+            errors["base"] = "invalid_auth"
+        except GridFlexConnectionError:
+            errors["base"] = "cannot_connect"
+        except GridFlexRequestRejectedError as err:
+            errors["base"] = "resource_rejected"
+            placeholders["detail"] = err.detail
+        except GridFlexError:
+            LOGGER.exception("Unexpected error while saving the resource")
+            errors["base"] = "unknown"
+        else:
+            return resource.resource_id
+        return None
