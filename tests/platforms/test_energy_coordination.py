@@ -17,6 +17,9 @@ from custom_components.gridflex.platforms import (
     GridFlexResponseError,
     Location,
     PlatformKey,
+    Resource,
+    ResourceSpec,
+    ResourceType,
     Site,
     SiteRegistration,
     create_client,
@@ -36,6 +39,9 @@ LOCATIONS = f"{USER}/locations"
 LOCATION = f"{LOCATIONS}/{USER_ID}"
 SITE_ID = f"{USER_ID}/{USER_ID}"
 CREDENTIALS = {"client_id": "spark-partner", "client_secret": "spark secret&=+"}
+LOCATION_RESOURCES = f"{LOCATION}/resources"
+RESOURCE_ID = "gridflex-battery"
+RESOURCE = f"{API}/resources/{RESOURCE_ID}"
 SVALBARD = Location(latitude=Decimal("79.519137"), longitude=Decimal("15.976113"))
 
 
@@ -61,6 +67,19 @@ def _registration(location: Location = SVALBARD) -> SiteRegistration:
     return SiteRegistration(
         name="Home", country="NO", grid_identifier=GSRN, location=location
     )
+
+
+def _spec(**overrides: object) -> ResourceSpec:
+    fields: dict[str, object] = {
+        "name": "Home Battery",
+        "type": ResourceType.BATTERY,
+        "power_minimum_kw": Decimal(-5),
+        "power_maximum_kw": Decimal("7.4"),
+        "capacity_kwh": Decimal("13.5"),
+        "external_id": RESOURCE_ID,
+    }
+    fields.update(overrides)
+    return ResourceSpec(**fields)  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)
@@ -421,3 +440,256 @@ async def test_get_site_minimal_location(
     fake.on("GET", LOCATION, reply(body={"locationId": USER_ID}))
     site = await _client(fake, session).get_site(SITE_ID)
     assert site.grid_identifier == ""
+
+
+BATTERY = Resource(
+    resource_id=RESOURCE_ID,
+    type=ResourceType.OTHER,
+    raw_type="Generic",
+    external_id=RESOURCE_ID,
+)
+
+
+async def test_create_resource(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Bound to the location with GridFlex's id and the site's meter point."""
+    fake.on("POST", LOCATION_RESOURCES, reply(201, fixture="ec_resource_created"))
+    resource = await _client(fake, session).create_resource(SITE_ID, _spec())
+    (created,) = fake.sent("POST", LOCATION_RESOURCES)
+    assert created.json() == {
+        "resourceId": RESOURCE_ID,
+        "resourceType": "Generic",
+        "meterPointId": GSRN,
+    }
+    assert created.headers["Authorization"] == "Bearer ec-token-1"
+    assert resource == BATTERY
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "wire", "read_back"),
+    [
+        (ResourceType.BATTERY, "Generic", ResourceType.OTHER),
+        (ResourceType.ELECTRIC_VEHICLE, "Vehicle", ResourceType.ELECTRIC_VEHICLE),
+        (ResourceType.EV_CHARGER, "Charger", ResourceType.EV_CHARGER),
+        (ResourceType.HEAT_PUMP, "HVAC", ResourceType.HEAT_PUMP),
+        (ResourceType.SOLAR, "SolarInverter", ResourceType.SOLAR),
+        (ResourceType.BOILER, "HotWaterTank", ResourceType.BOILER),
+        (ResourceType.WIND, "Generic", ResourceType.OTHER),
+        (ResourceType.OTHER, "Generic", ResourceType.OTHER),
+    ],
+)
+async def test_resource_types_both_ways(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    resource_type: ResourceType,
+    wire: str,
+    read_back: ResourceType,
+) -> None:
+    """Each type but group has a ``resourceType``; ``Generic`` reads as other."""
+    fake.on(
+        "POST",
+        LOCATION_RESOURCES,
+        reply(201, body={**load("ec_resource_created"), "resourceType": wire}),
+    )
+    resource = await _client(fake, session).create_resource(
+        SITE_ID, _spec(type=resource_type)
+    )
+    assert fake.sent("POST", LOCATION_RESOURCES)[0].json()["resourceType"] == wire
+    assert resource.type is read_back
+    assert resource.raw_type == wire
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        _spec(type=ResourceType.GROUP),
+        _spec(group_id="gridflex-group", type=ResourceType.GROUP),
+        _spec(external_id=None),
+        _spec(external_id=""),
+    ],
+)
+async def test_create_resource_refused_before_sending(
+    fake: FakePlatform, session: aiohttp.ClientSession, spec: ResourceSpec
+) -> None:
+    """No groups, and the partner-chosen id is required."""
+    with pytest.raises(GridFlexRequestRejectedError) as err:
+        await _client(fake, session).create_resource(SITE_ID, spec)
+    assert err.value.status == 400
+    assert fake.requests == []
+
+
+async def test_create_resource_empty_answer(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A 200 without a body: the resource is read back."""
+    fake.on("POST", LOCATION_RESOURCES, reply(200))
+    fake.on("GET", RESOURCE, reply(fixture="ec_resource"))
+    resource = await _client(fake, session).create_resource(SITE_ID, _spec())
+    assert resource == BATTERY
+    assert fake.calls()[1:] == [f"POST {LOCATION_RESOURCES}", f"GET {RESOURCE}"]
+
+
+async def test_create_resource_on_foreign_user(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A user GridFlex did not name carries no meter point: ``null``."""
+    path = f"{API}/users/someone/locations/house/resources"
+    fake.on("POST", path, reply(201, fixture="ec_resource_created"))
+    await _client(fake, session).create_resource("someone/house", _spec())
+    assert fake.sent("POST", path)[0].json()["meterPointId"] is None
+
+
+async def test_create_resource_rejected(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """The platform's bare-string explanation is the detail."""
+    fake.on("POST", LOCATION_RESOURCES, reply(400, body="Resource already exists"))
+    with pytest.raises(GridFlexRequestRejectedError) as err:
+        await _client(fake, session).create_resource(SITE_ID, _spec())
+    assert err.value.detail == "Resource already exists"
+
+
+async def test_list_resources(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """The location's resources; an unknown type keeps its raw word."""
+    fake.on("GET", LOCATION_RESOURCES, reply(body=[*load("ec_resources"), "junk"]))
+    resources = await _client(fake, session).list_resources(SITE_ID)
+    assert resources == [
+        BATTERY,
+        Resource(
+            resource_id="gridflex-charger",
+            type=ResourceType.EV_CHARGER,
+            raw_type="Charger",
+            external_id="gridflex-charger",
+        ),
+        Resource(
+            resource_id="boiler-from-elsewhere",
+            type=ResourceType.BOILER,
+            raw_type="HotWaterTank",
+            external_id="boiler-from-elsewhere",
+        ),
+        Resource(
+            resource_id="gridflex-fridge",
+            raw_type="Fridge",
+            external_id="gridflex-fridge",
+        ),
+    ]
+
+
+async def test_list_resources_site_gone(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A location that is gone is not-found; a bad site id too, unsent."""
+    fake.on("GET", LOCATION_RESOURCES, reply(404))
+    client = _client(fake, session)
+    with pytest.raises(GridFlexNotFoundError):
+        await client.list_resources(SITE_ID)
+    with pytest.raises(GridFlexNotFoundError):
+        await client.list_resources("no-slash")
+    assert len(fake.sent("GET")) == 1
+
+
+async def test_get_resource(fake: FakePlatform, session: aiohttp.ClientSession) -> None:
+    """Id and type only: the platform keeps nothing else."""
+    fake.on("GET", RESOURCE, reply(fixture="ec_resource"))
+    resource = await _client(fake, session).get_resource(SITE_ID, RESOURCE_ID)
+    assert resource == BATTERY
+    assert resource.name is None
+    assert resource.power_maximum_kw is None
+
+
+async def test_get_resource_not_found_or_unreadable(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """404 is not-found; an answer without ``resourceId`` is a response error."""
+    fake.on("GET", RESOURCE, reply(404, body="Resource not found"))
+    client = _client(fake, session)
+    with pytest.raises(GridFlexNotFoundError, match="Resource not found"):
+        await client.get_resource(SITE_ID, RESOURCE_ID)
+    fake.on("GET", RESOURCE, reply(body={"resourceType": "Generic"}))
+    with pytest.raises(GridFlexResponseError):
+        await client.get_resource(SITE_ID, RESOURCE_ID)
+
+
+async def test_delete_resource(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """DELETE answers 204; once gone, 404 is not-found."""
+    fake.on("DELETE", RESOURCE, reply(204), reply(404))
+    client = _client(fake, session)
+    assert await client.delete_resource(SITE_ID, RESOURCE_ID) is None
+    with pytest.raises(GridFlexNotFoundError):
+        await client.delete_resource(SITE_ID, RESOURCE_ID)
+
+
+async def test_update_resource_same_type(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A type that maps to the same ``resourceType`` changes nothing."""
+    fake.on("GET", RESOURCE, reply(fixture="ec_resource"))
+    resource = await _client(fake, session).update_resource(
+        SITE_ID,
+        RESOURCE_ID,
+        _spec(type=ResourceType.WIND, name="Renamed", capacity_kwh=None),
+    )
+    assert resource == BATTERY
+    assert fake.calls() == [f"POST {TOKEN}", f"GET {RESOURCE}"]
+
+
+async def test_update_resource_new_type_recreates(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Another ``resourceType``: delete, then create again with the same id."""
+    fake.on("GET", RESOURCE, reply(fixture="ec_resource"))
+    fake.on("DELETE", RESOURCE, reply(204))
+    fake.on(
+        "POST",
+        LOCATION_RESOURCES,
+        reply(201, body={**load("ec_resource_created"), "resourceType": "HVAC"}),
+    )
+    resource = await _client(fake, session).update_resource(
+        SITE_ID,
+        RESOURCE_ID,
+        _spec(type=ResourceType.HEAT_PUMP, external_id="ignored-on-update"),
+    )
+    assert fake.calls() == [
+        f"POST {TOKEN}",
+        f"GET {RESOURCE}",
+        f"DELETE {RESOURCE}",
+        f"POST {LOCATION_RESOURCES}",
+    ]
+    assert fake.sent("POST", LOCATION_RESOURCES)[0].json() == {
+        "resourceId": RESOURCE_ID,
+        "resourceType": "HVAC",
+        "meterPointId": GSRN,
+    }
+    assert resource.type is ResourceType.HEAT_PUMP
+    assert resource.resource_id == RESOURCE_ID
+
+
+async def test_update_resource_refused_or_gone(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A group is refused unsent; a resource that is gone is not-found."""
+    client = _client(fake, session)
+    with pytest.raises(GridFlexRequestRejectedError):
+        await client.update_resource(
+            SITE_ID, RESOURCE_ID, _spec(type=ResourceType.GROUP)
+        )
+    assert fake.requests == []
+    fake.on("GET", RESOURCE, reply(404))
+    with pytest.raises(GridFlexNotFoundError):
+        await client.update_resource(SITE_ID, RESOURCE_ID, _spec())
+    assert fake.sent("DELETE") == []
+
+
+async def test_resource_id_is_escaped_in_the_path(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A resource id cannot reach another route."""
+    fake.on("GET", f"{API}/resources/a/b", reply(404))
+    with pytest.raises(GridFlexNotFoundError):
+        await _client(fake, session).get_resource(SITE_ID, "a/b")
+    assert fake.requests[-1].raw_path == f"{API}/resources/a%2Fb"

@@ -18,6 +18,9 @@ from custom_components.gridflex.platforms import (
     GridFlexResponseError,
     Location,
     PlatformKey,
+    Resource,
+    ResourceSpec,
+    ResourceType,
     Site,
     SiteRegistration,
     create_client,
@@ -34,6 +37,10 @@ ASSETS = f"{API}/assets"
 TYPES = f"{ASSETS}/types"
 ASSET = f"{ASSETS}/42"
 USER = f"{API}/users/7"
+SENSORS = f"{API}/sensors"
+BATTERY = f"{ASSETS}/50"
+GROUP = f"{ASSETS}/51"
+RESOURCE_FIELDS = "id|name|parent_asset_id|generic_asset_type|attributes"
 EAN = "541448820044157096"
 ADDRESS = "Dok Noord 1, 9000 Gent, Belgium"
 CREDENTIALS = {"email": "toy-user@flexmeasures.io", "password": "toy-password"}
@@ -64,6 +71,19 @@ def _registration(location: Location = GENT) -> SiteRegistration:
     return SiteRegistration(
         name="Home", country="BE", grid_identifier=EAN, location=location
     )
+
+
+def _spec(**overrides: object) -> ResourceSpec:
+    fields: dict[str, object] = {
+        "name": "Home Battery",
+        "type": ResourceType.BATTERY,
+        "power_minimum_kw": Decimal(-5),
+        "power_maximum_kw": Decimal("7.4"),
+        "capacity_kwh": Decimal("13.50"),
+        "external_id": "gridflex-battery",
+    }
+    fields.update(overrides)
+    return ResourceSpec(**fields)  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)
@@ -403,3 +423,527 @@ async def test_error_detail_shapes(
         await _client(fake, session).get_site("42")
     assert err.value.detail == '{"result": "Rejected"}'
     assert load("fm_error_422")["status"] == "UNPROCESSABLE_ENTITY"
+
+
+BATTERY_RESOURCE = Resource(
+    resource_id="50",
+    type=ResourceType.BATTERY,
+    raw_type="battery",
+    name="Home Battery",
+    power_minimum_kw=Decimal("-5.0"),
+    power_maximum_kw=Decimal("7.4"),
+    capacity_kwh=Decimal("13.5"),
+    external_id="gridflex-battery",
+    power_sensor_id="101",
+)
+BATTERY_ATTRIBUTES = (
+    '{"gridflex_type": "battery", "external_id": "gridflex-battery", '
+    '"power_minimum_kw": "-5.0", "power_maximum_kw": "7.4", '
+    '"capacity_kwh": "13.5", "capacity_in_mw": 0.0074}'
+)
+
+
+def _creation_routes(fake: FakePlatform, types: str = "fm_asset_types_all") -> None:
+    fake.on("GET", TYPES, reply(fixture=types))
+    fake.on("GET", USER, reply(fixture="fm_user"))
+    fake.on("POST", ASSETS, reply(201, fixture="fm_resource_created"))
+    fake.on("POST", SENSORS, reply(201, fixture="fm_sensor_created"))
+
+
+async def test_create_resource(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A child asset with JSON-string attributes, then its power sensor."""
+    _creation_routes(fake)
+    resource = await _client(fake, session).create_resource("42", _spec())
+    (created,) = fake.sent("POST", ASSETS)
+    body = created.json()
+    assert body == {
+        "name": "Home Battery",
+        "generic_asset_type_id": 5,
+        "parent_asset_id": 42,
+        "account_id": 2,
+        "attributes": BATTERY_ATTRIBUTES,
+    }
+    assert isinstance(body["attributes"], str)
+    assert json.loads(body["attributes"])["capacity_in_mw"] == 0.0074
+    assert fake.sent("POST", SENSORS)[0].json() == {
+        "name": "power",
+        "unit": "kW",
+        "event_resolution": "PT15M",
+        "generic_asset_id": 50,
+    }
+    assert resource == BATTERY_RESOURCE
+    assert fake.calls() == [
+        f"POST {TOKEN}",
+        f"GET {TYPES}",
+        f"GET {USER}",
+        f"POST {ASSETS}",
+        f"POST {SENSORS}",
+    ]
+
+
+async def test_create_resource_in_group(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Under the group's asset; no capacity attribute; hours in hours."""
+    _creation_routes(fake)
+    await _client(fake, session).create_resource(
+        "42",
+        _spec(
+            name="Roof PV",
+            type=ResourceType.SOLAR,
+            power_minimum_kw=Decimal("-6.50"),
+            power_maximum_kw=Decimal(0),
+            capacity_kwh=None,
+            group_id="51",
+            external_id=None,
+            resolution_minutes=60,
+        ),
+    )
+    body = fake.sent("POST", ASSETS)[0].json()
+    assert body["parent_asset_id"] == 51
+    assert body["generic_asset_type_id"] == 1
+    assert body["attributes"] == (
+        '{"gridflex_type": "solar", "power_minimum_kw": "-6.5", '
+        '"power_maximum_kw": "0.0", "capacity_in_mw": 0.0065}'
+    )
+    assert fake.sent("POST", SENSORS)[0].json()["event_resolution"] == "PT1H"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "wire"),
+    [(5, "PT5M"), (15, "PT15M"), (90, "PT90M"), (120, "PT2H")],
+)
+async def test_create_resource_resolution(
+    fake: FakePlatform, session: aiohttp.ClientSession, minutes: int, wire: str
+) -> None:
+    """The homeowner's resolution becomes the sensor's ISO 8601 duration."""
+    _creation_routes(fake)
+    await _client(fake, session).create_resource(
+        "42", _spec(resolution_minutes=minutes)
+    )
+    assert fake.sent("POST", SENSORS)[0].json()["event_resolution"] == wire
+
+
+@pytest.mark.parametrize(
+    ("minimum", "maximum", "capacity_in_mw"),
+    [
+        (Decimal(0), Decimal(0), "0.0"),
+        (Decimal(-11000), Decimal(3), "11.0"),
+        (Decimal("0.1"), Decimal("1E+1"), "0.01"),
+    ],
+)
+async def test_capacity_in_mw_is_an_exact_number(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    minimum: Decimal,
+    maximum: Decimal,
+    capacity_in_mw: str,
+) -> None:
+    """The largest absolute power in MW, written without a float."""
+    _creation_routes(fake)
+    await _client(fake, session).create_resource(
+        "42", _spec(power_minimum_kw=minimum, power_maximum_kw=maximum)
+    )
+    attributes = fake.sent("POST", ASSETS)[0].json()["attributes"]
+    assert attributes.endswith(f'"capacity_in_mw": {capacity_in_mw}}}')
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "all_types", "few_types", "no_building"),
+    [
+        (ResourceType.BATTERY, 5, 2, 3),
+        (ResourceType.ELECTRIC_VEHICLE, 3, 5, 3),
+        (ResourceType.EV_CHARGER, 3, 5, 3),
+        (ResourceType.HEAT_PUMP, 9, 5, 3),
+        (ResourceType.SOLAR, 1, 1, 3),
+        (ResourceType.BOILER, 7, 5, 3),
+        (ResourceType.WIND, 2, 5, 3),
+        (ResourceType.GROUP, 6, 5, 3),
+        (ResourceType.OTHER, 7, 5, 3),
+    ],
+)
+async def test_resource_asset_types(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    resource_type: ResourceType,
+    all_types: int,
+    few_types: int,
+    no_building: int,
+) -> None:
+    """The preferred asset type, else ``building``, else the server's first."""
+    for types, expected in (
+        ("fm_asset_types_all", all_types),
+        ("fm_asset_types", few_types),
+        ("fm_asset_types_no_building", no_building),
+    ):
+        _creation_routes(fake, types)
+        await _client(fake, session).create_resource("42", _spec(type=resource_type))
+        body = fake.sent("POST", ASSETS)[-1].json()
+        assert body["generic_asset_type_id"] == expected
+        assert json.loads(body["attributes"])["gridflex_type"] == resource_type
+
+
+async def test_create_resource_caches_types_and_account(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Asset types and the account are read once per client."""
+    _creation_routes(fake, "fm_asset_types")
+    fake.on("GET", ASSETS, reply(body=[]))
+    client = _client(fake, session)
+    await client.create_resource("42", _spec())
+    await client.create_resource("42", _spec(type=ResourceType.WIND))
+    await client.register_site(_registration())
+    assert len(fake.sent("GET", TYPES)) == 1
+    assert len(fake.sent("GET", USER)) == 1
+    assert [r.json()["generic_asset_type_id"] for r in fake.sent("POST", ASSETS)] == [
+        2,
+        5,
+        5,
+    ]
+
+
+async def test_create_resource_without_account(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Without a readable account the parent decides it."""
+    _creation_routes(fake)
+    fake.on("GET", USER, reply(404))
+    client = _client(fake, session)
+    await client.create_resource("42", _spec())
+    await client.create_resource("42", _spec())
+    assert "account_id" not in fake.sent("POST", ASSETS)[0].json()
+    assert len(fake.sent("GET", USER)) == 2
+
+
+@pytest.mark.parametrize(
+    ("site_id", "spec", "error"),
+    [
+        ("42", _spec(resolution_minutes=0), GridFlexRequestRejectedError),
+        ("42", _spec(group_id="group-a"), GridFlexRequestRejectedError),
+        ("42", _spec(power_maximum_kw=Decimal("NaN")), GridFlexRequestRejectedError),
+        ("site", _spec(), GridFlexNotFoundError),
+    ],
+)
+async def test_create_resource_refused_before_sending(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    site_id: str,
+    spec: ResourceSpec,
+    error: type[Exception],
+) -> None:
+    """What cannot become an asset is refused before anything is sent."""
+    with pytest.raises(error):
+        await _client(fake, session).create_resource(site_id, spec)
+    assert fake.requests == []
+
+
+async def test_create_resource_sensor_refused_removes_asset(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """No half-made resource: the asset goes when its sensor cannot be made."""
+    _creation_routes(fake)
+    fake.on("POST", SENSORS, reply(422, fixture="fm_error_422"))
+    fake.on("DELETE", BATTERY, reply(204))
+    with pytest.raises(GridFlexRequestRejectedError) as err:
+        await _client(fake, session).create_resource("42", _spec())
+    assert err.value.status == 422
+    assert fake.calls()[-2:] == [f"POST {SENSORS}", f"DELETE {BATTERY}"]
+
+
+async def test_create_resource_cleanup_failure_keeps_first_error(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A failing clean-up does not hide why the sensor failed."""
+    _creation_routes(fake)
+    fake.on("POST", SENSORS, reply(503))
+    fake.on("DELETE", BATTERY, reply(500))
+    with pytest.raises(GridFlexConnectionError, match="HTTP 503"):
+        await _client(fake, session).create_resource("42", _spec())
+
+
+async def test_create_resource_unreadable_answers(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """An asset without an id is a response error; a sensor without one is absent."""
+    _creation_routes(fake)
+    fake.on("POST", SENSORS, reply(201, body={"name": "power"}))
+    resource = await _client(fake, session).create_resource("42", _spec())
+    assert resource.power_sensor_id is None
+    fake.on("POST", ASSETS, reply(201, body={"name": "Home Battery"}))
+    with pytest.raises(GridFlexResponseError):
+        await _client(fake, session).create_resource("42", _spec())
+
+
+async def test_list_resources(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """The site's children and its groups' members, with their power sensors."""
+    fake.on("GET", ASSETS, reply(fixture="fm_resource_assets"))
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
+    resources = await _client(fake, session).list_resources("42")
+    assert fake.sent("GET", ASSETS)[0].query == {
+        "root": "42",
+        "depth": "2",
+        "fields": RESOURCE_FIELDS,
+    }
+    assert fake.sent("GET", SENSORS)[0].query == {"asset": "42"}
+    assert resources == [
+        BATTERY_RESOURCE,
+        Resource(
+            resource_id="51",
+            type=ResourceType.GROUP,
+            raw_type="group",
+            name="PV + battery",
+            power_minimum_kw=Decimal("-10.0"),
+            power_maximum_kw=Decimal("5.0"),
+            external_id="gridflex-group",
+            power_sensor_id="102",
+        ),
+        Resource(
+            resource_id="53",
+            type=ResourceType.WIND,
+            raw_type="wind",
+            name="Garden turbine",
+        ),
+        Resource(
+            resource_id="52",
+            type=ResourceType.SOLAR,
+            raw_type="solar",
+            name="Roof PV",
+            power_minimum_kw=Decimal("-6.5"),
+            power_maximum_kw=Decimal("0.0"),
+            group_id="51",
+            external_id="gridflex-solar",
+            power_sensor_id="104",
+        ),
+    ]
+
+
+async def test_list_resources_filters_a_whole_account(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Assets outside the site's tree, or without an id, are left out."""
+    assets = [
+        *load("fm_resource_assets"),
+        {"id": 60, "name": "Elsewhere", "parent_asset_id": None},
+        {"id": 61, "name": "Elsewhere's child", "parent_asset_id": 60},
+        {"name": "no id", "parent_asset_id": 42},
+        {"id": 70, "name": "Too deep", "parent_asset_id": 52},
+    ]
+    fake.on("GET", ASSETS, reply(body={"data": assets}))
+    fake.on("GET", SENSORS, reply(body={"data": load("fm_sensors")}))
+    resources = await _client(fake, session).list_resources("42")
+    assert [r.resource_id for r in resources] == ["50", "51", "53", "52"]
+
+
+async def test_list_resources_none(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A site without children needs no sensor lookup; a bad id none at all."""
+    fake.on("GET", ASSETS, reply(body=[load("fm_resource_assets")[0]]))
+    client = _client(fake, session)
+    assert await client.list_resources("42") == []
+    assert fake.sent("GET", SENSORS) == []
+    with pytest.raises(GridFlexNotFoundError):
+        await client.list_resources("../42")
+    assert len(fake.sent("GET", ASSETS)) == 1
+
+
+async def test_get_resource(fake: FakePlatform, session: aiohttp.ClientSession) -> None:
+    """The asset and the sensors below it; only its own power sensor counts."""
+    fake.on("GET", BATTERY, reply(fixture="fm_resource_asset"))
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
+    resource = await _client(fake, session).get_resource("42", "50")
+    assert resource == BATTERY_RESOURCE
+    assert fake.sent("GET", SENSORS)[0].query == {"asset": "50"}
+
+
+async def test_get_group_member(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A member's group is its parent asset; no power sensor reads as absent."""
+    asset = {
+        **load("fm_resource_asset"),
+        "id": 52,
+        "parent_asset_id": 51,
+        "attributes": {"gridflex_type": "solar", "power_maximum_kw": "0.0"},
+    }
+    fake.on("GET", f"{ASSETS}/52", reply(body=asset))
+    fake.on("GET", SENSORS, reply(body=[{"id": 9, "name": "power"}, "junk"]))
+    resource = await _client(fake, session).get_resource("42", "52")
+    assert resource.group_id == "51"
+    assert resource.type is ResourceType.SOLAR
+    assert resource.power_maximum_kw == Decimal("0.0")
+    assert resource.power_sensor_id is None
+
+
+async def test_get_resource_read_back_shapes(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Unknown GridFlex types stay raw; the asset's own external id is a fallback."""
+    asset = {
+        "id": 50,
+        "name": "Fridge",
+        "parent_asset_id": None,
+        "external_id": "fridge-1",
+        "generic_asset_type": {"id": 6, "name": "building"},
+        "attributes": json.dumps({"gridflex_type": "fridge", "capacity_kwh": 2}),
+    }
+    fake.on("GET", BATTERY, reply(body=asset))
+    fake.on("GET", SENSORS, reply(body=[]))
+    client = _client(fake, session)
+    resource = await client.get_resource("42", "50")
+    assert resource == Resource(
+        resource_id="50",
+        raw_type="fridge",
+        name="Fridge",
+        capacity_kwh=Decimal(2),
+        external_id="fridge-1",
+    )
+    fake.on("GET", BATTERY, reply(body={"id": 50, "generic_asset_type": {"id": 6}}))
+    resource = await client.get_resource("42", "50")
+    assert resource == Resource(resource_id="50")
+    fake.on("GET", BATTERY, reply(body={"id": 50, "generic_asset_type": "x"}))
+    assert (await client.get_resource("42", "50")).raw_type is None
+
+
+async def test_get_resource_not_found(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A deleted asset is not-found; an id that is no number is never sent."""
+    fake.on("GET", BATTERY, reply(404, body={"message": "No asset found with id 50."}))
+    client = _client(fake, session)
+    with pytest.raises(GridFlexNotFoundError, match="No asset found"):
+        await client.get_resource("42", "50")
+    with pytest.raises(GridFlexNotFoundError):
+        await client.get_resource("42", "../sensors")
+    assert len(fake.sent("GET")) == 1
+
+
+async def test_update_resource(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Partial PATCH: name, parent and GridFlex's attributes, others kept."""
+    current = load("fm_resource_asset")
+    current["parent_asset_id"] = 51
+    current["attributes"] = (
+        '{"note": "keep me", "gridflex_type": "battery", "capacity_kwh": "13.5", '
+        '"soc_in_mwh": 0.0000123456789012345678, "nested": {"efficiency": [0.95, 1]}}'
+    )
+    fake.on("GET", BATTERY, reply(body=current))
+    patched = {**load("fm_resource_asset"), "name": "Garage battery"}
+    fake.on("PATCH", BATTERY, reply(body=patched))
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
+    resource = await _client(fake, session).update_resource(
+        "42",
+        "50",
+        _spec(
+            name="Garage battery",
+            type=ResourceType.OTHER,
+            power_minimum_kw=Decimal("-3.70"),
+            power_maximum_kw=Decimal(2),
+            capacity_kwh=None,
+            external_id=None,
+        ),
+    )
+    (patch,) = fake.sent("PATCH", BATTERY)
+    assert patch.json() == {
+        "name": "Garage battery",
+        "parent_asset_id": 42,
+        "attributes": (
+            '{"note": "keep me", "gridflex_type": "other", '
+            '"soc_in_mwh": 0.0000123456789012345678, '
+            '"nested": {"efficiency": [0.95, 1]}, '
+            '"power_minimum_kw": "-3.7", "power_maximum_kw": "2.0", '
+            '"capacity_in_mw": 0.0037}'
+        ),
+    }
+    assert resource.name == "Garage battery"
+    assert resource.group_id is None
+    assert resource.power_sensor_id == "101"
+
+
+async def test_update_resource_into_group_empty_answer(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Joining a group moves the asset under it; an empty answer is read back."""
+    fake.on("GET", BATTERY, reply(fixture="fm_resource_asset"))
+    fake.on("PATCH", BATTERY, reply(204))
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
+    await _client(fake, session).update_resource("42", "50", _spec(group_id="51"))
+    body = fake.sent("PATCH", BATTERY)[0].json()
+    assert body["parent_asset_id"] == 51
+    assert body["attributes"] == BATTERY_ATTRIBUTES
+    assert fake.calls()[1:] == [
+        f"GET {BATTERY}",
+        f"PATCH {BATTERY}",
+        f"GET {BATTERY}",
+        f"GET {SENSORS}",
+    ]
+
+
+async def test_update_resource_not_found(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A deleted asset is not-found before anything is changed."""
+    fake.on("GET", BATTERY, reply(404, body={"message": "No asset found with id 50."}))
+    with pytest.raises(GridFlexNotFoundError):
+        await _client(fake, session).update_resource("42", "50", _spec())
+    assert fake.sent("PATCH") == []
+
+
+async def test_delete_resource(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """DELETE answers 204; a resource without children is just deleted."""
+    fake.on("GET", BATTERY, reply(fixture="fm_resource_asset"))
+    fake.on("DELETE", BATTERY, reply(204))
+    assert await _client(fake, session).delete_resource("42", "50") is None
+    assert fake.calls()[1:] == [f"GET {BATTERY}", f"DELETE {BATTERY}"]
+
+
+async def test_delete_group_keeps_members(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """FlexMeasures would delete the children: they move to the site first."""
+    group = load("fm_resource_group_asset")
+    group["child_assets"].append({"name": "no id"})
+    fake.on("GET", GROUP, reply(body=group))
+    fake.on("PATCH", f"{ASSETS}/52", reply(fixture="fm_resource_asset"))
+    fake.on("PATCH", f"{ASSETS}/54", reply(fixture="fm_resource_asset"))
+    fake.on("DELETE", GROUP, reply(204))
+    await _client(fake, session).delete_resource("42", "51")
+    assert fake.calls()[1:] == [
+        f"GET {GROUP}",
+        f"PATCH {ASSETS}/52",
+        f"PATCH {ASSETS}/54",
+        f"DELETE {GROUP}",
+    ]
+    assert [r.json() for r in fake.sent("PATCH")] == [{"parent_asset_id": 42}] * 2
+
+
+async def test_delete_resource_not_found(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Already gone: not-found, nothing deleted; odd children are skipped."""
+    fake.on("GET", BATTERY, reply(404, body={"message": "No asset found with id 50."}))
+    client = _client(fake, session)
+    with pytest.raises(GridFlexNotFoundError):
+        await client.delete_resource("42", "50")
+    assert fake.sent("DELETE") == []
+    fake.on("GET", BATTERY, reply(body={"id": 50, "child_assets": None}))
+    fake.on("DELETE", BATTERY, reply(404, body={"message": "gone meanwhile"}))
+    with pytest.raises(GridFlexNotFoundError, match="gone meanwhile"):
+        await client.delete_resource("42", "50")
+
+
+async def test_get_resource_without_id_is_unreadable(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """An asset answer without an id is a response error."""
+    fake.on("GET", BATTERY, reply(body={"name": "Home Battery"}))
+    fake.on("GET", SENSORS, reply(body=[]))
+    with pytest.raises(GridFlexResponseError):
+        await _client(fake, session).get_resource("42", "50")

@@ -19,6 +19,7 @@ from custom_components.gridflex.platforms._http import (
     UnauthorizedError,
     as_list,
     as_object,
+    decimal_string,
     flatten_messages,
     optional_str,
     parse_retry_after,
@@ -406,6 +407,48 @@ def test_to_decimal() -> None:
     assert to_decimal("abc") is None
     assert to_decimal("NaN") is None
     assert to_decimal([1]) is None
+    assert to_decimal(Decimal("0.0074")) == Decimal("0.0074")
+    assert to_decimal(Decimal("NaN")) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("7.4"), "7.4"),
+        (Decimal(7), "7.0"),
+        (Decimal(-5), "-5.0"),
+        (Decimal(0), "0.0"),
+        (Decimal("-0.00"), "0.0"),
+        (Decimal("0E-9"), "0.0"),
+        (Decimal("1E+1"), "10.0"),
+        (Decimal("-2.5E+3"), "-2500.0"),
+        (Decimal("7.400"), "7.4"),
+        (Decimal("1E-7"), "0.0000001"),
+        (
+            Decimal("12345678901234567890123456789.123456789"),
+            "12345678901234567890123456789.123456789",
+        ),
+    ],
+)
+def test_decimal_string(value: Decimal, text: str) -> None:
+    """Exact, a dot and at least one decimal, never exponent notation."""
+    assert decimal_string(value) == text
+
+
+def test_decimal_string_limits() -> None:
+    """Limits on decimals and integer digits refuse before sending."""
+    assert (
+        decimal_string(
+            Decimal("-123456789012345.123456"), max_decimals=6, max_integer_digits=15
+        )
+        == "-123456789012345.123456"
+    )
+    for value in (Decimal("0.1234567"), Decimal(1234567890123456), Decimal("NaN")):
+        with pytest.raises(GridFlexRequestRejectedError) as err:
+            decimal_string(value, max_decimals=6, max_integer_digits=15)
+        assert err.value.status == 400
+    with pytest.raises(GridFlexRequestRejectedError):
+        decimal_string(Decimal("-Infinity"))
 
 
 def test_to_lifetime() -> None:

@@ -19,6 +19,7 @@ from custom_components.gridflex.platforms import (
     FlexPlatform,
     PlatformKey,
     PowernautClient,
+    ResourceType,
     capabilities,
     create_client,
 )
@@ -63,6 +64,11 @@ def test_capabilities() -> None:
         countries=("BE", "NL", "LU", "FR", "GB", "IE", "IT", "ES"),
         site_poll_seconds=300,
         display_name="Powernaut",
+        resource_types=tuple(ResourceType),
+        resource_status=True,
+        power_decimals=6,
+        power_integer_digits=15,
+        resource_resolution=False,
     )
     assert capabilities(PlatformKey.ENERGY_COORDINATION) == Capabilities(
         site_status=False,
@@ -76,6 +82,18 @@ def test_capabilities() -> None:
         countries=("NO",),
         site_poll_seconds=900,
         display_name="Energy Coordination",
+        resource_types=(
+            ResourceType.BATTERY,
+            ResourceType.ELECTRIC_VEHICLE,
+            ResourceType.EV_CHARGER,
+            ResourceType.HEAT_PUMP,
+            ResourceType.SOLAR,
+            ResourceType.BOILER,
+            ResourceType.WIND,
+            ResourceType.OTHER,
+        ),
+        resource_status=False,
+        resource_resolution=False,
     )
     assert capabilities(PlatformKey.FLEXMEASURES) == Capabilities(
         site_status=False,
@@ -89,6 +107,9 @@ def test_capabilities() -> None:
         countries=("BE", "NL", "LU", "FR", "GB", "IE", "IT", "ES", "NO"),
         site_poll_seconds=900,
         display_name="FlexMeasures",
+        resource_types=tuple(ResourceType),
+        resource_status=False,
+        resource_resolution=True,
     )
     # The raw key works as well as the enum.
     assert capabilities("flexmeasures") is FlexMeasuresClient.capabilities  # type: ignore[arg-type]

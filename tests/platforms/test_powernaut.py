@@ -18,11 +18,16 @@ from custom_components.gridflex.platforms import (
     GridFlexRequestRejectedError,
     GridFlexResponseError,
     GridFlexTimeoutError,
+    HealthCheck,
     Location,
     Market,
     MarketStatus,
     PlatformKey,
     PowernautClient,
+    Resource,
+    ResourceSpec,
+    ResourceStatus,
+    ResourceType,
     SiteRegistration,
     SiteStatus,
     SupplyDirection,
@@ -43,6 +48,12 @@ SITE = f"{SITES}/{SITE_ID}"
 EAN = "541448820044157096"
 ADDRESS = "Dok Noord 1, 9000 Gent, Belgium"
 CREDENTIALS = {"client_id": "partner-id", "client_secret": "partner-secret"}
+RESOURCES = "/v1/connect/resources"
+BATTERY_ID = "7d1e9c40-0000-4000-8000-000000000101"
+GROUP_ID = "7d1e9c40-0000-4000-8000-000000000102"
+CHARGER_ID = "7d1e9c40-0000-4000-8000-000000000103"
+BATTERY = f"{RESOURCES}/{BATTERY_ID}"
+CHARGER = f"{RESOURCES}/{CHARGER_ID}"
 
 
 def _client(
@@ -64,6 +75,19 @@ def _client(
     )
     assert isinstance(client, PowernautClient)
     return client
+
+
+def _spec(**overrides: object) -> ResourceSpec:
+    fields: dict[str, object] = {
+        "name": "Home Battery",
+        "type": ResourceType.BATTERY,
+        "power_minimum_kw": Decimal(-5),
+        "power_maximum_kw": Decimal("7.4"),
+        "capacity_kwh": Decimal("13.50"),
+        "external_id": "gridflex-battery",
+    }
+    fields.update(overrides)
+    return ResourceSpec(**fields)  # type: ignore[arg-type]
 
 
 def _registration(**overrides: object) -> SiteRegistration:
@@ -715,3 +739,341 @@ async def test_rejection_without_message_uses_error(
     with pytest.raises(GridFlexRequestRejectedError) as err:
         await _client(fake, session).register_site(_registration())
     assert err.value.detail == "Forbidden"
+
+
+BATTERY_RESOURCE = Resource(
+    resource_id=BATTERY_ID,
+    type=ResourceType.BATTERY,
+    raw_type="static_battery",
+    name="Home Battery",
+    power_minimum_kw=Decimal("-5.0"),
+    power_maximum_kw=Decimal("7.4"),
+    capacity_kwh=Decimal("13.5"),
+    external_id="gridflex-battery",
+    status=ResourceStatus.DEGRADED,
+    health={
+        HealthCheck.AVAILABILITY: "online",
+        HealthCheck.ACTIVATION_COMPLIANCE: "initial",
+        HealthCheck.BASELINES: "inaccurate",
+        HealthCheck.BIDS: "no_bids",
+        HealthCheck.METER_DATA: "rare_anomaly",
+    },
+)
+
+
+async def test_create_resource(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Power and capacity go out as exact decimal strings, never numbers."""
+    fake.on("POST", RESOURCES, reply(201, fixture="powernaut_resource"))
+    resource = await _client(fake, session).create_resource(SITE_ID, _spec())
+    (created,) = fake.sent("POST", RESOURCES)
+    assert created.json() == {
+        "site_id": SITE_ID,
+        "type": "static_battery",
+        "name": "Home Battery",
+        "external_id": "gridflex-battery",
+        "power": {"active": {"minimum": "-5.0", "maximum": "7.4"}},
+        "capacity": {"minimum": "0.0", "maximum": "13.5"},
+    }
+    assert b'"maximum": "7.4"' in created.body
+    assert created.headers["Authorization"] == "Bearer pn-token-1"
+    assert resource == BATTERY_RESOURCE
+
+
+async def test_create_resource_in_group_without_capacity(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """No capacity unless given; the group when given; no external id is null."""
+    fake.on("POST", RESOURCES, reply(201, fixture="powernaut_resource_created"))
+    resource = await _client(fake, session).create_resource(
+        SITE_ID,
+        _spec(
+            name="Driveway charger",
+            type=ResourceType.EV_CHARGER,
+            power_minimum_kw=Decimal(0),
+            power_maximum_kw=Decimal(11),
+            capacity_kwh=None,
+            group_id=GROUP_ID,
+            external_id=None,
+        ),
+    )
+    assert fake.sent("POST", RESOURCES)[0].json() == {
+        "site_id": SITE_ID,
+        "type": "electric_vehicle_charging_point",
+        "name": "Driveway charger",
+        "external_id": None,
+        "power": {"active": {"minimum": "0.0", "maximum": "11.0"}},
+        "group_id": GROUP_ID,
+    }
+    assert resource.type is ResourceType.EV_CHARGER
+    assert resource.group_id == GROUP_ID
+    assert resource.capacity_kwh is None
+    assert resource.status is None
+    assert resource.health == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "wire"),
+    [
+        (Decimal("7.4"), "7.4"),
+        (Decimal(7), "7.0"),
+        (Decimal(-5), "-5.0"),
+        (Decimal("-0.000"), "0.0"),
+        (Decimal("1E+1"), "10.0"),
+        (Decimal("7.400000000"), "7.4"),
+        (Decimal("0.000001"), "0.000001"),
+        (Decimal("-123456789012345.123456"), "-123456789012345.123456"),
+    ],
+)
+async def test_power_as_decimal_strings(
+    fake: FakePlatform, session: aiohttp.ClientSession, value: Decimal, wire: str
+) -> None:
+    """A dot and at least one decimal, at most 6, no exponent, exact."""
+    fake.on("POST", RESOURCES, reply(201, fixture="powernaut_resource"))
+    await _client(fake, session).create_resource(
+        SITE_ID, _spec(power_maximum_kw=value, capacity_kwh=value)
+    )
+    body = fake.sent("POST", RESOURCES)[0].json()
+    assert body["power"]["active"]["maximum"] == wire
+    assert body["capacity"] == {"minimum": "0.0", "maximum": wire}
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        _spec(power_maximum_kw=Decimal("7.4000001")),
+        _spec(power_minimum_kw=Decimal(-1234567890123456)),
+        _spec(capacity_kwh=Decimal("NaN")),
+        _spec(power_maximum_kw=Decimal("Infinity")),
+    ],
+)
+async def test_create_resource_refused_before_sending(
+    fake: FakePlatform, session: aiohttp.ClientSession, spec: ResourceSpec
+) -> None:
+    """What Powernaut's decimal pattern cannot carry is refused up front."""
+    client = _client(fake, session)
+    with pytest.raises(GridFlexRequestRejectedError) as err:
+        await client.create_resource(SITE_ID, spec)
+    assert err.value.status == 400
+    with pytest.raises(GridFlexRequestRejectedError):
+        await client.update_resource(SITE_ID, BATTERY_ID, spec)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "wire", "read_back"),
+    [
+        (ResourceType.BATTERY, "static_battery", ResourceType.BATTERY),
+        (
+            ResourceType.ELECTRIC_VEHICLE,
+            "electric_vehicle",
+            ResourceType.ELECTRIC_VEHICLE,
+        ),
+        (
+            ResourceType.EV_CHARGER,
+            "electric_vehicle_charging_point",
+            ResourceType.EV_CHARGER,
+        ),
+        (ResourceType.HEAT_PUMP, "heat_pump", ResourceType.HEAT_PUMP),
+        (ResourceType.SOLAR, "photovoltaic", ResourceType.SOLAR),
+        (ResourceType.BOILER, "other", ResourceType.OTHER),
+        (ResourceType.WIND, "wind", ResourceType.WIND),
+        (ResourceType.GROUP, "group", ResourceType.GROUP),
+        (ResourceType.OTHER, "other", ResourceType.OTHER),
+    ],
+)
+async def test_resource_types_both_ways(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    resource_type: ResourceType,
+    wire: str,
+    read_back: ResourceType,
+) -> None:
+    """Each GridFlex type has a Powernaut type; a boiler is ``other``."""
+    fake.on(
+        "POST",
+        RESOURCES,
+        reply(201, body={**load("powernaut_resource"), "type": wire}),
+    )
+    resource = await _client(fake, session).create_resource(
+        SITE_ID, _spec(type=resource_type)
+    )
+    assert fake.sent("POST", RESOURCES)[0].json()["type"] == wire
+    assert resource.type is read_back
+    assert resource.raw_type == wire
+
+
+async def test_list_resources(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """One request with ``site_id``; unknown types keep only their raw word."""
+    listing = load("powernaut_resources")
+    listing["items"].append("junk")
+    fake.on("GET", RESOURCES, reply(body=listing))
+    resources = await _client(fake, session).list_resources(SITE_ID)
+    (request,) = fake.sent("GET", RESOURCES)
+    assert request.query == {"site_id": SITE_ID}
+    assert resources[0] == BATTERY_RESOURCE
+    group, charger, meter = resources[1:]
+    assert (group.resource_id, group.type, group.group_id) == (
+        GROUP_ID,
+        ResourceType.GROUP,
+        None,
+    )
+    assert (charger.type, charger.group_id) == (ResourceType.EV_CHARGER, GROUP_ID)
+    assert charger.power_minimum_kw == Decimal("0.0")
+    assert charger.status is None
+    assert charger.health == {}
+    assert meter.type is None
+    assert meter.raw_type == "meter"
+    assert meter.name is None
+    assert meter.external_id is None
+
+
+async def test_list_resources_empty_and_unreadable(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """An empty list is fine; a list without ``items`` is a response error."""
+    fake.on("GET", RESOURCES, reply(body={"total": 0, "items": []}))
+    client = _client(fake, session)
+    assert await client.list_resources(SITE_ID) == []
+    fake.on("GET", RESOURCES, reply(body={"total": 0}))
+    with pytest.raises(GridFlexResponseError):
+        await client.list_resources(SITE_ID)
+
+
+async def test_get_resource(fake: FakePlatform, session: aiohttp.ClientSession) -> None:
+    """Status and health checks are read when present."""
+    fake.on("GET", BATTERY, reply(fixture="powernaut_resource"))
+    assert await _client(fake, session).get_resource(SITE_ID, BATTERY_ID) == (
+        BATTERY_RESOURCE
+    )
+
+
+async def test_get_resource_unknown_status_and_health(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Unknown status and health values are dropped; known ones are kept."""
+    fake.on("GET", BATTERY, reply(fixture="powernaut_resource_unknown_status"))
+    resource = await _client(fake, session).get_resource(SITE_ID, BATTERY_ID)
+    assert resource.status is None
+    assert resource.health == {HealthCheck.BASELINES: "accurate"}
+
+
+async def test_get_resource_without_power_or_health_shapes(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Odd shapes of power, capacity and health checks read as absent."""
+    fake.on(
+        "GET",
+        BATTERY,
+        reply(
+            body={
+                "id": BATTERY_ID,
+                "power": {"active": "7.4"},
+                "capacity": None,
+                "health_checks": ["online"],
+            }
+        ),
+    )
+    resource = await _client(fake, session).get_resource(SITE_ID, BATTERY_ID)
+    assert resource == Resource(resource_id=BATTERY_ID)
+    fake.on("GET", BATTERY, reply(body={"id": BATTERY_ID, "power": "7.4"}))
+    resource = await _client(fake, session).get_resource(SITE_ID, BATTERY_ID)
+    assert resource.power_maximum_kw is None
+
+
+async def test_get_resource_not_found(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """404 is not-found with Powernaut's message; the id is escaped."""
+    fake.on(
+        "GET", f"{RESOURCES}/a/b", reply(404, fixture="powernaut_error_404_resource")
+    )
+    with pytest.raises(GridFlexNotFoundError) as err:
+        await _client(fake, session).get_resource(SITE_ID, "a/b")
+    assert err.value.detail == "Resource does not exist"
+    assert fake.requests[-1].raw_path == f"{RESOURCES}/a%2Fb"
+
+
+async def test_get_resource_without_id_is_unreadable(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A resource answer without an id is a response error."""
+    fake.on("GET", BATTERY, reply(body={"type": "static_battery"}))
+    with pytest.raises(GridFlexResponseError):
+        await _client(fake, session).get_resource(SITE_ID, BATTERY_ID)
+
+
+async def test_update_resource_clears_group_and_capacity(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """PATCH with every field; ``null`` clears the capacity and the group; 202."""
+    fake.on("PATCH", CHARGER, reply(202, fixture="powernaut_resource_created"))
+    resource = await _client(fake, session).update_resource(
+        SITE_ID,
+        CHARGER_ID,
+        _spec(
+            name="Driveway charger",
+            type=ResourceType.EV_CHARGER,
+            power_minimum_kw=Decimal(0),
+            power_maximum_kw=Decimal(11),
+            capacity_kwh=None,
+        ),
+    )
+    (patch,) = fake.sent("PATCH", CHARGER)
+    assert patch.json() == {
+        "name": "Driveway charger",
+        "type": "electric_vehicle_charging_point",
+        "power": {"active": {"minimum": "0.0", "maximum": "11.0"}},
+        "capacity": None,
+        "group_id": None,
+    }
+    assert b'"group_id": null' in patch.body
+    assert resource.resource_id == CHARGER_ID
+
+
+async def test_update_resource_into_group_empty_answer(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Joining a group sends its id; a 202 without a body is read back."""
+    fake.on("PATCH", BATTERY, reply(202))
+    fake.on("GET", BATTERY, reply(fixture="powernaut_resource"))
+    resource = await _client(fake, session).update_resource(
+        SITE_ID, BATTERY_ID, _spec(type=ResourceType.BOILER, group_id=GROUP_ID)
+    )
+    assert fake.sent("PATCH", BATTERY)[0].json() == {
+        "name": "Home Battery",
+        "type": "other",
+        "power": {"active": {"minimum": "-5.0", "maximum": "7.4"}},
+        "capacity": {"minimum": "0.0", "maximum": "13.5"},
+        "group_id": GROUP_ID,
+    }
+    assert resource == BATTERY_RESOURCE
+
+
+async def test_update_resource_not_found(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Updating a deleted resource is not-found."""
+    fake.on("PATCH", BATTERY, reply(404, fixture="powernaut_error_404_resource"))
+    with pytest.raises(GridFlexNotFoundError):
+        await _client(fake, session).update_resource(SITE_ID, BATTERY_ID, _spec())
+
+
+async def test_delete_resource(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """DELETE answers 204; a second time 404, which is not-found."""
+    fake.on(
+        "DELETE",
+        BATTERY,
+        reply(204),
+        reply(404, fixture="powernaut_error_404_resource"),
+    )
+    client = _client(fake, session)
+    assert await client.delete_resource(SITE_ID, BATTERY_ID) is None
+    with pytest.raises(GridFlexNotFoundError, match="Resource does not exist"):
+        await client.delete_resource(SITE_ID, BATTERY_ID)
+    assert fake.calls() == [f"POST {TOKEN}", f"DELETE {BATTERY}", f"DELETE {BATTERY}"]

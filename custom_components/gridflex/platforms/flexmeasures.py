@@ -14,14 +14,23 @@ Wire facts this module relies on:
 - ``GET /api/v3_0/assets`` without ``page`` returns a bare list (some servers
   wrap it in ``{"data": [...]}``).
 - Errors carry ``message``: a string, or a mapping of fields to messages (422).
+- A resource is a child asset of the site asset (a group's member a child of
+  the group's asset) with a ``power`` sensor in kW. What FlexMeasures has no
+  field for (GridFlex type, limits, capacity) is kept in the attributes, with
+  decimals as exact strings; ``capacity_in_mw`` is FlexMeasures' own number.
+  ``GET /assets`` lists only ``id|name|account_id|generic_asset_type`` unless
+  ``fields`` asks for more; ``root`` selects an asset and its descendants.
+  ``GET /sensors?asset=`` lists the sensors of an asset and its descendants.
+  Deleting an asset deletes its children.
 """
 
 from __future__ import annotations
 
+import contextlib
+from decimal import Decimal
 import json
 import time
 from typing import TYPE_CHECKING, ClassVar, Final
-from urllib.parse import quote
 
 from ._http import (
     Clock,
@@ -31,6 +40,7 @@ from ._http import (
     UnauthorizedError,
     as_list,
     as_object,
+    decimal_string,
     flatten_messages,
     optional_str,
     root_url,
@@ -39,6 +49,7 @@ from ._http import (
 from .base import Capabilities
 from .errors import (
     GridFlexAuthError,
+    GridFlexError,
     GridFlexNotFoundError,
     GridFlexRequestRejectedError,
     GridFlexResponseError,
@@ -48,6 +59,9 @@ from .models import (
     Location,
     PlatformKey,
     RegisteredSite,
+    Resource,
+    ResourceSpec,
+    ResourceType,
     Site,
     SiteRegistration,
 )
@@ -64,6 +78,38 @@ TOKEN_LIFETIME: Final = 5 * 3600.0
 
 _AUTH_REFUSALS: Final = frozenset({400, 403, 404, 422})
 
+POWER_SENSOR_NAME: Final = "power"
+"""The name of the sensor GridFlex gives each resource asset."""
+
+RESOURCE_ASSET_TYPES: Final[dict[ResourceType, tuple[str, ...]]] = {
+    ResourceType.BATTERY: ("battery",),
+    ResourceType.ELECTRIC_VEHICLE: ("one-way_evse", "two-way_evse"),
+    ResourceType.EV_CHARGER: ("one-way_evse", "two-way_evse"),
+    ResourceType.HEAT_PUMP: ("heat-pump",),
+    ResourceType.SOLAR: ("solar",),
+    ResourceType.BOILER: ("process", "building"),
+    ResourceType.WIND: ("wind",),
+    ResourceType.GROUP: ("building",),
+    ResourceType.OTHER: ("process",),
+}
+"""The asset types to use for each resource type, in order of preference.
+
+When none is offered, ``building`` is used, else the server's first type.
+"""
+
+_READ_ASSET_TYPES: Final[dict[str, ResourceType]] = {
+    "battery": ResourceType.BATTERY,
+    "one-way_evse": ResourceType.EV_CHARGER,
+    "two-way_evse": ResourceType.EV_CHARGER,
+    "heat-pump": ResourceType.HEAT_PUMP,
+    "solar": ResourceType.SOLAR,
+    "wind": ResourceType.WIND,
+}
+"""Asset types that say which resource an asset is without GridFlex's attribute."""
+
+_GRIDFLEX_TYPES: Final = {kind.value: kind for kind in ResourceType}
+_RESOURCE_FIELDS: Final = "id|name|parent_asset_id|generic_asset_type|attributes"
+
 CAPABILITIES: Final = Capabilities(
     site_status=False,
     upstream_status=False,
@@ -76,6 +122,9 @@ CAPABILITIES: Final = Capabilities(
     countries=("BE", "NL", "LU", "FR", "GB", "IE", "IT", "ES", "NO"),
     site_poll_seconds=900,
     display_name="FlexMeasures",
+    resource_types=tuple(RESOURCE_ASSET_TYPES),
+    resource_status=False,
+    resource_resolution=True,
 )
 
 
@@ -116,6 +165,9 @@ class FlexMeasuresClient:
         self._email = email
         self._password = password
         self._user_id: int | None = None
+        self._account: int | None = None
+        self._asset_type_ids: dict[str, int] = {}
+        self._first_asset_type_id: int | None = None
         self._http = JsonHttp(
             session,
             platform_name="FlexMeasures",
@@ -161,13 +213,13 @@ class FlexMeasuresClient:
             attributes["address"] = registration.location.address
         body: dict[str, object] = {
             "name": SITE_NAME_PREFIX + registration.grid_identifier,
-            "generic_asset_type_id": await self._asset_type_id(),
+            "generic_asset_type_id": await self._asset_type_id(()),
         }
         account_id = await self._account_id()
         if account_id is not None:
             body["account_id"] = account_id
         body.update(_wire_coordinates(registration.location))
-        body["attributes"] = json.dumps(attributes)
+        body["attributes"] = _json_text(attributes)
         answer = await self._auth.request(
             "POST", f"{self.api_url}/assets", json_body=body
         )
@@ -193,44 +245,204 @@ class FlexMeasuresClient:
             attributes.pop("address", None)
         body: dict[str, object] = {
             **_wire_coordinates(location),
-            "attributes": json.dumps(attributes),
+            "attributes": _json_text(attributes),
         }
         answer = await self._auth.request("PATCH", url, json_body=body)
         if answer is None:
             return await self.get_site(site_id)
         return _site(answer)
 
-    def _asset_url(self, site_id: str) -> str:
-        if not site_id.isdigit():
-            raise GridFlexNotFoundError(f"Not a FlexMeasures asset id: {site_id!r}")
-        return f"{self.api_url}/assets/{quote(site_id, safe='')}"
+    async def list_resources(self, site_id: str) -> list[Resource]:
+        """Return the site asset's children and its groups' children.
+
+        One ``GET /assets?root=<site>&depth=2`` for the tree and one
+        ``GET /sensors?asset=<site>`` for the power sensors.
+        """
+        site = _asset_id(site_id)
+        answer = await self._auth.request(
+            "GET",
+            f"{self.api_url}/assets",
+            params={"root": str(site), "depth": "2", "fields": _RESOURCE_FIELDS},
+        )
+        rows = [
+            (asset_id, _int(asset.get("parent_asset_id")), asset)
+            for asset in _objects(answer, "the FlexMeasures assets")
+            if (asset_id := _int(asset.get("id"))) is not None
+        ]
+        children = [(asset_id, asset) for asset_id, up, asset in rows if up == site]
+        child_ids = {asset_id for asset_id, _ in children}
+        members = [(asset_id, asset) for asset_id, up, asset in rows if up in child_ids]
+        if not children:
+            return []
+        sensors = await self._power_sensors(site)
+        return [
+            _resource(asset, site, sensors.get(asset_id))
+            for asset_id, asset in children + members
+        ]
+
+    async def get_resource(self, site_id: str, resource_id: str) -> Resource:
+        """Return the resource asset with its power sensor."""
+        site = _asset_id(site_id)
+        asset_id = _asset_id(resource_id)
+        answer = await self._auth.request("GET", self._asset_url(asset_id))
+        sensors = await self._power_sensors(asset_id)
+        return _resource(answer, site, sensors.get(asset_id))
+
+    async def create_resource(self, site_id: str, spec: ResourceSpec) -> Resource:
+        """Create the child asset, then its power sensor.
+
+        When the sensor cannot be created the asset is deleted again, so a
+        retry does not stumble over the asset's name.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, when the
+                resolution is not a positive number of minutes, a decimal is
+                not finite, or ``group_id`` is not an asset id.
+
+        """
+        parent = _parent_id(site_id, spec)
+        resolution = _resolution(spec.resolution_minutes)
+        attributes = _json_text(_resource_attributes({}, spec))
+        body: dict[str, object] = {
+            "name": spec.name,
+            "generic_asset_type_id": await self._asset_type_id(
+                RESOURCE_ASSET_TYPES[spec.type]
+            ),
+            "parent_asset_id": parent,
+        }
+        account_id = await self._account_id()
+        if account_id is not None:
+            body["account_id"] = account_id
+        body["attributes"] = attributes
+        asset = as_object(
+            await self._auth.request("POST", f"{self.api_url}/assets", json_body=body),
+            "the created FlexMeasures asset",
+        )
+        asset_id = _int(asset.get("id"))
+        if asset_id is None:
+            raise GridFlexResponseError("Expected a FlexMeasures asset to have an id")
+        sensor_body = {
+            "name": POWER_SENSOR_NAME,
+            "unit": "kW",
+            "event_resolution": resolution,
+            "generic_asset_id": asset_id,
+        }
+        try:
+            sensor = as_object(
+                await self._auth.request(
+                    "POST", f"{self.api_url}/sensors", json_body=sensor_body
+                ),
+                "the created FlexMeasures sensor",
+            )
+        except GridFlexError:
+            with contextlib.suppress(GridFlexError):
+                await self._auth.request("DELETE", self._asset_url(asset_id))
+            raise
+        return _resource(asset, _asset_id(site_id), _int(sensor.get("id")))
+
+    async def update_resource(
+        self, site_id: str, resource_id: str, spec: ResourceSpec
+    ) -> Resource:
+        """Rename, move into or out of a group, and rewrite GridFlex's attributes.
+
+        Attributes GridFlex does not own are kept. The power sensor keeps its
+        resolution.
+        """
+        parent = _parent_id(site_id, spec)
+        asset_id = _asset_id(resource_id)
+        url = self._asset_url(asset_id)
+        current = as_object(
+            await self._auth.request("GET", url), "a FlexMeasures asset"
+        )
+        body = {
+            "name": spec.name,
+            "parent_asset_id": parent,
+            "attributes": _json_text(_resource_attributes(_attributes(current), spec)),
+        }
+        answer = await self._auth.request("PATCH", url, json_body=body)
+        if answer is None:
+            return await self.get_resource(site_id, resource_id)
+        sensors = await self._power_sensors(asset_id)
+        return _resource(answer, _asset_id(site_id), sensors.get(asset_id))
+
+    async def delete_resource(self, site_id: str, resource_id: str) -> None:
+        """Delete the resource asset (and with it its sensor).
+
+        FlexMeasures deletes an asset's children with it: a group's members
+        are first moved up to the site, as on platforms where they outlive it.
+        """
+        site = _asset_id(site_id)
+        url = self._asset_url(resource_id)
+        asset = as_object(await self._auth.request("GET", url), "a FlexMeasures asset")
+        children = asset.get("child_assets")
+        child_ids = [
+            child_id
+            for child in (children if isinstance(children, list) else [])
+            if isinstance(child, dict)
+            and (child_id := _int(child.get("id"))) is not None
+        ]
+        for child_id in child_ids:
+            await self._auth.request(
+                "PATCH",
+                self._asset_url(child_id),
+                json_body={"parent_asset_id": site},
+            )
+        await self._auth.request("DELETE", url)
+
+    def _asset_url(self, asset_id: str | int) -> str:
+        if isinstance(asset_id, str):
+            asset_id = _asset_id(asset_id)
+        return f"{self.api_url}/assets/{asset_id}"
 
     async def _assets(self) -> list[dict[str, object]]:
         answer = await self._auth.request("GET", f"{self.api_url}/assets")
-        if isinstance(answer, dict):
-            answer = answer.get("data")
-        items = as_list(answer, "the FlexMeasures assets")
-        return [item for item in items if isinstance(item, dict)]
+        return _objects(answer, "the FlexMeasures assets")
 
-    async def _asset_type_id(self) -> int:
-        """The id of the ``building`` asset type, else of the first type."""
-        answer = await self._auth.request("GET", f"{self.api_url}/assets/types")
-        types = [
-            (type_id, optional_str(item, "name") or "")
-            for item in as_list(answer, "the FlexMeasures asset types")
-            if isinstance(item, dict) and (type_id := _int(item.get("id"))) is not None
-        ]
-        if not types:
-            raise GridFlexResponseError("FlexMeasures offers no asset types")
-        for type_id, name in types:
-            if name.lower() == PREFERRED_ASSET_TYPE:
-                return type_id
-        return types[0][0]
+    async def _power_sensors(self, asset_id: int) -> dict[int, int]:
+        """Map asset id → id of its ``power`` sensor, for the asset and below."""
+        answer = await self._auth.request(
+            "GET", f"{self.api_url}/sensors", params={"asset": str(asset_id)}
+        )
+        found: dict[int, int] = {}
+        for sensor in _objects(answer, "the FlexMeasures sensors"):
+            sensor_id = _int(sensor.get("id"))
+            owner = _int(sensor.get("generic_asset_id"))
+            if (
+                sensor_id is not None
+                and owner is not None
+                and sensor.get("name") == POWER_SENSOR_NAME
+            ):
+                found.setdefault(owner, sensor_id)
+        return found
+
+    async def _asset_type_id(self, preferred: tuple[str, ...]) -> int:
+        """The first of the ``preferred`` asset types the server offers.
+
+        Else ``building``, else the server's first type. The types are read
+        once per client.
+        """
+        if self._first_asset_type_id is None:
+            answer = await self._auth.request("GET", f"{self.api_url}/assets/types")
+            types = [
+                (type_id, (optional_str(item, "name") or "").lower())
+                for item in as_list(answer, "the FlexMeasures asset types")
+                if isinstance(item, dict)
+                and (type_id := _int(item.get("id"))) is not None
+            ]
+            if not types:
+                raise GridFlexResponseError("FlexMeasures offers no asset types")
+            for type_id, name in reversed(types):
+                self._asset_type_ids[name] = type_id
+            self._first_asset_type_id = types[0][0]
+        for name in (*preferred, PREFERRED_ASSET_TYPE):
+            if name in self._asset_type_ids:
+                return self._asset_type_ids[name]
+        return self._first_asset_type_id
 
     async def _account_id(self) -> int | None:
         """The account of the user the token belongs to, when it can be read."""
-        if self._user_id is None:
-            return None
+        if self._account is not None or self._user_id is None:
+            return self._account
         try:
             answer = await self._auth.request(
                 "GET", f"{self.api_url}/users/{self._user_id}"
@@ -241,7 +453,8 @@ class FlexMeasuresClient:
         data = user.get("data")
         if isinstance(data, dict):
             user = data
-        return _int(user.get("account_id"))
+        self._account = _int(user.get("account_id"))
+        return self._account
 
     async def _fetch_token(self) -> Token:
         body = {"email": self._email, "password": self._password}
@@ -286,15 +499,121 @@ def _int(value: object) -> int | None:
     return None
 
 
+def _asset_id(asset_id: str) -> int:
+    """An asset id GridFlex was given; anything but digits cannot exist."""
+    if not asset_id.isdigit():
+        raise GridFlexNotFoundError(f"Not a FlexMeasures asset id: {asset_id!r}")
+    return int(asset_id)
+
+
+def _objects(answer: object, what: str) -> list[dict[str, object]]:
+    """The objects of a list answer: a bare list, or ``{"data": [...]}``."""
+    if isinstance(answer, dict):
+        answer = answer.get("data")
+    return [item for item in as_list(answer, what) if isinstance(item, dict)]
+
+
 def _attributes(asset: dict[str, object]) -> dict[str, object]:
-    """The asset's attributes, sent as a JSON string, sometimes read as an object."""
+    """The asset's attributes, sent as a JSON string, sometimes read as an object.
+
+    Numbers in a string are read as ``Decimal`` so they go back unchanged.
+    """
     value = asset.get("attributes")
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = json.loads(value, parse_float=Decimal)
         except ValueError:
             return {}
     return dict(value) if isinstance(value, dict) else {}
+
+
+def _json_text(value: object) -> str:
+    """Dump JSON as ``json.dumps`` does, with ``Decimal``s as exact numbers."""
+    if isinstance(value, Decimal):
+        return decimal_string(value)
+    if isinstance(value, dict):
+        items = (f"{json.dumps(str(k))}: {_json_text(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_json_text(item) for item in value) + "]"
+    return json.dumps(value)
+
+
+def _resolution(minutes: int) -> str:
+    """The sensor resolution as an ISO 8601 duration (whole hours in hours)."""
+    if minutes <= 0:
+        raise GridFlexRequestRejectedError(
+            400, f"A sensor resolution must be positive, not {minutes} minutes"
+        )
+    if minutes % 60 == 0:
+        return f"PT{minutes // 60}H"
+    return f"PT{minutes}M"
+
+
+def _parent_id(site_id: str, spec: ResourceSpec) -> int:
+    """The asset to put the resource under: its group's, else the site's."""
+    site = _asset_id(site_id)
+    if spec.group_id is None:
+        return site
+    if not spec.group_id.isdigit():
+        raise GridFlexRequestRejectedError(
+            400, f"Not a FlexMeasures asset id for a group: {spec.group_id!r}"
+        )
+    return int(spec.group_id)
+
+
+def _resource_attributes(
+    attributes: dict[str, object], spec: ResourceSpec
+) -> dict[str, object]:
+    """GridFlex's attributes for ``spec`` on top of the asset's other ones."""
+    attributes = dict(attributes)
+    attributes["gridflex_type"] = spec.type.value
+    if spec.external_id is not None:
+        attributes["external_id"] = spec.external_id
+    attributes["power_minimum_kw"] = decimal_string(spec.power_minimum_kw)
+    attributes["power_maximum_kw"] = decimal_string(spec.power_maximum_kw)
+    if spec.capacity_kwh is None:
+        attributes.pop("capacity_kwh", None)
+    else:
+        attributes["capacity_kwh"] = decimal_string(spec.capacity_kwh)
+    largest = max(abs(spec.power_minimum_kw), abs(spec.power_maximum_kw))
+    attributes["capacity_in_mw"] = largest.scaleb(-3)
+    return attributes
+
+
+def _resource(answer: object, site: int, power_sensor_id: int | None) -> Resource:
+    asset = as_object(answer, "a FlexMeasures asset")
+    asset_id = _int(asset.get("id"))
+    if asset_id is None:
+        raise GridFlexResponseError("Expected a FlexMeasures asset to have an id")
+    attributes = _attributes(asset)
+    gridflex_type = attributes.get("gridflex_type")
+    asset_type = asset.get("generic_asset_type")
+    asset_type_name = (
+        optional_str(asset_type, "name") if isinstance(asset_type, dict) else None
+    )
+    if isinstance(gridflex_type, str):
+        raw_type: str | None = gridflex_type
+        resource_type = _GRIDFLEX_TYPES.get(gridflex_type)
+    else:
+        raw_type = asset_type_name
+        resource_type = _READ_ASSET_TYPES.get((raw_type or "").lower())
+    parent = _int(asset.get("parent_asset_id"))
+    external_id = attributes.get("external_id")
+    if not isinstance(external_id, str):
+        external_id = optional_str(asset, "external_id") or None
+    return Resource(
+        resource_id=str(asset_id),
+        type=resource_type,
+        raw_type=raw_type,
+        name=optional_str(asset, "name"),
+        power_minimum_kw=to_decimal(attributes.get("power_minimum_kw")),
+        power_maximum_kw=to_decimal(attributes.get("power_maximum_kw")),
+        capacity_kwh=to_decimal(attributes.get("capacity_kwh")),
+        group_id=None if parent is None or parent == site else str(parent),
+        external_id=external_id,
+        power_sensor_id=None if power_sensor_id is None else str(power_sensor_id),
+    )
 
 
 def _wire_coordinates(location: Location) -> dict[str, float]:

@@ -310,9 +310,7 @@ class PowernautClient:
             "type": RESOURCE_TYPES[spec.type],
             "power": _wire_power(spec),
             "capacity": (
-                None
-                if spec.capacity_kwh is None
-                else _wire_capacity(spec.capacity_kwh)
+                None if spec.capacity_kwh is None else _wire_capacity(spec.capacity_kwh)
             ),
             "group_id": spec.group_id,
         }
