@@ -150,7 +150,7 @@ async def test_add_reconfigure_remove(
     subentry = subentry_by_title(entry, "Home battery")
     resource_id = subentry.data["resource_id"]
     assert subentry.unique_id == resource_id
-    assert subentry.data["power_min_kw"] == "-5"
+    assert subentry.data["power_min_kw"] == "-5.0"
     assert subentry.data["capacity_kwh"] == "10.5"
     resources = platform_resources(sandbox, platform)
     assert list(resources) == [resource_id]
@@ -175,7 +175,7 @@ async def test_add_reconfigure_remove(
     assert device is not None
     assert device.name == "Home battery"
     assert device.via_device_id == entry.runtime_data.site_device_id
-    assert device.config_entries_subentries[entry.entry_id] == {subentry.subentry_id}
+    assert device.config_subentry_id == subentry.subentry_id
 
     result = await reconfigure(
         hass,
@@ -354,22 +354,26 @@ async def test_validation(
     assert sandbox.server.state.powernaut.resources == {}
 
 
-async def test_group_member_must_be_group_of_site(
+async def test_group_choices_are_site_groups(
     hass: HomeAssistant, sandbox: Sandbox
 ) -> None:
-    """Only a group subentry of this site can be chosen as group."""
+    """Only group resources of this site are offered as group."""
     entry = await setup_site(hass, sandbox, "powernaut")
     await add_resource(hass, entry, "Charger", "ev_charger", CHARGER)
-    charger = subentry_by_title(entry, "Charger")
     await add_resource(
         hass, entry, "Group", "group", {"power_min_kw": -8, "power_max_kw": 8}
     )
-    result = await add_resource(
-        hass, entry, "Battery", "battery", {**BATTERY, "group": charger.subentry_id}
+    group = subentry_by_title(entry, "Group")
+    result = await add_resource(hass, entry, "Battery", "battery", {"_show_only": True})
+    options = result["data_schema"].schema["group"].config["options"]
+    assert options == [{"value": group.subentry_id, "label": "Group"}]
+
+    # A group does not offer itself (nor any group) when it is changed.
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "resource"),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": group.subentry_id},
     )
-    # Not a group: the selector does not offer it, and the flow refuses it.
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"group": "invalid_group"}
+    assert "group" not in result["data_schema"].schema
 
 
 async def test_resource_limit(hass: HomeAssistant, sandbox: Sandbox) -> None:
@@ -411,7 +415,7 @@ async def test_defaults_from_device(
             key,
             device_id=device.id,
             original_device_class=device_class,
-            suggested_object_id=f"battery_{key}",
+            suggested_object_id=f"demo_battery_{key}",
         )
     result = await add_resource(
         hass, entry, "Battery", "battery", {"_show_only": True}, device_id=device.id
@@ -422,9 +426,9 @@ async def test_defaults_from_device(
         if key.description and "suggested_value" in key.description
     }
     assert suggested == {
-        "power_entity": "sensor.battery_power",
-        "energy_entity": "sensor.battery_energy",
-        "soc_entity": "sensor.battery_soc",
+        "power_entity": "sensor.demo_battery_power",
+        "energy_entity": "sensor.demo_battery_energy",
+        "soc_entity": "sensor.demo_battery_soc",
     }
 
 

@@ -86,14 +86,13 @@ def async_sync_site_issues(
                 "url": market.action_url or "",
             },
         )
-    async_delete_site_issues(hass, entry.entry_id, keep=wanted)
+    _async_replace_issues(hass, contract_issue_id(entry.entry_id), wanted)
+    _async_replace_issues(hass, f"{ISSUE_MARKET_PREFIX}_{entry.entry_id}_", wanted)
 
 
 @callback
-def async_delete_site_issues(
-    hass: HomeAssistant, entry_id: str, keep: set[str] | None = None
-) -> None:
-    """Delete the entry's site issues except those in ``keep``."""
+def async_delete_site_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete every issue of the entry (it is being removed)."""
     registry = ir.async_get(hass)
     prefixes = (
         contract_issue_id(entry_id),
@@ -102,9 +101,7 @@ def async_delete_site_issues(
         f"{ISSUE_SUSPENDED_PREFIX}_{entry_id}_",
     )
     for domain, issue_id in list(registry.issues):
-        if domain != DOMAIN or (keep and issue_id in keep):
-            continue
-        if issue_id.startswith(prefixes):
+        if domain == DOMAIN and issue_id.startswith(prefixes):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 

@@ -261,10 +261,8 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
                     unit_of_measurement="kWh",
                 )
             )
-            if resource_type is ResourceType.BATTERY:
-                schema[vol.Required(CONF_CAPACITY)] = capacity
-            else:
-                schema[vol.Optional(CONF_CAPACITY)] = capacity
+            # Required for batteries, checked in _validate for a translated error.
+            schema[vol.Optional(CONF_CAPACITY)] = capacity
         groups = self._groups(subentry.subentry_id if subentry else None)
         if resource_type is not ResourceType.GROUP and groups:
             schema[vol.Optional(CONF_GROUP)] = SelectSelector(
