@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -30,6 +31,10 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.gridflex.const import DOMAIN
+from custom_components.gridflex.platforms.errors import (
+    GridFlexError,
+    GridFlexRequestRejectedError,
+)
 from custom_components.gridflex.platforms.models import ResourceSpec, ResourceType
 
 from .conftest import PLATFORMS, Sandbox, setup_site
@@ -596,3 +601,137 @@ async def test_no_status_entities_without_status(
         for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
         if e.config_subentry_id == subentry.subentry_id
     ]
+
+
+async def test_platform_errors_while_adding(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """A failing platform keeps the form open; nothing is created half-way."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    await sandbox.fault("/v1/connect/resources", "status", status=503, method="POST")
+    result = await add_resource(hass, entry, "Charger", "ev_charger", CHARGER)
+    assert result["errors"] == {"base": "cannot_connect"}
+    await sandbox.clear_faults()
+
+    await sandbox.control("POST", "credentials/revoke", {"platform": "powernaut"})
+    result = await add_resource(hass, entry, "Charger", "ev_charger", CHARGER)
+    assert result["errors"] == {"base": "invalid_auth"}
+    await sandbox.control("POST", "credentials/restore", {"platform": "powernaut"})
+
+    # The sandbox accepts every well-formed resource; a refusal is raised here.
+    with patch(
+        "custom_components.gridflex.platforms.powernaut.PowernautClient.create_resource",
+        side_effect=GridFlexRequestRejectedError(400, "Resource limit reached"),
+    ):
+        result = await add_resource(hass, entry, "Charger", "ev_charger", CHARGER)
+    assert result["errors"] == {"base": "resource_rejected"}
+    assert result["description_placeholders"]["detail"] == "Resource limit reached"
+    with patch(
+        "custom_components.gridflex.platforms.powernaut.PowernautClient.create_resource",
+        side_effect=GridFlexError("odd"),
+    ):
+        result = await add_resource(hass, entry, "Charger", "ev_charger", CHARGER)
+    assert result["errors"] == {"base": "unknown"}
+    assert not [s for s in entry.subentries.values() if s.subentry_type == "resource"]
+    assert sandbox.server.state.powernaut.resources == {}
+
+
+async def test_reconfigure_validation(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """Reconfigure validates like adding and leaves the platform copy alone."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    await add_resource(hass, entry, "Battery", "battery", BATTERY)
+    subentry = subentry_by_title(entry, "Battery")
+    result = await reconfigure(
+        hass,
+        entry,
+        subentry.subentry_id,
+        {**BATTERY, "name": "Battery", "power_min_kw": 9},
+    )
+    assert result["errors"] == {"power_max_kw": "min_above_max"}
+    wire = sandbox.server.state.powernaut.resources[subentry.data["resource_id"]]
+    assert wire["power"]["active"]["minimum"] == "-5.0"
+
+
+async def test_removal_while_platform_down(
+    hass: HomeAssistant, sandbox: Sandbox, issue_registry: ir.IssueRegistry
+) -> None:
+    """A resource whose deletion fails is not lost: it comes back as a repair."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    await add_resource(hass, entry, "Charger", "ev_charger", CHARGER)
+    subentry = subentry_by_title(entry, "Charger")
+    resource_id = subentry.data["resource_id"]
+    await sandbox.fault(
+        "/v1/connect/resources/*", "status", status=503, method="DELETE"
+    )
+    hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert resource_id in sandbox.server.state.powernaut.resources
+    await sandbox.clear_faults()
+
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue_registry.async_get_issue(
+        DOMAIN, f"orphan_resource_{entry.entry_id}_{resource_id}"
+    )
+
+
+async def test_removal_of_resource_already_gone(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """Removing a resource the platform already dropped is fine."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    await add_resource(hass, entry, "Charger", "ev_charger", CHARGER)
+    subentry = subentry_by_title(entry, "Charger")
+    sandbox.server.state.powernaut.resources.clear()
+    hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_orphan_delete_fails(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    sandbox: Sandbox,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A failed deletion keeps the repair open and says why."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    orphan = await entry.runtime_data.client.create_resource(
+        entry.data["site_id"],
+        ResourceSpec(
+            name="Elsewhere",
+            type=ResourceType.OTHER,
+            power_minimum_kw=Decimal(0),
+            power_maximum_kw=Decimal(1),
+        ),
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    issue_id = f"orphan_resource_{entry.entry_id}_{orphan.resource_id}"
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+
+    async def run_delete() -> dict[str, Any]:
+        resp = await client.post(
+            "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+        )
+        flow_id = (await resp.json())["flow_id"]
+        await client.post(
+            f"/api/repairs/issues/fix/{flow_id}", json={"next_step_id": "delete"}
+        )
+        resp = await client.post(f"/api/repairs/issues/fix/{flow_id}", json={})
+        return dict(await resp.json())
+
+    await sandbox.fault(
+        "/v1/connect/resources/*", "status", status=503, method="DELETE"
+    )
+    result = await run_delete()
+    assert result["type"] == "abort"
+    assert result["reason"] == "delete_failed"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    await sandbox.clear_faults()
+
+    await hass.config_entries.async_unload(entry.entry_id)
+    result = await run_delete()
+    assert result["reason"] == "not_loaded"
+    assert orphan.resource_id in sandbox.server.state.powernaut.resources
