@@ -18,6 +18,12 @@ Routes:
   change a site's statuses.
 - ``PUT /_sandbox/powernaut/sites/{id}/markets``: a list of market objects,
   as the markets endpoint returns them.
+- ``PATCH /_sandbox/powernaut/resources/{id}`` ``{"status"?:
+  onboarding|operational|degraded|suspended|null, "health_checks"?:
+  {availability?, activation_compliance?, baselines?, bids?, meter_data?} |
+  null}``: add the product docs' status and health checks to a resource's
+  ``ResourceDto`` (given checks are merged, missing ones start ``initial``);
+  ``null`` removes the field again.
 - ``GET /_sandbox/state``: all state as JSON.
 - ``GET /_sandbox/requests``: the request log (``method, path, query, status,
   platform, fault``).
@@ -36,6 +42,7 @@ from aiohttp import web
 from .envelopes import PLATFORMS
 from .faults import FaultSpecError, parse_fault
 from .powernaut import SITE_STATUSES, UPSTREAM_STATUSES, validate_markets
+from .powernaut_resources import RESOURCE_NOT_FOUND, apply_status_control
 from .state import JSONDict, get_state
 from .validation import BodyError, read_json, unknown_fields, utc_now_iso
 
@@ -187,6 +194,20 @@ async def set_markets(request: web.Request) -> web.Response:
         raise ControlError(400, str(err)) from err
     get_state(request).powernaut.markets[site["id"]] = markets
     return web.json_response(markets)
+
+
+@routes.patch(f"{PREFIX}/powernaut/resources/{{id}}")
+async def set_resource_status(request: web.Request) -> web.Response:
+    """Set or remove a Powernaut resource's status and health checks."""
+    body = await _json(request)
+    resource = get_state(request).powernaut.resources.get(request.match_info["id"])
+    if resource is None:
+        raise ControlError(404, RESOURCE_NOT_FOUND)
+    try:
+        apply_status_control(resource, body)
+    except (TypeError, ValueError) as err:
+        raise ControlError(400, str(err)) from err
+    return web.json_response(resource)
 
 
 @routes.get(f"{PREFIX}/state")

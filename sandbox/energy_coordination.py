@@ -18,20 +18,36 @@ Routes:
   409 when the location id, or one of its meter point ids, is already
   registered.
 - ``GET``, ``PUT``, ``PATCH`` (``null`` leaves a field unchanged), ``DELETE``
-  ``/users/{userId}/locations/{locationId}``.
+  ``/users/{userId}/locations/{locationId}`` (DELETE also removes the
+  location's resources).
+- ``POST /users/{userId}/locations/{locationId}/resources`` ``{resourceId,
+  resourceType, meterPointId?}`` → 201 ``GetLocationBoundResourceResponse``
+  ``{resourceId, resourceType, locationId, userId, meterPointId}``; 404
+  without body for an unknown user or location; 400 (string) when the
+  resource id is registered anywhere already.
+- ``GET /users/{userId}/locations/{locationId}/resources``: that list (404
+  without body for an unknown user or location).
+- ``GET /resources/{resourceId}``: ``GetResourceResponse`` ``{resourceId,
+  resourceType, userId, locationId, meterPointId}`` (404 without body);
+  ``DELETE /resources/{resourceId}``: 204 (404 without body).
+- ``GET /users/{userId}/resources``: ``{resources: [GetResourceResponse]}``
+  (404 without body for an unknown user).
 
 Every API route needs ``Authorization: Bearer <token>`` (scheme
 case-insensitive); a missing, unknown or expired token gets 401 without body.
 Bodies are checked like the service's schemas (``additionalProperties:
 false``): unknown fields, wrong types, bad ``locationType``, coordinates that
-are not numbers, meter point ids that are not 18-digit GSRNs, and a location
-with neither ``meterPointIds`` nor ``coordinates`` are 400 with a JSON string.
+are not numbers, meter point ids that are not 18-digit GSRNs, a location
+with neither ``meterPointIds`` nor ``coordinates``, a ``resourceType`` outside
+``Generic, Vehicle, Charger, HotWaterTank, HVAC, SolarInverter`` and a missing
+or empty ``resourceId`` are 400 with a JSON string.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 import math
 from typing import Any
 from urllib.parse import unquote
@@ -55,6 +71,14 @@ routes = web.RouteTableDef()
 
 BASE = "/energy-coordination/v1"
 LOCATION_TYPES: tuple[str, ...] = ("Unknown", "Residential", "Commercial", "Other")
+RESOURCE_TYPES: tuple[str, ...] = (
+    "Generic",
+    "Vehicle",
+    "Charger",
+    "HotWaterTank",
+    "HVAC",
+    "SolarInverter",
+)
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 _POST_LOCATION_FIELDS = (
@@ -65,6 +89,7 @@ _POST_LOCATION_FIELDS = (
     "meterPointIds",
 )
 _PATCH_LOCATION_FIELDS = ("locationType", "coordinates", "meterPointIds")
+_POST_RESOURCE_FIELDS = ("resourceId", "resourceType", "meterPointId")
 
 
 # Responses and auth
@@ -385,6 +410,7 @@ async def delete_user(request: web.Request) -> web.Response:
         if location["userId"] == user_id
     ]:
         del store.locations[location_id]
+    _delete_resources(store, lambda resource: resource["userId"] == user_id)
     return web.Response(status=204)
 
 
@@ -464,5 +490,136 @@ async def delete_location(request: web.Request) -> web.Response:
     """Delete one of the user's locations (204)."""
     _authenticate(request)
     location = _location_or_404(request)
-    del _store(request).locations[location["locationId"]]
+    store = _store(request)
+    del store.locations[location["locationId"]]
+    _delete_resources(
+        store, lambda resource: resource["locationId"] == location["locationId"]
+    )
+    return web.Response(status=204)
+
+
+# Resources
+
+
+def _delete_resources(
+    store: EnergyCoordinationState, doomed: Callable[[JSONDict], bool]
+) -> None:
+    for resource_id in [
+        key for key, resource in store.resources.items() if doomed(resource)
+    ]:
+        del store.resources[resource_id]
+
+
+def _validate_resource(body: Any) -> JSONDict:
+    """Check a PostLocationBoundResourceRequest; return it with ``meterPointId``."""
+    if not isinstance(body, dict):
+        raise _bad_request(
+            f"The body must be a JSON object, not a JSON {json_type(body)}"
+        )
+    if extra := unknown_fields(body, _POST_RESOURCE_FIELDS):
+        raise _bad_request(
+            f"Unknown fields are not allowed: {', '.join(extra)} (additionalProperties is false)"
+        )
+    resource_id = body.get("resourceId")
+    if not isinstance(resource_id, str) or not resource_id.strip():
+        raise _bad_request("resourceId is required and must be a non-empty string")
+    resource_type = body.get("resourceType")
+    if resource_type not in RESOURCE_TYPES:
+        raise _bad_request(
+            f"resourceType is required and must be one of {', '.join(RESOURCE_TYPES)}"
+        )
+    meter_point_id = body.get("meterPointId")
+    if meter_point_id is not None and not is_gsrn(meter_point_id):
+        raise _bad_request(
+            f"meterPointId {meter_point_id!r} is not a meter point id (an 18-digit GSRN)"
+        )
+    return {
+        "resourceId": resource_id,
+        "resourceType": resource_type,
+        "meterPointId": meter_point_id,
+    }
+
+
+def _location_bound(resource: JSONDict) -> JSONDict:
+    """Render a stored resource as ``GetLocationBoundResourceResponse``."""
+    return {
+        "resourceId": resource["resourceId"],
+        "resourceType": resource["resourceType"],
+        "locationId": resource["locationId"],
+        "userId": resource["userId"],
+        "meterPointId": resource["meterPointId"],
+    }
+
+
+def _resource_or_404(request: web.Request) -> JSONDict:
+    resource_id = request.match_info["resourceId"]
+    resource = _store(request).resources.get(resource_id)
+    if resource is None:
+        raise _not_found(f"Resource {resource_id!r} does not exist")
+    return resource
+
+
+@routes.post(f"{BASE}/users/{{userId}}/locations/{{locationId}}/resources")
+async def create_resource(request: web.Request) -> web.Response:
+    """Register a resource at one of the user's locations (201)."""
+    _authenticate(request)
+    data = _validate_resource(await _body(request))
+    location = _location_or_404(request)
+    store = _store(request)
+    if data["resourceId"] in store.resources:
+        raise _bad_request(f"Resource with id '{data['resourceId']}' already exists")
+    resource: JSONDict = {
+        "resourceId": data["resourceId"],
+        "resourceType": data["resourceType"],
+        "userId": location["userId"],
+        "locationId": location["locationId"],
+        "meterPointId": data["meterPointId"],
+    }
+    store.resources[resource["resourceId"]] = resource
+    return web.json_response(_location_bound(resource), status=201)
+
+
+@routes.get(f"{BASE}/users/{{userId}}/locations/{{locationId}}/resources")
+async def list_location_resources(request: web.Request) -> web.Response:
+    """List the resources registered at one of the user's locations."""
+    _authenticate(request)
+    location = _location_or_404(request)
+    return web.json_response(
+        [
+            _location_bound(resource)
+            for resource in _store(request).resources.values()
+            if resource["locationId"] == location["locationId"]
+        ]
+    )
+
+
+@routes.get(f"{BASE}/users/{{userId}}/resources")
+async def list_user_resources(request: web.Request) -> web.Response:
+    """List all of a user's resources."""
+    _authenticate(request)
+    user_id = _user_or_404(request)
+    return web.json_response(
+        {
+            "resources": [
+                resource
+                for resource in _store(request).resources.values()
+                if resource["userId"] == user_id
+            ]
+        }
+    )
+
+
+@routes.get(f"{BASE}/resources/{{resourceId}}")
+async def get_resource(request: web.Request) -> web.Response:
+    """Return one resource."""
+    _authenticate(request)
+    return web.json_response(_resource_or_404(request))
+
+
+@routes.delete(f"{BASE}/resources/{{resourceId}}")
+async def delete_resource(request: web.Request) -> web.Response:
+    """Delete a resource (204)."""
+    _authenticate(request)
+    resource = _resource_or_404(request)
+    del _store(request).resources[resource["resourceId"]]
     return web.Response(status=204)

@@ -11,12 +11,15 @@ Routes:
   are ``no_resources`` / ``no_upstream_registered``.
 - ``GET /v1/connect/sites?page&page_size``: ``{total, items}``, newest first.
 - ``GET /v1/connect/sites/{id}``, ``PATCH`` (partial, ``null`` unsets
-  ``external_id`` / ``head_meter_resource_id``; 202), ``DELETE`` (204).
+  ``external_id`` / ``head_meter_resource_id``; 202), ``DELETE`` (204, also
+  deletes the site's resources).
 - ``GET /v1/connect/sites/{id}/markets``: the site's markets (default ``[]``;
   set them with ``PUT /_sandbox/powernaut/sites/{id}/markets``).
 - ``POST /v1/connect/sites/{id}/credentials`` ``{name}`` → 201 ``{name, key,
   secret}`` (409 when the name exists), ``GET`` → ``{items: [{name, key,
   is_rotating}]}``, ``DELETE ?name=`` → 204.
+
+Resources (``/v1/connect/resources``) live in ``powernaut_resources.py``.
 
 Every ``/v1/connect`` route needs ``Authorization: Bearer <token>``. The two
 read routes that accept edge-cloud auth (``GET /sites``, ``GET /sites/{id}``)
@@ -97,15 +100,16 @@ _INVALID = object()
 # Responses and auth
 
 
-def _reject(
+def reject(
     status: int, message: str | list[str], reason: str | None = None
 ) -> RequestRejectedError:
+    """Build a refusal in Powernaut's envelope (``reason`` defaults to the message)."""
     text = reason or (message if isinstance(message, str) else "; ".join(message))
     return RequestRejectedError(powernaut_error(status, message), text)
 
 
 def _unauthorized(reason: str) -> RequestRejectedError:
-    return _reject(401, "Unauthorized", reason)
+    return reject(401, "Unauthorized", reason)
 
 
 def _parse_basic(header: str) -> tuple[str, str] | None:
@@ -132,7 +136,7 @@ def _edge_site(state: PowernautState, key: str, secret: str) -> str | None:
     return None
 
 
-def _authenticate(request: web.Request, *, edge: bool = False) -> str | None:
+def authenticate(request: web.Request, *, edge: bool = False) -> str | None:
     """Check the caller; return None for cloud-cloud, or the site id for edge-cloud."""
     state = get_state(request)
     header = request.headers.get("Authorization", "")
@@ -151,7 +155,7 @@ def _authenticate(request: web.Request, *, edge: bool = False) -> str | None:
         if site_id is None:
             raise _unauthorized("Edge-cloud credentials unknown")
         if not edge:
-            raise _reject(
+            raise reject(
                 403,
                 "Insufficient permissions",
                 "Edge-cloud auth on a cloud-cloud route",
@@ -160,17 +164,18 @@ def _authenticate(request: web.Request, *, edge: bool = False) -> str | None:
     raise _unauthorized("Missing Authorization: Bearer header")
 
 
-async def _body(request: web.Request) -> Any:
+async def read_body(request: web.Request) -> Any:
+    """Decode the JSON body; a missing or malformed one is a 400."""
     try:
         return await read_json(request)
     except BodyError as err:
-        raise _reject(400, str(err)) from err
+        raise reject(400, str(err)) from err
 
 
 def _site_id(request: web.Request) -> str:
     site_id = request.match_info["id"]
     if not is_uuid(site_id):
-        raise _reject(
+        raise reject(
             400,
             "Validation failed (uuid is expected)",
             f"Site id {site_id!r} is not a uuid",
@@ -182,9 +187,9 @@ def _site_or_404(request: web.Request, scope: str | None = None) -> JSONDict:
     site_id = _site_id(request)
     site = get_state(request).powernaut.sites.get(site_id)
     if site is None:
-        raise _reject(404, SITE_NOT_FOUND)
+        raise reject(404, SITE_NOT_FOUND)
     if scope is not None and scope != site_id:
-        raise _reject(
+        raise reject(
             403, "Insufficient permissions", "Edge-cloud credentials of another site"
         )
     return site
@@ -399,7 +404,7 @@ async def create_token(request: web.Request) -> web.Response:
     state = get_state(request)
     credentials = _parse_basic(request.headers.get("Authorization", ""))
     if credentials is None:
-        raise _reject(
+        raise reject(
             400,
             "Missing or malformed Authorization header: expected Basic base64(client_id:client_secret)",
         )
@@ -407,7 +412,7 @@ async def create_token(request: web.Request) -> web.Response:
     if not state.credentials_valid(
         POWERNAUT, client_id=client_id, client_secret=client_secret
     ):
-        raise _reject(403, "Invalid credentials")
+        raise reject(403, "Invalid credentials")
     token = state.issue_token(POWERNAUT)
     return web.json_response(
         {
@@ -421,10 +426,10 @@ async def create_token(request: web.Request) -> web.Response:
 @routes.post("/v1/connect/sites")
 async def create_site(request: web.Request) -> web.Response:
     """Create a site and its Default edge-cloud credentials."""
-    _authenticate(request)
-    accepted, errors = _validate_site_body(await _body(request), update=False)
+    authenticate(request)
+    accepted, errors = _validate_site_body(await read_body(request), update=False)
     if errors:
-        raise _reject(400, errors)
+        raise reject(400, errors)
     state = get_state(request).powernaut
     points: list[JSONDict] = accepted["supply_points"]
     now = utc_now_iso()
@@ -455,7 +460,7 @@ async def create_site(request: web.Request) -> web.Response:
 @routes.get("/v1/connect/sites")
 async def list_sites(request: web.Request) -> web.Response:
     """List the sites, newest first, one page at a time."""
-    scope = _authenticate(request, edge=True)
+    scope = authenticate(request, edge=True)
     errors: list[str] = []
     pages: dict[str, int] = {}
     for name, default in (("page", 1), ("page_size", _DEFAULT_PAGE_SIZE)):
@@ -466,7 +471,7 @@ async def list_sites(request: web.Request) -> web.Response:
         else:
             pages[name] = value
     if errors:
-        raise _reject(400, errors)
+        raise reject(400, errors)
     sites = [
         site
         for site in reversed(get_state(request).powernaut.sites.values())
@@ -481,18 +486,18 @@ async def list_sites(request: web.Request) -> web.Response:
 @routes.get("/v1/connect/sites/{id}")
 async def get_site(request: web.Request) -> web.Response:
     """Return one site."""
-    scope = _authenticate(request, edge=True)
+    scope = authenticate(request, edge=True)
     return web.json_response(_site_or_404(request, scope))
 
 
 @routes.patch("/v1/connect/sites/{id}")
 async def update_site(request: web.Request) -> web.Response:
     """Update the given fields of a site (202)."""
-    _authenticate(request)
+    authenticate(request)
     _site_id(request)
-    accepted, errors = _validate_site_body(await _body(request), update=True)
+    accepted, errors = _validate_site_body(await read_body(request), update=True)
     if errors:
-        raise _reject(400, errors)
+        raise reject(400, errors)
     site = _site_or_404(request)
     if "grid_identifier" in accepted and "supply_points" not in accepted:
         accepted["supply_points"] = [
@@ -512,20 +517,26 @@ async def update_site(request: web.Request) -> web.Response:
 
 @routes.delete("/v1/connect/sites/{id}")
 async def delete_site(request: web.Request) -> web.Response:
-    """Delete a site with its credentials and markets (204)."""
-    _authenticate(request)
+    """Delete a site with its credentials, markets and resources (204)."""
+    authenticate(request)
     site = _site_or_404(request)
     state = get_state(request).powernaut
     del state.sites[site["id"]]
     state.site_credentials.pop(site["id"], None)
     state.markets.pop(site["id"], None)
+    for resource_id in [
+        key
+        for key, resource in state.resources.items()
+        if resource["site_id"] == site["id"]
+    ]:
+        del state.resources[resource_id]
     return web.Response(status=204)
 
 
 @routes.get("/v1/connect/sites/{id}/markets")
 async def list_markets(request: web.Request) -> web.Response:
     """Return the markets the site can take part in."""
-    _authenticate(request)
+    authenticate(request)
     site = _site_or_404(request)
     return web.json_response(get_state(request).powernaut.markets.get(site["id"], []))
 
@@ -533,11 +544,11 @@ async def list_markets(request: web.Request) -> web.Response:
 @routes.post("/v1/connect/sites/{id}/credentials")
 async def create_credentials(request: web.Request) -> web.Response:
     """Create a named edge-cloud credential set (201, 409 when the name exists)."""
-    _authenticate(request)
+    authenticate(request)
     _site_id(request)
-    body = await _body(request)
+    body = await read_body(request)
     if not isinstance(body, dict):
-        raise _reject(
+        raise reject(
             400, f"The body must be a JSON object, not a JSON {json_type(body)}"
         )
     errors = [
@@ -547,13 +558,13 @@ async def create_credentials(request: web.Request) -> web.Response:
     if not isinstance(name, str) or not 1 <= len(name) <= 512:
         errors.append("name must be a string of 1 to 512 characters")
     if errors:
-        raise _reject(400, errors)
+        raise reject(400, errors)
     site = _site_or_404(request)
     credentials = get_state(request).powernaut.site_credentials.setdefault(
         site["id"], {}
     )
     if name in credentials:
-        raise _reject(
+        raise reject(
             409,
             "A credential set with this name already exists for this connection point",
         )
@@ -564,7 +575,7 @@ async def create_credentials(request: web.Request) -> web.Response:
 @routes.get("/v1/connect/sites/{id}/credentials")
 async def list_credentials(request: web.Request) -> web.Response:
     """List the site's credential sets, without secrets."""
-    _authenticate(request)
+    authenticate(request)
     site = _site_or_404(request)
     credentials = get_state(request).powernaut.site_credentials.get(site["id"], {})
     return web.json_response(
@@ -580,17 +591,17 @@ async def list_credentials(request: web.Request) -> web.Response:
 @routes.delete("/v1/connect/sites/{id}/credentials")
 async def delete_credentials(request: web.Request) -> web.Response:
     """Revoke the named credential set (204)."""
-    _authenticate(request)
+    authenticate(request)
     _site_id(request)
     name = request.query.get("name")
     if name is None or not 1 <= len(name) <= 512:
-        raise _reject(
+        raise reject(
             400, "name must be a string of 1 to 512 characters (query parameter)"
         )
     site = _site_or_404(request)
     credentials = get_state(request).powernaut.site_credentials.get(site["id"], {})
     if name not in credentials:
-        raise _reject(404, "Credential set does not exist")
+        raise reject(404, "Credential set does not exist")
     del credentials[name]
     return web.Response(status=204)
 

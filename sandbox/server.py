@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Self
 
 from aiohttp import web
 
-from . import control, energy_coordination, flexmeasures, powernaut
+from . import control, energy_coordination, flexmeasures, powernaut, powernaut_resources
 from .control import ControlError
 from .envelopes import (
     ENERGY_COORDINATION,
@@ -154,6 +154,7 @@ def create_app(
     app[STATE_KEY] = state if state is not None else SandboxState()
     app[DELAYS_KEY] = delays if delays is not None else DelayScheduler()
     app.add_routes(powernaut.routes)
+    app.add_routes(powernaut_resources.routes)
     app.add_routes(energy_coordination.routes)
     app.add_routes(flexmeasures.routes)
     app.add_routes(control.routes)

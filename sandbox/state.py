@@ -8,9 +8,9 @@ them directly (``state.powernaut.sites[site_id]["status"]``). ``reset()``
 brings everything back to the seeded state in place, so references to the
 state object stay valid.
 
-Seeded state: no sites, users, locations or assets; FlexMeasures has account 1
-with one user (``SANDBOX_CREDENTIALS["flexmeasures"]``) and its default asset
-types.
+Seeded state: no sites, resources, users, locations, assets or sensors;
+FlexMeasures has account 1 with one user (``SANDBOX_CREDENTIALS["flexmeasures"]``)
+and its default asset types.
 """
 
 from __future__ import annotations
@@ -83,24 +83,30 @@ class PowernautState:
     ``sites`` holds ``ConnectionPointDto`` objects by id, oldest first.
     ``site_credentials`` maps site id → credential name → ``{name, key,
     secret, is_rotating}``. ``markets`` maps site id → the list the markets
-    endpoint returns.
+    endpoint returns. ``resources`` holds ``ResourceDto`` objects by id,
+    oldest first, exactly as ``GET /v1/connect/resources/{id}`` returns them
+    (with ``status``/``health_checks`` only once the control API set them).
     """
 
     sites: dict[str, JSONDict] = field(default_factory=dict)
     site_credentials: dict[str, dict[str, JSONDict]] = field(default_factory=dict)
     markets: dict[str, list[JSONDict]] = field(default_factory=dict)
+    resources: dict[str, JSONDict] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class EnergyCoordinationState:
-    """Energy Coordination: users and their locations.
+    """Energy Coordination: users, their locations and location-bound resources.
 
     ``users`` holds ``{userId}`` objects by user id; ``locations`` holds
-    ``GetLocationResponse`` objects (with ``userId``) by location id.
+    ``GetLocationResponse`` objects (with ``userId``) by location id;
+    ``resources`` holds ``GetResourceResponse`` objects (``resourceId,
+    resourceType, userId, locationId, meterPointId``) by resource id.
     """
 
     users: dict[str, JSONDict] = field(default_factory=dict)
     locations: dict[str, JSONDict] = field(default_factory=dict)
+    resources: dict[str, JSONDict] = field(default_factory=dict)
 
 
 def _seed_flexmeasures_accounts() -> dict[int, JSONDict]:
@@ -138,9 +144,11 @@ def _seed_flexmeasures_asset_types() -> dict[int, JSONDict]:
 
 @dataclass(slots=True)
 class FlexMeasuresState:
-    """FlexMeasures: accounts, users, asset types and assets.
+    """FlexMeasures: accounts, users, asset types, assets and sensors.
 
-    ``assets`` holds assets by id in the form ``GET /assets/{id}`` returns;
+    ``assets`` holds assets by id in the form ``GET /assets/{id}`` returns
+    (without the ``status`` field FlexMeasures adds to that answer);
+    ``sensors`` holds sensors by id in the form ``POST /sensors`` returns;
     ``passwords`` maps user id → password.
     """
 
@@ -156,6 +164,8 @@ class FlexMeasuresState:
     )
     assets: dict[int, JSONDict] = field(default_factory=dict)
     next_asset_id: int = 1
+    sensors: dict[int, JSONDict] = field(default_factory=dict)
+    next_sensor_id: int = 1
 
 
 @dataclass(slots=True)
@@ -298,6 +308,7 @@ class SandboxState:
                 "users": list(self.flexmeasures.users.values()),
                 "asset_types": list(self.flexmeasures.asset_types.values()),
                 "assets": list(self.flexmeasures.assets.values()),
+                "sensors": list(self.flexmeasures.sensors.values()),
             },
             "auth": {
                 "tokens": {
