@@ -466,15 +466,17 @@ async def test_missing_resource_recreated(
 
 
 @pytest.mark.parametrize("choice", ["keep", "delete"])
+@pytest.mark.parametrize("platform", PLATFORMS)
 async def test_orphan_resource_issue(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
     sandbox: Sandbox,
     issue_registry: ir.IssueRegistry,
+    platform: str,
     choice: str,
 ) -> None:
     """A platform resource no subentry knows raises a repair: keep or delete."""
-    entry = await setup_site(hass, sandbox, "powernaut")
+    entry = await setup_site(hass, sandbox, platform)
     orphan = await entry.runtime_data.client.create_resource(
         entry.data["site_id"],
         ResourceSpec(
@@ -492,7 +494,7 @@ async def test_orphan_resource_issue(
     assert issue is not None
     assert issue.is_fixable
     # Never deleted silently.
-    assert orphan.resource_id in sandbox.server.state.powernaut.resources
+    assert orphan.resource_id in platform_resources(sandbox, platform)
 
     # The homeowner opens the repair in the UI (the frontend's HTTP calls).
     assert await async_setup_component(hass, "repairs", {})
@@ -518,9 +520,9 @@ async def test_orphan_resource_issue(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     if choice == "delete":
-        assert orphan.resource_id not in sandbox.server.state.powernaut.resources
+        assert orphan.resource_id not in platform_resources(sandbox, platform)
     else:
-        assert orphan.resource_id in sandbox.server.state.powernaut.resources
+        assert orphan.resource_id in platform_resources(sandbox, platform)
         # Kept: it does not come back after a restart.
         assert await hass.config_entries.async_reload(entry.entry_id)
         await hass.async_block_till_done(wait_background_tasks=True)
