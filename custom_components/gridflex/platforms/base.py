@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 from .models import (
     Location,
     PlatformKey,
+    PowerSeries,
     RegisteredSite,
     Resource,
     ResourceSpec,
@@ -47,6 +48,8 @@ class Capabilities:
     """How many digits before the decimal point the platform takes."""
     resource_resolution: bool = False
     """Whether the homeowner picks a sensor resolution for each resource."""
+    uploads_intervals: bool = False
+    """Whether the platform takes interval power data (``IntervalUploader``)."""
 
 
 @runtime_checkable
@@ -93,3 +96,16 @@ class FlexPlatform(Protocol):
 
     async def delete_resource(self, site_id: str, resource_id: str) -> None:
         """Delete the resource; raise ``GridFlexNotFoundError`` when already gone."""
+
+
+@runtime_checkable
+class IntervalUploader(Protocol):
+    """A platform that stores interval power data per sensor (FlexMeasures)."""
+
+    async def ensure_site_power_sensor(
+        self, site_id: str, resolution_minutes: int
+    ) -> str:
+        """Return the id of the site's power sensor, creating it when missing."""
+
+    async def post_power_series(self, series: PowerSeries) -> None:
+        """Store the series; data the platform already holds counts as stored."""

@@ -7,6 +7,7 @@ client translates its wire format into these types in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime  # runtime import for typing.get_type_hints
 from decimal import Decimal  # runtime import for typing.get_type_hints
 from enum import StrEnum
 
@@ -221,3 +222,17 @@ class Resource:
     status: ResourceStatus | None = None
     health: dict[HealthCheck, str] = field(default_factory=dict)
     """Health checks the platform reported, with a value from HEALTH_CHECK_STATES."""
+
+
+@dataclass(frozen=True, slots=True)
+class PowerSeries:
+    """Interval averages of one platform sensor, oldest first, in kW.
+
+    Sign: positive is grid import / consumption. ``None`` marks an interval
+    without any valid measurement.
+    """
+
+    sensor_id: str
+    start: datetime
+    resolution_minutes: int
+    values_kw: tuple[Decimal | None, ...]
