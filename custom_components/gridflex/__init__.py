@@ -12,6 +12,7 @@ from .client import async_create_platform_client
 from .const import DOMAIN
 from .coordinator import GridFlexConfigEntry, GridFlexRuntimeData, SiteCoordinator
 from .issues import async_delete_site_issues
+from .meter import MeterData
 from .platforms.errors import GridFlexAuthError, GridFlexError
 from .resources import (
     async_ensure_devices,
@@ -54,16 +55,29 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
         client=client,
         site_coordinator=coordinator,
         data=dict(entry.data),
+        options=dict(entry.options),
         subentries=resource_subentries(entry),
     )
     async_ensure_devices(hass, entry)
+    meter = entry.runtime_data.meter = MeterData(hass, entry)
+    try:
+        await meter.async_start()
+    except GridFlexError as err:
+        await meter.async_stop()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"error": str(err) or type(err).__name__},
+        ) from err
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(async_entry_updated))
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> bool:
-    """Stop following the site."""
+    """Stop following the site; keep undelivered meter data on disk."""
+    if entry.runtime_data.meter is not None:
+        await entry.runtime_data.meter.async_stop()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 

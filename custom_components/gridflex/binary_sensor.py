@@ -12,13 +12,21 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import GridFlexConfigEntry
-from .entity import GridFlexSiteEntity
+from .entity import GridFlexMeterEntity, GridFlexSiteEntity
 
 PARALLEL_UPDATES = 0
 
 REACHABLE = BinarySensorEntityDescription(
     key="platform_reachable",
     translation_key="platform_reachable",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+STREAM_CONNECTED = BinarySensorEntityDescription(
+    key="stream_connected",
+    translation_key="stream_connected",
     device_class=BinarySensorDeviceClass.CONNECTIVITY,
     entity_category=EntityCategory.DIAGNOSTIC,
 )
@@ -33,6 +41,9 @@ async def async_setup_entry(
     async_add_entities(
         [PlatformReachableSensor(entry.runtime_data.site_coordinator, REACHABLE)]
     )
+    meter = entry.runtime_data.meter
+    if meter is not None and meter.streams:
+        async_add_entities([StreamConnectedSensor(entry, STREAM_CONNECTED)])
 
 
 class PlatformReachableSensor(GridFlexSiteEntity, BinarySensorEntity):
@@ -47,3 +58,12 @@ class PlatformReachableSensor(GridFlexSiteEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Return whether the latest poll reached the platform."""
         return self.coordinator.last_update_success
+
+
+class StreamConnectedSensor(GridFlexMeterEntity, BinarySensorEntity):
+    """On while the measurement stream is connected to the platform's broker."""
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether the stream is connected."""
+        return self.meter.connected

@@ -6,15 +6,20 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    OptionsFlow,
 )
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
+    BooleanSelector,
+    EntitySelector,
+    EntitySelectorConfig,
     LocationSelector,
     LocationSelectorConfig,
     SelectSelector,
@@ -36,14 +41,22 @@ from .const import (
     CONF_DIRECTION,
     CONF_EDGE_CREDENTIALS,
     CONF_ENVIRONMENT,
+    CONF_GRID_EXPORT_ENTITY,
     CONF_GRID_IDENTIFIER,
+    CONF_GRID_POWER_ENTITY,
+    CONF_GRID_POWER_INVERTED,
     CONF_INJECTION_GRID_IDENTIFIER,
     CONF_LATITUDE,
     CONF_LOCATION,
     CONF_LONGITUDE,
+    CONF_MQTT_BROKER,
+    CONF_MQTT_CA_FILE,
     CONF_PLATFORM,
+    CONF_RESOURCE_TOPIC,
     CONF_SITE_ID,
     CONF_SITE_NAME,
+    CONF_SITE_TOPIC,
+    CONF_STREAM_ADVANCED,
     DOMAIN,
     LOGGER,
     SUBENTRY_RESOURCE,
@@ -130,6 +143,12 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Resources are added to the site as subentries."""
         return {SUBENTRY_RESOURCE: ResourceSubentryFlow}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """The site's meter: which sensors measure the grid connection."""
+        return GridFlexOptionsFlow()
 
     @property
     def _platform(self) -> PlatformKey:
@@ -534,3 +553,66 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
             LOGGER.exception("Unexpected error while updating the site")
             errors["base"] = "unknown"
         return not errors
+
+
+def _valid_broker(value: str) -> bool:
+    """Return whether a broker URL is mqtt:// or mqtts:// with a host."""
+    try:
+        url = URL(value)
+    except ValueError:
+        return False
+    return url.scheme in ("mqtt", "mqtts") and bool(url.host)
+
+
+class GridFlexOptionsFlow(OptionsFlow):
+    """Choose the sensors that measure the site's grid connection."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Map the grid power sensor(s); on Powernaut, the stream's settings."""
+        caps = capabilities(PlatformKey(self.config_entry.data[CONF_PLATFORM]))
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if user_input.get(CONF_GRID_EXPORT_ENTITY) and not user_input.get(
+                CONF_GRID_POWER_ENTITY
+            ):
+                errors[CONF_GRID_POWER_ENTITY] = "import_required"
+            stream = user_input.get(CONF_STREAM_ADVANCED, {})
+            if (broker := stream.get(CONF_MQTT_BROKER)) and not _valid_broker(broker):
+                errors[CONF_STREAM_ADVANCED] = "invalid_broker"
+            for key, field in (
+                (CONF_SITE_TOPIC, "{site_id}"),
+                (CONF_RESOURCE_TOPIC, "{resource_id}"),
+            ):
+                if (topic := stream.get(key)) and field not in topic:
+                    errors[CONF_STREAM_ADVANCED] = "invalid_topic"
+            if not errors:
+                return self.async_create_entry(data=user_input)
+        power = EntitySelector(
+            EntitySelectorConfig(domain="sensor", device_class=SensorDeviceClass.POWER)
+        )
+        schema: dict[vol.Marker, Any] = {
+            vol.Optional(CONF_GRID_POWER_ENTITY): power,
+            vol.Optional(CONF_GRID_EXPORT_ENTITY): power,
+            vol.Optional(CONF_GRID_POWER_INVERTED, default=False): BooleanSelector(),
+        }
+        if caps.streams_measurements:
+            schema[vol.Required(CONF_STREAM_ADVANCED)] = section(
+                vol.Schema(
+                    {
+                        vol.Optional(CONF_MQTT_BROKER): TextSelector(),
+                        vol.Optional(CONF_MQTT_CA_FILE): TextSelector(),
+                        vol.Optional(CONF_SITE_TOPIC): TextSelector(),
+                        vol.Optional(CONF_RESOURCE_TOPIC): TextSelector(),
+                    }
+                ),
+                {"collapsed": True},
+            )
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(schema), user_input or dict(self.config_entry.options)
+            ),
+            errors=errors,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant
@@ -23,6 +23,9 @@ from .platforms.errors import (
     GridFlexRateLimitedError,
 )
 from .platforms.models import Resource, Site
+
+if TYPE_CHECKING:
+    from .meter import MeterData
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +46,12 @@ class GridFlexRuntimeData:
     site_coordinator: SiteCoordinator
     data: dict[str, Any]
     """The entry data the entry was set up with (a change means reload)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """The options the entry was set up with (a change means reload)."""
     subentries: dict[str, ConfigSubentry] = field(default_factory=dict)
     """The resource subentries known to the running entry."""
     site_device_id: str | None = None
+    meter: MeterData | None = None
 
 
 type GridFlexConfigEntry = ConfigEntry[GridFlexRuntimeData]

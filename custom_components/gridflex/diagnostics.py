@@ -58,6 +58,19 @@ async def async_get_config_entry_diagnostics(
             "site": asdict(snapshot.site) if snapshot else None,
             "synced_at": snapshot.synced_at.isoformat() if snapshot else None,
             "last_update_success": coordinator.last_update_success,
+            "meter": (
+                {
+                    "streams": meter.streams,
+                    "uploads": meter.uploads,
+                    "stream_connected": meter.connected,
+                    "sent": meter.sent,
+                    "queued": meter.queued,
+                    "dropped": meter.dropped,
+                    "skipped": meter.skipped,
+                }
+                if (meter := runtime.meter) is not None
+                else None
+            ),
         },
         TO_REDACT,
     )

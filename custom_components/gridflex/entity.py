@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_RESOURCE_ID, DOMAIN
@@ -71,3 +71,24 @@ class GridFlexResourceEntity(CoordinatorEntity[SiteCoordinator]):
         )
         resource_id = subentry.data.get(CONF_RESOURCE_ID, "")
         return self.coordinator.data.resources.get(resource_id)
+
+
+class GridFlexMeterEntity(Entity):
+    """An entity of the site device showing how meter data moves."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self, entry: GridFlexConfigEntry, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the site device."""
+        assert entry.runtime_data.meter is not None
+        self.meter = entry.runtime_data.meter
+        self.entity_description = description
+        self._attr_unique_id = f"{entry.unique_id}_{description.key}"
+        self._attr_device_info = site_device_info(entry)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the meter's figures."""
+        self.async_on_remove(self.meter.async_add_listener(self.async_write_ha_state))

@@ -152,7 +152,7 @@ def async_ensure_devices(hass: HomeAssistant, entry: GridFlexConfigEntry) -> Non
 async def async_entry_updated(hass: HomeAssistant, entry: GridFlexConfigEntry) -> None:
     """Follow changes to the entry: reload on new data, track resource subentries."""
     runtime = entry.runtime_data
-    if dict(entry.data) != runtime.data:
+    if dict(entry.data) != runtime.data or dict(entry.options) != runtime.options:
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
     current = resource_subentries(entry)
@@ -164,7 +164,10 @@ async def async_entry_updated(hass: HomeAssistant, entry: GridFlexConfigEntry) -
         async_dispatcher_send(
             hass, SIGNAL_RESOURCE_ADDED.format(entry.entry_id), current[subentry_id]
         )
+    changed = runtime.subentries != current
     runtime.subentries = current
+    if changed and runtime.meter is not None:
+        await runtime.meter.async_restart()
     await runtime.site_coordinator.async_request_refresh()
 
 

@@ -10,6 +10,7 @@ from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
+    SensorStateClass,
 )
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory
@@ -19,7 +20,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import SIGNAL_RESOURCE_ADDED
 from .coordinator import GridFlexConfigEntry, SiteCoordinator, SiteSnapshot
-from .entity import GridFlexResourceEntity, GridFlexSiteEntity
+from .entity import GridFlexMeterEntity, GridFlexResourceEntity, GridFlexSiteEntity
+from .meter import MeterData
 from .platforms.base import Capabilities
 from .platforms.models import (
     HEALTH_CHECK_STATES,
@@ -70,6 +72,47 @@ SITE_SENSORS: tuple[GridFlexSiteSensorDescription, ...] = (
 
 
 @dataclass(frozen=True, kw_only=True)
+class GridFlexMeterSensorDescription(SensorEntityDescription):
+    """Describes a sensor of how meter data moves."""
+
+    value_fn: Callable[[MeterData], int | datetime | None]
+    exists_fn: Callable[[MeterData], bool] = lambda _: True
+
+
+METER_SENSORS: tuple[GridFlexMeterSensorDescription, ...] = (
+    GridFlexMeterSensorDescription(
+        key="last_measurement_sent",
+        translation_key="last_measurement_sent",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda meter: meter.last_sent,
+    ),
+    GridFlexMeterSensorDescription(
+        key="measurements_queued",
+        translation_key="measurements_queued",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda meter: meter.queued,
+        exists_fn=lambda meter: meter.uploads,
+    ),
+    GridFlexMeterSensorDescription(
+        key="measurements_dropped",
+        translation_key="measurements_dropped",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda meter: meter.dropped,
+    ),
+    GridFlexMeterSensorDescription(
+        key="measurements_skipped",
+        translation_key="measurements_skipped",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda meter: meter.skipped,
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
 class GridFlexResourceSensorDescription(SensorEntityDescription):
     """Describes a status sensor of a resource."""
 
@@ -114,6 +157,13 @@ async def async_setup_entry(
         for description in SITE_SENSORS
         if description.exists_fn(capabilities)
     )
+    meter = entry.runtime_data.meter
+    if meter is not None and (meter.streams or meter.uploads):
+        async_add_entities(
+            GridFlexMeterSensor(entry, description)
+            for description in METER_SENSORS
+            if description.exists_fn(meter)
+        )
     if not capabilities.resource_status:
         return
 
@@ -170,3 +220,14 @@ class GridFlexResourceSensor(GridFlexResourceEntity, SensorEntity):
         if (resource := self.resource) is None:
             return None
         return self.entity_description.value_fn(resource)
+
+
+class GridFlexMeterSensor(GridFlexMeterEntity, SensorEntity):
+    """A figure of how meter data moves to the platform."""
+
+    entity_description: GridFlexMeterSensorDescription
+
+    @property
+    def native_value(self) -> int | datetime | None:
+        """Return the figure."""
+        return self.entity_description.value_fn(self.meter)
