@@ -44,6 +44,7 @@ Routes:
   ``{data: [sensor], num-records, filtered-records, status: 200}`` with
   ``page`` default 1 and ``per-page`` default 10; ``filter``, ``sort-by``
   (``id|name|resolution``) and ``sort-dir`` are supported.
+- ``POST`` and ``GET /api/v3_0/sensors/{id}/data``: see ``flexmeasures_data.py``.
 
 Dict answers of views FlexMeasures decorates with ``@as_json`` (GET/PATCH of
 an asset, GET of a sensor, the paginated lists) carry ``"status": 200``
@@ -807,6 +808,7 @@ async def delete_asset(request: web.Request) -> web.Response:
         if sensor["generic_asset_id"] in doomed
     ]:
         del store.sensors[sensor_id]
+        store.forget_sensor_data(sensor_id)
     _refresh(store, asset["parent_asset_id"])
     return web.Response(status=204)
 
@@ -1174,6 +1176,7 @@ async def delete_sensor(request: web.Request) -> web.Response:
     sensor = _sensor_or_error(request, user)
     store = get_state(request).flexmeasures
     del store.sensors[sensor["id"]]
+    store.forget_sensor_data(sensor["id"])
     _refresh(store, sensor["generic_asset_id"])
     return web.Response(status=204)
 

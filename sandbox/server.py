@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Self
 
 from aiohttp import web
 
-from . import control, energy_coordination, flexmeasures, powernaut, powernaut_resources
+from . import (
+    control,
+    energy_coordination,
+    flexmeasures,
+    flexmeasures_data,
+    powernaut,
+    powernaut_resources,
+)
 from .control import ControlError
 from .envelopes import (
     ENERGY_COORDINATION,
@@ -157,6 +164,7 @@ def create_app(
     app.add_routes(powernaut_resources.routes)
     app.add_routes(energy_coordination.routes)
     app.add_routes(flexmeasures.routes)
+    app.add_routes(flexmeasures_data.routes)
     app.add_routes(control.routes)
     return app
 

@@ -144,12 +144,21 @@ def _seed_flexmeasures_asset_types() -> dict[int, JSONDict]:
 
 @dataclass(slots=True)
 class FlexMeasuresState:
-    """FlexMeasures: accounts, users, asset types, assets and sensors.
+    """FlexMeasures: accounts, users, asset types, assets, sensors and their data.
 
     ``assets`` holds assets by id in the form ``GET /assets/{id}`` returns
     (without the ``status`` field FlexMeasures adds to that answer);
     ``sensors`` holds sensors by id in the form ``POST /sensors`` returns;
     ``passwords`` maps user id → password.
+
+    Sensor data (``POST /sensors/{id}/data``): ``beliefs`` maps sensor id →
+    event start (ISO 8601 in UTC, ``"2026-11-22T10:00:00+00:00"``) → the
+    current value in the sensor's unit (the most recent belief, what ``GET
+    /sensors/{id}/data`` answers); ``belief_history`` maps sensor id → event
+    start → belief time (UTC ISO 8601 with microseconds) → value, every belief
+    a POST stored. ``data_posts`` counts POSTs answered 200 (``PROCESSED`` or
+    ``ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED``), ``replays`` those
+    answered ``ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED``.
     """
 
     accounts: dict[int, JSONDict] = field(default_factory=_seed_flexmeasures_accounts)
@@ -166,6 +175,15 @@ class FlexMeasuresState:
     next_asset_id: int = 1
     sensors: dict[int, JSONDict] = field(default_factory=dict)
     next_sensor_id: int = 1
+    beliefs: dict[int, dict[str, float]] = field(default_factory=dict)
+    belief_history: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+    data_posts: int = 0
+    replays: int = 0
+
+    def forget_sensor_data(self, sensor_id: int) -> None:
+        """Drop a sensor's data (when the sensor is deleted)."""
+        self.beliefs.pop(sensor_id, None)
+        self.belief_history.pop(sensor_id, None)
 
 
 @dataclass(slots=True)
@@ -309,6 +327,12 @@ class SandboxState:
                 "asset_types": list(self.flexmeasures.asset_types.values()),
                 "assets": list(self.flexmeasures.assets.values()),
                 "sensors": list(self.flexmeasures.sensors.values()),
+                "beliefs": {
+                    str(sensor_id): dict(values)
+                    for sensor_id, values in self.flexmeasures.beliefs.items()
+                },
+                "data_posts": self.flexmeasures.data_posts,
+                "replays": self.flexmeasures.replays,
             },
             "auth": {
                 "tokens": {
