@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from custom_components.gridflex.platforms import (
+    EnergyCoordinationClient,
     Environment,
     FlexMeasuresClient,
     GridFlexAuthError,
     GridFlexConnectionError,
     GridFlexNotFoundError,
+    GridFlexRateLimitedError,
     GridFlexRequestRejectedError,
     GridFlexResponseError,
     Location,
     PlatformKey,
+    PowernautClient,
     Resource,
     ResourceSpec,
     ResourceType,
@@ -25,6 +29,8 @@ from custom_components.gridflex.platforms import (
     SiteRegistration,
     create_client,
 )
+from custom_components.gridflex.platforms.base import IntervalUploader
+from custom_components.gridflex.platforms.models import PowerSeries
 
 from .conftest import FakeClock, FakePlatform, load, reply
 
@@ -947,3 +953,192 @@ async def test_get_resource_without_id_is_unreadable(
     fake.on("GET", SENSORS, reply(body=[]))
     with pytest.raises(GridFlexResponseError):
         await _client(fake, session).get_resource("42", "50")
+
+
+# --- meter data: the site's power sensor and interval uploads -------------------
+
+SITE_DATA = f"{SENSORS}/100/data"
+WINTER = timezone(timedelta(hours=1))
+
+
+def _series(
+    values: tuple[Decimal | None, ...] = (Decimal("1.2"), None, Decimal("-3.50")),
+    **overrides: Any,
+) -> PowerSeries:
+    fields: dict[str, Any] = {
+        "sensor_id": "100",
+        "start": datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
+        "resolution_minutes": 15,
+        "values_kw": values,
+    }
+    fields.update(overrides)
+    return PowerSeries(**fields)
+
+
+def test_flexmeasures_uploads_intervals() -> None:
+    """Only FlexMeasures takes interval data; its client is an IntervalUploader."""
+    assert FlexMeasuresClient.capabilities.uploads_intervals
+    assert not PowernautClient.capabilities.uploads_intervals
+    assert not EnergyCoordinationClient.capabilities.uploads_intervals
+    assert issubclass(FlexMeasuresClient, IntervalUploader)
+
+
+async def test_site_power_sensor_found(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """The site asset's own ``power`` sensor is used as it is."""
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
+    client = _client(fake, session)
+    assert isinstance(client, IntervalUploader)
+    assert await client.ensure_site_power_sensor("42", 5) == "100"
+    [listing] = fake.sent("GET", SENSORS)
+    assert listing.query == {"asset": "42"}
+    assert fake.sent("POST", SENSORS) == []
+
+
+@pytest.mark.parametrize(("minutes", "resolution"), [(15, "PT15M"), (60, "PT1H")])
+async def test_site_power_sensor_created(
+    fake: FakePlatform, session: aiohttp.ClientSession, minutes: int, resolution: str
+) -> None:
+    """Power sensors of the resources and other sensors of the site do not count."""
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors_resources_only"))
+    fake.on("POST", SENSORS, reply(201, fixture="fm_site_sensor_created"))
+    client = _client(fake, session)
+    assert await client.ensure_site_power_sensor("42", minutes) == "110"
+    [created] = fake.sent("POST", SENSORS)
+    assert created.json() == {
+        "name": "power",
+        "unit": "kW",
+        "event_resolution": resolution,
+        "generic_asset_id": 42,
+    }
+
+
+async def test_site_power_sensor_errors(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Bad ids and resolutions are refused before sending; an id-less answer fails."""
+    client = _client(fake, session)
+    with pytest.raises(GridFlexNotFoundError):
+        await client.ensure_site_power_sensor("site-42", 15)
+    with pytest.raises(GridFlexRequestRejectedError) as rejected:
+        await client.ensure_site_power_sensor("42", 0)
+    assert rejected.value.status == 400
+    assert fake.sent() == []
+    fake.on("GET", SENSORS, reply(body={"data": []}))
+    fake.on("POST", SENSORS, reply(201, body={"name": "power"}))
+    with pytest.raises(GridFlexResponseError):
+        await client.ensure_site_power_sensor("42", 15)
+
+
+async def test_post_power_series_wire_form(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Start in UTC with an offset, duration = values x resolution, numbers and null."""
+    fake.on("POST", SITE_DATA, reply(fixture="fm_data_processed"))
+    series = _series(start=datetime(2026, 11, 22, 11, 0, tzinfo=WINTER))
+    await _client(fake, session).post_power_series(series)
+    [posted] = fake.sent("POST", SITE_DATA)
+    assert posted.headers["Authorization"] == "fm-token-1"
+    assert posted.json() == {
+        "start": "2026-11-22T10:00:00+00:00",
+        "duration": "PT45M",
+        "values": [1.2, None, -3.5],
+        "unit": "kW",
+    }
+    assert b'"values": [1.2, null, -3.5]' in posted.body
+
+
+@pytest.mark.parametrize(
+    ("minutes", "count", "duration"),
+    [
+        (1, 1, "PT1M"),
+        (15, 3, "PT45M"),
+        (60, 2, "PT2H"),
+        (15, 8, "PT2H"),
+        (15, 9, "PT2H15M"),
+        (15, 96, "P1D"),
+        (15, 97, "P1DT15M"),
+        (5, 301, "P1DT1H5M"),
+        (60, 49, "P2DT1H"),
+    ],
+)
+async def test_post_power_series_duration(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    minutes: int,
+    count: int,
+    duration: str,
+) -> None:
+    """ISO 8601 durations as FlexMeasures writes them (days, hours, minutes)."""
+    fake.on("POST", SITE_DATA, reply(fixture="fm_data_processed"))
+    series = _series((Decimal(1),) * count, resolution_minutes=minutes)
+    await _client(fake, session).post_power_series(series)
+    assert fake.sent("POST", SITE_DATA)[0].json()["duration"] == duration
+
+
+@pytest.mark.parametrize(
+    ("status", "fixture"),
+    [
+        (200, "fm_data_processed"),
+        (200, "fm_data_already_received"),
+        (202, "fm_data_accepted"),
+    ],
+)
+async def test_post_power_series_stored(
+    fake: FakePlatform, session: aiohttp.ClientSession, status: int, fixture: str
+) -> None:
+    """Processed, a replay of data already held, and queued all count as stored."""
+    fake.on("POST", SITE_DATA, reply(status, fixture=fixture))
+    await _client(fake, session).post_power_series(_series())
+    assert len(fake.sent("POST", SITE_DATA)) == 1
+
+
+async def test_post_power_series_refused(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """403 INVALID_REPLACEMENT and 422 are rejections; 429 is rate limiting."""
+    client = _client(fake, session)
+    fake.on("POST", SITE_DATA, reply(403, fixture="fm_error_403_replacement"))
+    with pytest.raises(GridFlexRequestRejectedError, match="replacement") as refused:
+        await client.post_power_series(_series())
+    assert refused.value.status == 403
+    fake.on("POST", SITE_DATA, reply(422, fixture="fm_error_422_resolution"))
+    with pytest.raises(GridFlexRequestRejectedError, match="incompatible") as refused:
+        await client.post_power_series(_series(resolution_minutes=7))
+    assert refused.value.status == 422
+    fake.on("POST", SITE_DATA, reply(429, body={}, headers={"Retry-After": "30"}))
+    with pytest.raises(GridFlexRateLimitedError) as limited:
+        await client.post_power_series(_series())
+    assert limited.value.retry_after == 30.0
+
+
+@pytest.mark.parametrize(
+    ("series", "error"),
+    [
+        (_series(sensor_id="sensor-100"), GridFlexNotFoundError),
+        (_series(resolution_minutes=0), GridFlexRequestRejectedError),
+        (_series(start=datetime(2026, 11, 22, 10)), GridFlexRequestRejectedError),  # noqa: DTZ001
+        (_series((Decimal(1), Decimal("NaN"))), GridFlexRequestRejectedError),
+        (_series((Decimal("Infinity"),)), GridFlexRequestRejectedError),
+        (_series((Decimal("1E+400"),)), GridFlexRequestRejectedError),
+    ],
+)
+async def test_post_power_series_checked_before_sending(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    series: PowerSeries,
+    error: type[Exception],
+) -> None:
+    """What FlexMeasures cannot take is refused without a request."""
+    with pytest.raises(error):
+        await _client(fake, session).post_power_series(series)
+    assert fake.sent() == []
+
+
+async def test_post_empty_power_series_sends_nothing(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A series without values has nothing to store."""
+    await _client(fake, session).post_power_series(_series(()))
+    assert fake.sent() == []

@@ -110,6 +110,7 @@ def test_capabilities() -> None:
         resource_types=tuple(ResourceType),
         resource_status=False,
         resource_resolution=True,
+        uploads_intervals=True,
     )
     # The raw key works as well as the enum.
     assert capabilities("flexmeasures") is FlexMeasuresClient.capabilities  # type: ignore[arg-type]

@@ -22,13 +22,25 @@ Wire facts this module relies on:
   ``fields`` asks for more; ``root`` selects an asset and its descendants.
   ``GET /sensors?asset=`` lists the sensors of an asset and its descendants.
   Deleting an asset deletes its children.
+- Meter data goes to the site asset's own ``power`` sensor (kW, created when
+  missing) with ``POST /sensors/{id}/data``: ``start`` with an offset,
+  ``duration`` (ISO 8601, ``P1DT2H15M`` as FlexMeasures writes it itself:
+  the resolution times the number of values) and ``values`` as JSON numbers
+  or ``null``. The resolution must be a multiple or a divisor of the
+  sensor's; the server floors ``start`` to the sensor's resolution.
+  Answers: 200 ``PROCESSED``, 200
+  ``ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED`` (a replay) and 202
+  ``ACCEPTED`` (queued for a worker) all mean stored; 403
+  ``INVALID_REPLACEMENT`` is a conflicting belief.
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC
 from decimal import Decimal
 import json
+import math
 import time
 from typing import TYPE_CHECKING, ClassVar, Final
 
@@ -58,6 +70,7 @@ from .models import (
     Environment,
     Location,
     PlatformKey,
+    PowerSeries,
     RegisteredSite,
     Resource,
     ResourceSpec,
@@ -125,6 +138,7 @@ CAPABILITIES: Final = Capabilities(
     resource_types=tuple(RESOURCE_ASSET_TYPES),
     resource_status=False,
     resource_resolution=True,
+    uploads_intervals=True,
 )
 
 
@@ -394,6 +408,65 @@ class FlexMeasuresClient:
             asset_id = _asset_id(asset_id)
         return f"{self.api_url}/assets/{asset_id}"
 
+    async def ensure_site_power_sensor(
+        self, site_id: str, resolution_minutes: int
+    ) -> str:
+        """Return the site asset's own ``power`` sensor, creating it when missing.
+
+        Only a sensor of the site asset itself counts (not one of its
+        resources). An existing sensor keeps its resolution; a new one gets
+        ``resolution_minutes``.
+
+        Raises:
+            GridFlexNotFoundError: ``site_id`` is not an asset id.
+            GridFlexRequestRejectedError: before anything is sent, when the
+                resolution is not a positive number of minutes.
+
+        """
+        site = _asset_id(site_id)
+        resolution = _resolution(resolution_minutes)
+        existing = (await self._power_sensors(site)).get(site)
+        if existing is not None:
+            return str(existing)
+        body = {
+            "name": POWER_SENSOR_NAME,
+            "unit": "kW",
+            "event_resolution": resolution,
+            "generic_asset_id": site,
+        }
+        sensor = as_object(
+            await self._auth.request("POST", f"{self.api_url}/sensors", json_body=body),
+            "the created FlexMeasures sensor",
+        )
+        sensor_id = _int(sensor.get("id"))
+        if sensor_id is None:
+            raise GridFlexResponseError("Expected a FlexMeasures sensor to have an id")
+        return str(sensor_id)
+
+    async def post_power_series(self, series: PowerSeries) -> None:
+        """Store the interval averages on the sensor (kW; ``None`` as ``null``).
+
+        A series without values sends nothing. Data FlexMeasures already
+        holds (a replay) and data queued for its worker count as stored.
+
+        Raises:
+            GridFlexNotFoundError: the sensor id is not a FlexMeasures id.
+            GridFlexRequestRejectedError: before anything is sent, when the
+                resolution is not positive, the start is naive, or a value
+                is not a finite number; from the server, 403 for a
+                conflicting belief (``INVALID_REPLACEMENT``) and 422 for data
+                that does not fit the sensor.
+            GridFlexRateLimitedError: HTTP 429, with ``retry_after``.
+
+        """
+        sensor_id = _sensor_id(series.sensor_id)
+        body = _series_body(series)
+        if body is None:
+            return
+        await self._auth.request(
+            "POST", f"{self.api_url}/sensors/{sensor_id}/data", json_body=body
+        )
+
     async def _assets(self) -> list[dict[str, object]]:
         answer = await self._auth.request("GET", f"{self.api_url}/assets")
         return _objects(answer, "the FlexMeasures assets")
@@ -548,6 +621,49 @@ def _resolution(minutes: int) -> str:
     if minutes % 60 == 0:
         return f"PT{minutes // 60}H"
     return f"PT{minutes}M"
+
+
+def _sensor_id(sensor_id: str) -> int:
+    """A sensor id GridFlex was given; anything but digits cannot exist."""
+    if not sensor_id.isdigit():
+        raise GridFlexNotFoundError(f"Not a FlexMeasures sensor id: {sensor_id!r}")
+    return int(sensor_id)
+
+
+def _duration(minutes: int) -> str:
+    """An ISO 8601 duration as FlexMeasures writes one (``P1DT2H15M``, ``PT45M``)."""
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    time_part = (f"{hours}H" if hours else "") + (f"{mins}M" if mins else "")
+    return "P" + (f"{days}D" if days else "") + (f"T{time_part}" if time_part else "")
+
+
+def _series_body(series: PowerSeries) -> dict[str, object] | None:
+    """The ``POST /sensors/{id}/data`` body; ``None`` for a series without values.
+
+    Decimals become JSON numbers only here, at the wire.
+    """
+    _resolution(series.resolution_minutes)
+    if series.start.tzinfo is None or series.start.utcoffset() is None:
+        raise GridFlexRequestRejectedError(
+            400, "The start of a power series must be timezone-aware"
+        )
+    values: list[float | None] = []
+    for value in series.values_kw:
+        number = None if value is None else float(value)
+        if number is not None and not math.isfinite(number):
+            raise GridFlexRequestRejectedError(
+                400, f"Not a finite power for FlexMeasures: {value}"
+            )
+        values.append(number)
+    if not values:
+        return None
+    return {
+        "start": series.start.astimezone(UTC).isoformat(),
+        "duration": _duration(series.resolution_minutes * len(values)),
+        "values": values,
+        "unit": "kW",
+    }
 
 
 def _parent_id(site_id: str, spec: ResourceSpec) -> int:
