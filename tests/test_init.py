@@ -51,9 +51,19 @@ async def test_setup_and_unload(
             "last_sync",
             "platform_reachable",
         }
-    else:
-        # No site statuses on this platform: those entities are not created.
+    elif platform == "energy_coordination":
+        # No site statuses, no meter data on this platform: no such entities.
         assert entities == {"last_sync", "platform_reachable"}
+    else:
+        # FlexMeasures takes interval data: its delivery figures are shown.
+        assert entities == {
+            "last_sync",
+            "platform_reachable",
+            "last_measurement_sent",
+            "measurements_queued",
+            "measurements_dropped",
+            "measurements_skipped",
+        }
     assert hass.states.get(REACHABLE).state == STATE_ON
 
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -71,8 +71,16 @@ class MeterData:
         self.entry = entry
         self.client = entry.runtime_data.client
         caps = self.client.capabilities
-        self.streams = caps.streams_measurements and bool(
-            entry.data.get(CONF_EDGE_CREDENTIALS)
+        stream_options = entry.options.get(CONF_STREAM_ADVANCED, {})
+        # A custom platform URL (the local sandbox) has no known broker unless
+        # one is given in the options.
+        self.streams = (
+            caps.streams_measurements
+            and bool(entry.data.get(CONF_EDGE_CREDENTIALS))
+            and (
+                entry.data[CONF_ENVIRONMENT] != Environment.CUSTOM
+                or bool(stream_options.get(CONF_MQTT_BROKER))
+            )
         )
         self.uploads = caps.uploads_intervals and isinstance(
             self.client, IntervalUploader
