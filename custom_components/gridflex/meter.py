@@ -231,6 +231,8 @@ class MeterData:
     @callback
     def _on_value(self, key: str, moment: datetime, value: Decimal | None) -> None:
         """Feed a new value to its interval averager."""
+        if value is None:
+            self._notify()  # an invalid reading was skipped
         if (averager := self._averagers.get(key)) is not None:
             self._queue(key, averager.add(moment, value))
 

@@ -159,21 +159,24 @@ class Outbox:
             return
         self._draining = True
         try:
-            for sensor_id in list(self._targets):
+            # Data queued while a request is under way is picked up here too.
+            while sensor_id := next(
+                (sid for sid, target in self._targets.items() if target["points"]),
+                None,
+            ):
                 target = self._targets[sensor_id]
-                while target["points"]:
-                    start, values = self._next_batch(target)
-                    series = PowerSeries(
-                        sensor_id=sensor_id,
-                        start=start,
-                        resolution_minutes=target["resolution"],
-                        values_kw=tuple(values),
-                    )
-                    if not await self._async_deliver(series):
-                        return
-                    del target["points"][: len(values)]
-                    self._store.async_delay_save(self._to_store, SAVE_DELAY)
-                    self._on_change()
+                start, values = self._next_batch(target)
+                series = PowerSeries(
+                    sensor_id=sensor_id,
+                    start=start,
+                    resolution_minutes=target["resolution"],
+                    values_kw=tuple(values),
+                )
+                if not await self._async_deliver(series):
+                    return
+                del target["points"][: len(values)]
+                self._store.async_delay_save(self._to_store, SAVE_DELAY)
+                self._on_change()
             self._retry_delay = RETRY_MIN
         finally:
             self._draining = False

@@ -1,0 +1,265 @@
+"""FlexMeasures meter data: interval averages through the outbox, against the sandbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.gridflex.const import DOMAIN
+
+from .conftest import Sandbox, setup_site
+from .test_resources import add_resource, subentry_by_title
+
+T0 = "2026-11-22T10:00:00+00:00"
+GRID = "sensor.grid_power"
+QUEUED = "sensor.home_measurements_queued"
+DROPPED = "sensor.home_measurements_dropped"
+SKIPPED = "sensor.home_invalid_readings_skipped"
+
+
+@pytest.fixture(autouse=True)
+def start_of_day(freezer: FrozenDateTimeFactory) -> None:
+    """Start at a quarter-hour so interval boundaries are easy to read."""
+    freezer.move_to(T0)
+
+
+async def _tick(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
+) -> None:
+    """Let ``seconds`` pass in Home Assistant, one minute at a time."""
+    remaining = seconds
+    while remaining > 0:
+        step = min(60.0, remaining)
+        freezer.tick(timedelta(seconds=step))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        remaining -= step
+
+
+def _set(hass: HomeAssistant, entity_id: str, value: str, unit: str = "W") -> None:
+    hass.states.async_set(
+        entity_id, value, {"unit_of_measurement": unit, "device_class": "power"}
+    )
+
+
+async def _with_grid_sensor(
+    hass: HomeAssistant, entry: ConfigEntry, **options: Any
+) -> None:
+    """Map the site's grid power sensor in the options (the entry reloads)."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"grid_power_entity": GRID, **options}
+    )
+    assert result["type"] == "create_entry"
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _site_sensor(sandbox: Sandbox, entry: ConfigEntry) -> int:
+    """Return the id of the site asset's power sensor in the sandbox."""
+    site_asset = int(entry.data["site_id"])
+    return next(
+        sensor_id
+        for sensor_id, sensor in sandbox.server.state.flexmeasures.sensors.items()
+        if sensor["generic_asset_id"] == site_asset and sensor["name"] == "power"
+    )
+
+
+def _stored(sandbox: Sandbox, sensor_id: int) -> dict[str, float]:
+    return dict(sandbox.server.state.flexmeasures.beliefs.get(sensor_id, {}))
+
+
+async def test_exact_interval_averages(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """A known step input gives exact quarter-hour averages on the platform."""
+    _set(hass, GRID, "2000")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await _with_grid_sensor(hass, entry)
+    sensor = _site_sensor(sandbox, entry)
+
+    await _tick(hass, freezer, 5 * 60)
+    _set(hass, GRID, "5000")  # 2 kW for 5 min, then 5 kW for 10 min
+    await _tick(hass, freezer, 10 * 60)
+    _set(hass, GRID, "-1.5", unit="kW")  # exporting 1.5 kW for the next quarter
+    await _tick(hass, freezer, 15 * 60)
+
+    assert _stored(sandbox, sensor) == {
+        "2026-11-22T10:00:00+00:00": 4.0,
+        "2026-11-22T10:15:00+00:00": -1.5,
+    }
+    assert hass.states.get(QUEUED).state == "0"
+
+
+async def test_resource_and_export_sensor(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Import minus export for the site; each resource at its own resolution."""
+    _set(hass, GRID, "3")
+    _set(hass, "sensor.grid_export", "0.5", unit="MW")
+    _set(hass, "sensor.charger_power", "7400")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await add_resource(
+        hass,
+        entry,
+        "Charger",
+        "ev_charger",
+        {
+            "power_entity": "sensor.charger_power",
+            "power_min_kw": 0,
+            "power_max_kw": 7.4,
+            "resolution_minutes": "5",
+        },
+    )
+    await _with_grid_sensor(hass, entry, grid_export_entity="sensor.grid_export")
+    resource = subentry_by_title(entry, "Charger")
+    charger_sensor = next(
+        sensor_id
+        for sensor_id, sensor in sandbox.server.state.flexmeasures.sensors.items()
+        if str(sensor["generic_asset_id"]) == resource.data["resource_id"]
+    )
+    await _tick(hass, freezer, 15 * 60)
+    # 3 W imported, 0.5 MW exported: -499.997 kW.
+    assert _stored(sandbox, _site_sensor(sandbox, entry)) == {T0: -499.997}
+    assert _stored(sandbox, charger_sensor) == {
+        "2026-11-22T10:00:00+00:00": 7.4,
+        "2026-11-22T10:05:00+00:00": 7.4,
+        "2026-11-22T10:10:00+00:00": 7.4,
+    }
+
+
+async def test_invalid_readings_skipped_and_counted(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Unknown, unavailable, non-numeric, NaN and infinite readings are skipped."""
+    _set(hass, GRID, "1000")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await _with_grid_sensor(hass, entry)
+    for value in ("unknown", "unavailable", "abc", "nan", "inf"):
+        await _tick(hass, freezer, 60)
+        _set(hass, GRID, value)
+    hass.states.async_set(GRID, "5", {"unit_of_measurement": "°C"})
+    await _tick(hass, freezer, 60)
+    _set(hass, GRID, "1000")
+    await hass.async_block_till_done()
+    assert hass.states.get(SKIPPED).state == "6"
+    await _tick(hass, freezer, 15 * 60)
+    # Only the valid time counts: 1 kW from 10:00 to 10:01 and from 10:06 on.
+    assert _stored(sandbox, _site_sensor(sandbox, entry))[T0] == 1.0
+
+
+async def test_outage_loses_and_duplicates_nothing(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Six hours without the platform, then everything arrives exactly once."""
+    _set(hass, GRID, "1000")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await _with_grid_sensor(hass, entry)
+    sensor = _site_sensor(sandbox, entry)
+    await sandbox.fault("/api/v3_0/sensors/*/data", "status", status=503)
+    for hour in range(6):
+        _set(hass, GRID, str(1000 + hour))
+        await _tick(hass, freezer, 3600)
+    assert _stored(sandbox, sensor) == {}
+    assert int(hass.states.get(QUEUED).state) == 24
+
+    await sandbox.clear_faults()
+    await _tick(hass, freezer, 3600)  # the backoff has passed by now
+    stored = _stored(sandbox, sensor)
+    assert len(stored) == 28
+    assert stored[T0] == 1.0
+    assert stored["2026-11-22T15:45:00+00:00"] == 1.005
+    history = sandbox.server.state.flexmeasures.belief_history[sensor]
+    assert all(len(beliefs) == 1 for beliefs in history.values())
+    assert hass.states.get(QUEUED).state == "0"
+    assert hass.states.get(DROPPED).state == "0"
+
+
+async def test_restart_with_pending_data(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Undelivered data survives a restart of Home Assistant and is delivered."""
+    _set(hass, GRID, "2000")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await _with_grid_sensor(hass, entry)
+    sensor = _site_sensor(sandbox, entry)
+    await sandbox.fault("/api/v3_0/sensors/*/data", "status", status=503)
+    await _tick(hass, freezer, 45 * 60)
+    assert int(hass.states.get(QUEUED).state) == 3
+
+    # Home Assistant stops (the outbox is written) and starts again.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await sandbox.clear_faults()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _stored(sandbox, sensor) == {
+        "2026-11-22T10:00:00+00:00": 2.0,
+        "2026-11-22T10:15:00+00:00": 2.0,
+        "2026-11-22T10:30:00+00:00": 2.0,
+    }
+
+
+async def test_retry_after_is_honoured(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """After a 429, nothing is sent before Retry-After has passed."""
+    _set(hass, GRID, "2000")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await _with_grid_sensor(hass, entry)
+    sensor = _site_sensor(sandbox, entry)
+    await sandbox.fault(
+        "/api/v3_0/sensors/*/data", "rate_limit", retry_after=600, times=1
+    )
+    await _tick(hass, freezer, 15 * 60)
+    posts = [r for r in sandbox.requests("flexmeasures") if r["path"].endswith("/data")]
+    assert [r["status"] for r in posts] == [429]
+
+    await _tick(hass, freezer, 9 * 60)  # 9 of the 10 minutes: nothing yet
+    posts = [r for r in sandbox.requests("flexmeasures") if r["path"].endswith("/data")]
+    assert len(posts) == 1
+    await _tick(hass, freezer, 2 * 60)
+    assert _stored(sandbox, sensor) == {T0: 2.0}
+
+
+async def test_outbox_bound_drops_oldest(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Past its bound the outbox drops the oldest data, counts it and says so."""
+    _set(hass, GRID, "2000")
+    with patch("custom_components.gridflex.outbox.MAX_AGE", timedelta(hours=1)):
+        entry = await setup_site(hass, sandbox, "flexmeasures")
+        await _with_grid_sensor(hass, entry)
+        sensor = _site_sensor(sandbox, entry)
+        await sandbox.fault("/api/v3_0/sensors/*/data", "status", status=503)
+        await _tick(hass, freezer, 90 * 60)
+        assert hass.states.get(QUEUED).state == "4"
+        assert hass.states.get(DROPPED).state == "2"
+        issue = issue_registry.async_get_issue(
+            DOMAIN, f"outbox_overflow_{entry.entry_id}"
+        )
+        assert issue is not None
+        assert issue.translation_placeholders["dropped"] == "2"
+
+        await sandbox.clear_faults()
+        await _tick(hass, freezer, 2 * 3600)
+        dropped = int(hass.states.get(DROPPED).state)
+    stored = _stored(sandbox, sensor)
+    # 10:00 to 13:30: 14 quarter-hours closed. The oldest were dropped while
+    # the platform was away; every newer one arrived, once.
+    assert hass.states.get(QUEUED).state == "0"
+    assert len(stored) + dropped == 14
+    assert T0 not in stored
+    assert "2026-11-22T10:15:00+00:00" not in stored
+    assert (
+        min(stored) == f"2026-11-22T{10 + dropped // 4}:{dropped % 4 * 15:02d}:00+00:00"
+    )
