@@ -301,7 +301,17 @@ class MeterData:
 
         self._unsubs.append(_cancel)
         self._unsubs.append(
-            async_track_time_interval(self.hass, self._async_publish, STREAM_INTERVAL)
+            async_track_time_interval(self.hass, self._async_tick, STREAM_INTERVAL)
+        )
+
+    @callback
+    def _async_tick(self, now: datetime) -> None:
+        """Start this tick's publish; it runs after the timer callbacks are done."""
+        self.entry.async_create_background_task(
+            self.hass,
+            self._async_publish(now),
+            f"{DOMAIN} publish {self.entry.entry_id}",
+            eager_start=False,
         )
 
     async def _async_publish(self, now: datetime) -> None:
