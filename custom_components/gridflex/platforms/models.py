@@ -236,3 +236,64 @@ class PowerSeries:
     start: datetime
     resolution_minutes: int
     values_kw: tuple[Decimal | None, ...]
+
+
+class GridEventKind(StrEnum):
+    """What a grid event asks of the site."""
+
+    LPC = "lpc"
+    """A limitation of power consumption: stay below a kW limit in its windows."""
+    LPC_RESERVATION = "lpc_reservation"
+    """An announced LPC that may follow."""
+    PRICE_CURVE = "price_curve"
+    ACTIVATION = "activation"
+    USER_ELIGIBILITY = "user_eligibility"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitWindow:
+    """A period with a power limit (aware UTC datetimes, kW)."""
+
+    start: datetime
+    end: datetime
+    max_power_kw: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PricePoint:
+    """A price delta for a period, in the event's currency per energy unit."""
+
+    start: datetime
+    end: datetime
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class GridEvent:
+    """A grid event for this site, in the common language of the platforms.
+
+    ``windows`` are contiguous limit periods, oldest first (an LPC event's
+    points merged where they touch and share a limit). ``resource_ids`` is
+    set for events that target resources rather than the whole site.
+    """
+
+    event_id: str
+    kind: GridEventKind
+    created_at: datetime
+    windows: tuple[LimitWindow, ...] = ()
+    prices: tuple[PricePoint, ...] = ()
+    currency: str | None = None
+    resource_ids: tuple[str, ...] = ()
+    meter_point_id: str | None = None
+    raw_type: str | None = None
+    """The platform's own name of the event type (e.g. ``LocationLPC``)."""
+
+    @property
+    def start(self) -> datetime | None:
+        """Return when the event's first window starts."""
+        return self.windows[0].start if self.windows else None
+
+    @property
+    def end(self) -> datetime | None:
+        """Return when the event's last window ends."""
+        return self.windows[-1].end if self.windows else None
