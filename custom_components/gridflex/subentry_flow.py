@@ -92,6 +92,25 @@ def _fits(value: Decimal, caps: Capabilities) -> str | None:
     return None
 
 
+def _capacity(
+    resource_type: ResourceType,
+    value: Any,
+    caps: Capabilities,
+    errors: dict[str, str],
+) -> str | None:
+    """Check the capacity (required for batteries); return it as a decimal string."""
+    if value is None:
+        if resource_type is ResourceType.BATTERY:
+            errors[CONF_CAPACITY] = "capacity_required"
+        return None
+    capacity_kwh = _decimal(value)
+    if capacity_kwh <= 0:
+        errors[CONF_CAPACITY] = "capacity_invalid"
+    elif error := _fits(capacity_kwh, caps):
+        errors[CONF_CAPACITY] = error
+    return _plain(capacity_kwh)
+
+
 class ResourceSubentryFlow(ConfigSubentryFlow):
     """Add or change a flexible resource of the site."""
 
@@ -306,7 +325,7 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
             unit = entity.unit_of_measurement
         return unit in PowerConverter.VALID_UNITS
 
-    def _validate(  # noqa: C901
+    def _validate(
         self,
         resource_type: ResourceType,
         user_input: dict[str, Any],
@@ -341,18 +360,9 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
             errors[CONF_POWER_MAX] = "min_above_max"
         data[CONF_POWER_MIN] = _plain(minimum)
         data[CONF_POWER_MAX] = _plain(maximum)
-        capacity = user_input.get(CONF_CAPACITY)
-        if capacity is not None:
-            capacity_kwh = _decimal(capacity)
-            if capacity_kwh <= 0:
-                errors[CONF_CAPACITY] = "capacity_invalid"
-            elif error := _fits(capacity_kwh, caps):
-                errors[CONF_CAPACITY] = error
-            data[CONF_CAPACITY] = _plain(capacity_kwh)
-        elif resource_type is ResourceType.BATTERY:
-            errors[CONF_CAPACITY] = "capacity_required"
-        else:
-            data[CONF_CAPACITY] = None
+        data[CONF_CAPACITY] = _capacity(
+            resource_type, user_input.get(CONF_CAPACITY), caps, errors
+        )
         if (group := data[CONF_GROUP]) is not None:
             target = resource_subentries(self._get_entry()).get(group)
             if (
