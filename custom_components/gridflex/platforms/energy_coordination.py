@@ -14,13 +14,47 @@ Wire facts this module relies on:
   (GridFlex's ``external_id``) and the location's meter point. The platform
   keeps only id and ``resourceType``: no name, limits, capacity or groups,
   and no update (a new type means delete and create again with the same id).
+
+Grid events (``GET /events``, newest first, paged; webhook pushes):
+
+- ``payload.payloadType`` is the discriminator: ``LocationLPC``,
+  ``ResourceLPC`` and ``LPCReservation`` carry ``targets`` with
+  ``points: [{timestamp, maxPowerInKiloWatts}]``, each point lasting the
+  target's ``resolution`` (a .NET TimeSpan, ``"01:00:00"``); ``PriceCurve``
+  targets resources (``{resourceId, locationId}``) with a
+  ``priceCurveDelta``; ``UserEligibility`` lists added and removed users.
+  Other types are not read.
+- Targets name a location, not a user: a target is this site's when its
+  ``locationId`` is the site's and its ``meterPointId`` (where both are
+  known) is the site's meter point.
+- A pushed notification (``EventNotification``) wraps the payload in
+  ``{notificationId, eventId, eventCreatedAtUtc, notificationSentUtc,
+  notificationType}`` and is signed in ``X-Payload-Signature``: base64 of
+  HMAC-SHA256 over the raw body, keyed with the webhook secret.
+- Reports (``POST /reports``) carry every payload for one event. The
+  acknowledgement types are spelled as in the spec,
+  ``LocationLPCAcknowledgement`` / ``ResourceLPCAcknowledgement``; the
+  written guides say ``LocationLPCAcknowledged``, which no version of the
+  spec has. Energy usage goes out hourly (``resolution "01:00:00"``) with UTC
+  hour starts written ``yyyy-MM-ddTHH:mm:ss.fffZ`` as the guide asks (the
+  spec's ``date-time`` accepts that form too) and ``kiloWattHours`` as JSON
+  numbers (the spec's ``double``).
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+import hashlib
+import hmac
+from itertools import pairwise
+import logging
+import re
 import time
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import quote
 
 from ._http import (
@@ -43,11 +77,16 @@ from .errors import (
     GridFlexAuthError,
     GridFlexNotFoundError,
     GridFlexRequestRejectedError,
+    GridFlexResponseError,
 )
 from .models import (
     Environment,
+    GridEvent,
+    GridEventKind,
+    LimitWindow,
     Location,
     PlatformKey,
+    PricePoint,
     RegisteredSite,
     Resource,
     ResourceSpec,
@@ -57,9 +96,9 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     import aiohttp
+
+_LOGGER = logging.getLogger(__name__)
 
 API_PATH: Final = "/energy-coordination/v1"
 ID_PREFIX: Final = "gridflex-"
@@ -107,6 +146,45 @@ CAPABILITIES: Final = Capabilities(
 )
 
 
+MAX_PAGE_SIZE: Final = 1000
+"""The largest ``pageSize`` ``GET /events`` takes."""
+
+SIGNATURE_HEADER: Final = "X-Payload-Signature"
+"""The header of a webhook push that carries its signature."""
+
+NOTIFICATION_TYPES: Final = (
+    "PriceCurveCreated",
+    "UserEligibilityUpdated",
+    "LocationLPCRequested",
+    "ResourceLPCRequested",
+    "LPCReservationCreated",
+)
+"""Every ``NotificationType`` a webhook can subscribe to (all but ``Unknown``)."""
+
+WEBHOOK_NAME: Final = "GridFlex"
+"""The ``name`` GridFlex gives the webhooks it registers."""
+
+REPORT_RESOLUTION: Final = "01:00:00"
+"""The only resolution the platform takes in energy usage reports."""
+
+EVENT_KINDS: Final[dict[str, GridEventKind]] = {
+    "LocationLPC": GridEventKind.LPC,
+    "ResourceLPC": GridEventKind.LPC,
+    "LPCReservation": GridEventKind.LPC_RESERVATION,
+    "PriceCurve": GridEventKind.PRICE_CURVE,
+    "UserEligibility": GridEventKind.USER_ELIGIBILITY,
+}
+"""The ``payloadType`` values GridFlex reads, as kinds of grid events."""
+
+_ONE_HOUR: Final = timedelta(hours=1)
+_TIMESPAN: Final = re.compile(
+    r"(?:(?P<days>\d+)\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{1,2}):"
+    r"(?P<seconds>\d{1,2})(?:\.(?P<fraction>\d{1,7}))?",
+    re.ASCII,
+)
+"""A positive .NET TimeSpan: ``[d.]hh:mm:ss[.fffffff]``."""
+
+
 class EnergyCoordinationClient:
     """A client for the Energy Coordination API."""
 
@@ -134,6 +212,7 @@ class EnergyCoordinationClient:
         service uses a separate identity server), the token endpoint at
         ``/connect/token``; that is how the local sandbox is laid out.
         """
+        self.environment = environment
         if environment is Environment.CUSTOM:
             root = root_url(environment, base_url, production="", sandbox="")
             self.base_url = f"{root}{API_PATH}"
@@ -294,6 +373,421 @@ class EnergyCoordinationClient:
     async def delete_resource(self, site_id: str, resource_id: str) -> None:
         """Delete the resource; ``GridFlexNotFoundError`` when already gone."""
         await self._auth.request("DELETE", self._resource_url(resource_id))
+
+    async def list_events(
+        self,
+        site_id: str,
+        *,
+        stop_at: Callable[[str], bool] | None = None,
+        page_size: int = 100,
+    ) -> list[GridEvent]:
+        """Return the site's grid events, oldest first.
+
+        Pages through ``GET /events`` (newest first) until ``stop_at`` is true
+        for an event id (an event the caller knows already; it and everything
+        older is left out) or there is no next page. Events for other
+        locations, and events GridFlex does not read, are left out; an event
+        that cannot be read is logged and skipped so it cannot block the
+        events after it.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, for a
+                ``page_size`` outside 1 to ``MAX_PAGE_SIZE``.
+            GridFlexNotFoundError: before anything is sent, for a bad site id.
+
+        """
+        _split_site_id(site_id)
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise GridFlexRequestRejectedError(
+                400, f"pageSize must be between 1 and {MAX_PAGE_SIZE}"
+            )
+        found: list[GridEvent] = []
+        seen: set[str] = set()
+        page = 1
+        while True:
+            answer = as_object(
+                await self._auth.request(
+                    "GET",
+                    f"{self.base_url}/events",
+                    params={"page": str(page), "pageSize": str(page_size)},
+                ),
+                "the Energy Coordination events",
+            )
+            items = answer.get("events")
+            for item in as_list([] if items is None else items, "the events"):
+                if not isinstance(item, dict):
+                    continue
+                event_id = optional_str(item, "id")
+                if not event_id or event_id in seen:
+                    # Without an id; or seen on the previous page already,
+                    # pushed down by an event created while paging.
+                    continue
+                if stop_at is not None and stop_at(event_id):
+                    return _oldest_first(found)
+                seen.add(event_id)
+                event = self._listed_event(site_id, event_id, item)
+                if event is not None:
+                    found.append(event)
+            next_page = _next_page(answer.get("pagination"), page)
+            if next_page is None:
+                return _oldest_first(found)
+            page = next_page
+
+    def parse_event(
+        self,
+        site_id: str,
+        event_id: str,
+        created_at: str,
+        payload: Mapping[str, Any],
+    ) -> GridEvent | None:
+        """Read one event payload (polled or pushed) for the site.
+
+        ``None`` when the payload type is one GridFlex does not read, or the
+        event is not for this site (no target at its location; for
+        ``UserEligibility``: the site's user neither added nor removed).
+        Limits and prices are exact ``Decimal`` values of the JSON numbers as
+        parsed (parse a pushed body with ``parse_float=Decimal`` to keep every
+        digit); times are aware UTC.
+
+        Raises:
+            GridFlexResponseError: a payload of a type GridFlex reads that
+                cannot be read.
+            GridFlexNotFoundError: a bad site id.
+
+        """
+        user_id, location_id = _split_site_id(site_id)
+        raw_type = optional_str(payload, "payloadType")
+        kind = None if raw_type is None else EVENT_KINDS.get(raw_type)
+        if raw_type is None or kind is None:
+            return None
+        what = f"Energy Coordination event {event_id!r}"
+        if kind is GridEventKind.USER_ELIGIBILITY:
+            if user_id not in _eligibility_users(payload):
+                return None
+            return GridEvent(
+                event_id=event_id,
+                kind=kind,
+                created_at=_parse_time(created_at, what),
+                raw_type=raw_type,
+            )
+        site_meter_point = _meter_point_id(user_id)
+        targets = _site_targets(payload, location_id, site_meter_point, what)
+        if not targets:
+            return None
+        created = _parse_time(created_at, what)
+        meter_point = next(
+            (mp for t in targets if (mp := optional_str(t, "meterPointId"))),
+            site_meter_point,
+        )
+        if kind is GridEventKind.PRICE_CURVE:
+            prices, currency = _price_curve(payload, what)
+            return GridEvent(
+                event_id=event_id,
+                kind=kind,
+                created_at=created,
+                prices=prices,
+                currency=currency,
+                resource_ids=_resource_ids(targets, what, required=False),
+                meter_point_id=meter_point,
+                raw_type=raw_type,
+            )
+        return GridEvent(
+            event_id=event_id,
+            kind=kind,
+            created_at=created,
+            windows=_limit_windows(targets, what),
+            resource_ids=(
+                _resource_ids(targets, what, required=True)
+                if raw_type == "ResourceLPC"
+                else ()
+            ),
+            meter_point_id=meter_point,
+            raw_type=raw_type,
+        )
+
+    def parse_notification(
+        self, site_id: str, body: Mapping[str, Any]
+    ) -> GridEvent | None:
+        """Read a webhook push (``EventNotification``) for the site.
+
+        Check the signature with ``verify_signature`` on the raw body first.
+
+        Raises:
+            GridFlexResponseError: the body is not an event notification, or
+                its payload cannot be read.
+            GridFlexNotFoundError: a bad site id.
+
+        """
+        what = "an Energy Coordination notification"
+        event_id = required_str(body, "eventId", what)
+        created_at = required_str(body, "eventCreatedAtUtc", what)
+        payload = body.get("payload")
+        if not isinstance(payload, Mapping):
+            raise GridFlexResponseError(f"Expected {what} to have a payload object")
+        return self.parse_event(site_id, event_id, created_at, payload)
+
+    async def acknowledge_event(
+        self, site_id: str, event: GridEvent, *, accept: bool = True
+    ) -> None:
+        """Acknowledge (or, with ``accept=False``, decline) an LPC event.
+
+        A location event is answered for the site's location and meter point,
+        a resource event (``resource_ids`` set) for each of its resources.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, for an
+                event that is not an LPC or an LPC reservation, or when the
+                site's meter point is unknown.
+
+        """
+        user_id, location_id = _split_site_id(site_id)
+        if event.kind not in (GridEventKind.LPC, GridEventKind.LPC_RESERVATION):
+            raise GridFlexRequestRejectedError(
+                400, f"Energy Coordination acknowledges LPC events, not {event.kind}"
+            )
+        meter_point = await self._event_meter_point(user_id, location_id, event)
+        targets: list[dict[str, object]]
+        if event.resource_ids:
+            payload_type = "ResourceLPCAcknowledgement"
+            targets = [
+                {
+                    "meterPointId": meter_point,
+                    "locationId": location_id,
+                    "resourceId": resource_id,
+                }
+                for resource_id in event.resource_ids
+            ]
+        else:
+            payload_type = "LocationLPCAcknowledgement"
+            targets = [{"locationId": location_id, "meterPointId": meter_point}]
+        payload: dict[str, object] = {
+            "acknowledgedTargets": targets if accept else [],
+            "declinedTargets": [] if accept else targets,
+            "payloadType": payload_type,
+        }
+        await self._post_report(event.event_id, [payload])
+
+    async def report_energy_usage(
+        self,
+        site_id: str,
+        event: GridEvent,
+        hours: Sequence[tuple[datetime, Decimal]],
+        *,
+        resource_hours: Mapping[str, Sequence[tuple[datetime, Decimal]]] | None = None,
+    ) -> None:
+        """Report the energy used in each hour of the event, in one report.
+
+        ``hours`` are the site's ``(hour start, kWh)``, sent as a
+        ``LocationEnergyUsage`` payload (left out when empty);
+        ``resource_hours`` holds the same per resource of a resource event,
+        each sent as an ``EnergyUsage`` payload. Hour starts may be in any
+        time zone (aware) and go out in UTC.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, for a time
+                that is naive or not the start of a UTC hour, the same hour
+                twice, a value that is not finite, a resource the event does
+                not target, nothing to report, or an unknown meter point.
+
+        """
+        user_id, location_id = _split_site_id(site_id)
+        extra = resource_hours or {}
+        strangers = sorted(set(extra) - set(event.resource_ids))
+        if strangers:
+            raise GridFlexRequestRejectedError(
+                400,
+                f"Event {event.event_id} does not target resource(s) "
+                + ", ".join(strangers),
+            )
+        points = _hourly(hours, "kiloWattHours")
+        resource_points = {
+            resource_id: _hourly(extra[resource_id], "kiloWattHours")
+            for resource_id in event.resource_ids
+            if resource_id in extra
+        }
+        if not points and not resource_points:
+            raise GridFlexRequestRejectedError(
+                400, f"No energy usage to report for event {event.event_id}"
+            )
+        meter_point = await self._event_meter_point(user_id, location_id, event)
+        payloads: list[dict[str, object]] = []
+        if points:
+            payloads.append(
+                {
+                    "locationId": location_id,
+                    "meterPointId": meter_point,
+                    "points": points,
+                    "resolution": REPORT_RESOLUTION,
+                    "payloadType": "LocationEnergyUsage",
+                }
+            )
+        payloads.extend(
+            {
+                "resourceId": resource_id,
+                "locationId": location_id,
+                "meterPointId": meter_point,
+                "points": resource_points[resource_id],
+                "resolution": REPORT_RESOLUTION,
+                "payloadType": "EnergyUsage",
+            }
+            for resource_id in resource_points
+        )
+        await self._post_report(event.event_id, payloads)
+
+    async def register_webhook(
+        self, url: str, secret: str, notification_types: Sequence[str]
+    ) -> str:
+        """Have the platform push these notification types to ``url``.
+
+        Returns the new webhook's id. The secret signs every push and is
+        never logged.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, without a
+                URL or a secret (an unsigned push cannot be trusted).
+
+        """
+        if not url or not secret:
+            raise GridFlexRequestRejectedError(
+                400, "A webhook needs a URL and a secret to sign its pushes"
+            )
+        body = {
+            "name": WEBHOOK_NAME,
+            "webhookSecret": secret,
+            "webhookUrl": url,
+            "notificationTypes": list(notification_types),
+        }
+        answer = await self._auth.request(
+            "POST", f"{self.base_url}/webhooks", json_body=body
+        )
+        if answer is None:
+            # The spec also lists a 200 without a body: find the webhook.
+            return await self._webhook_id_for(url)
+        return required_str(
+            as_object(answer, "the created Energy Coordination webhook"),
+            "webhookId",
+            "the created Energy Coordination webhook",
+        )
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Delete the webhook; ``GridFlexNotFoundError`` when it is gone."""
+        if not webhook_id:
+            raise GridFlexNotFoundError("A webhook id cannot be empty")
+        await self._auth.request(
+            "DELETE", f"{self.base_url}/webhooks/{quote(webhook_id, safe='')}"
+        )
+
+    async def simulate_lpc_event(
+        self,
+        site_id: str,
+        points: Sequence[tuple[datetime, Decimal]] | None = None,
+    ) -> GridEvent | None:
+        """Have the sandbox send a location LPC event to the site.
+
+        ``points`` are ``(hour start, kW limit)``; without them the platform
+        picks random ones. The event is also pushed to subscribed webhooks and
+        listed under ``/events``. Returns it as the site would read it.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, in the
+                production environment, or for points that are not on UTC
+                hour starts.
+
+        """
+        user_id, location_id = _split_site_id(site_id)
+        if self.environment is Environment.PRODUCTION:
+            raise GridFlexRequestRejectedError(
+                400, "Events can be simulated in the sandbox environment only"
+            )
+        wire_points = None if points is None else _hourly(points, "maxPowerInKiloWatts")
+        meter_point = await self._site_meter_point(user_id, location_id)
+        target: dict[str, object] = {
+            "location": {"locationId": location_id, "meterPointId": meter_point}
+        }
+        if wire_points is not None:
+            target["points"] = wire_points
+        answer = await self._auth.request(
+            "POST",
+            f"{self.base_url}/simulation/events/lpc/locations",
+            json_body={"locations": [target]},
+        )
+        what = "the simulated Energy Coordination event"
+        simulated = as_object(as_object(answer, what).get("simulatedEvent"), what)
+        payload = as_object(simulated.get("payload"), what)
+        return self.parse_event(
+            site_id,
+            required_str(simulated, "id", what),
+            required_str(simulated, "createdAt", what),
+            payload,
+        )
+
+    def _listed_event(
+        self, site_id: str, event_id: str, item: dict[str, object]
+    ) -> GridEvent | None:
+        payload = item.get("payload")
+        created_at = item.get("createdAt")
+        problem = None
+        if not isinstance(payload, dict):
+            problem = "no payload object"
+        elif not isinstance(created_at, str):
+            problem = "no createdAt"
+        else:
+            try:
+                return self.parse_event(site_id, event_id, created_at, payload)
+            except GridFlexResponseError as err:
+                problem = str(err)
+        _LOGGER.warning(
+            "Skipping Energy Coordination event %s that cannot be read: %s",
+            event_id,
+            problem,
+        )
+        return None
+
+    async def _post_report(
+        self, event_id: str, payloads: list[dict[str, object]]
+    ) -> None:
+        await self._auth.request(
+            "POST",
+            f"{self.base_url}/reports",
+            json_body={"eventId": event_id, "payloads": payloads},
+        )
+
+    async def _event_meter_point(
+        self, user_id: str, location_id: str, event: GridEvent
+    ) -> str:
+        if event.meter_point_id:
+            return event.meter_point_id
+        return await self._site_meter_point(user_id, location_id)
+
+    async def _site_meter_point(self, user_id: str, location_id: str) -> str:
+        """GridFlex's grid identifier in the user id, else the location's own."""
+        meter_point = _meter_point_id(user_id)
+        if meter_point is None:
+            site = await self.get_site(f"{user_id}/{location_id}")
+            meter_point = site.grid_identifier or None
+        if meter_point is None:
+            raise GridFlexRequestRejectedError(
+                400, f"Location {location_id!r} has no meter point"
+            )
+        return meter_point
+
+    async def _webhook_id_for(self, url: str) -> str:
+        answer = await self._auth.request("GET", f"{self.base_url}/webhooks")
+        what = "the Energy Coordination webhooks"
+        webhooks = as_object(answer, what).get("webhooks")
+        matching = [
+            webhook
+            for webhook in as_list([] if webhooks is None else webhooks, what)
+            if isinstance(webhook, dict)
+            and webhook.get("webhookUrl") == url
+            and optional_str(webhook, "webhookId")
+        ]
+        if not matching:
+            raise GridFlexResponseError(
+                "Energy Coordination created a webhook it does not list"
+            )
+        newest = max(matching, key=lambda webhook: str(webhook.get("createdDate")))
+        return str(newest["webhookId"])
 
     async def _create_resource(
         self, site_id: str, resource_id: str, resource_type: str
@@ -468,3 +962,235 @@ def _site(
 
 def _with_address(site: Site, address: str | None) -> Site:
     return replace(site, location=replace(site.location, address=address))
+
+
+def verify_signature(secret: str, body: bytes, signature: str | None) -> bool:
+    """Return whether ``signature`` is the push's ``X-Payload-Signature``.
+
+    That is base64 of HMAC-SHA256 over the raw ``body`` bytes, keyed with the
+    webhook secret as UTF-8, compared in constant time. A missing or garbled
+    header, or an empty secret, never verifies.
+    """
+    if not secret or not signature:
+        return False
+    try:
+        claimed = base64.b64decode(signature.strip(), validate=True)
+    except ValueError:  # binascii.Error, or a header that is not ASCII
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return hmac.compare_digest(expected, claimed)
+
+
+def _oldest_first(events: list[GridEvent]) -> list[GridEvent]:
+    """Newest-first events oldest first (ties keep the platform's order)."""
+    return sorted(events, key=lambda event: event.created_at, reverse=True)[::-1]
+
+
+def _next_page(pagination: object, page: int) -> int | None:
+    if not isinstance(pagination, dict):
+        return None
+    next_page = pagination.get("nextPage")
+    if isinstance(next_page, bool) or not isinstance(next_page, int):
+        return None
+    return next_page if next_page > page else None
+
+
+def _parse_time(value: object, what: str) -> datetime:
+    """An ISO 8601 time as aware UTC (a time without offset is read as UTC)."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                return parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)
+    raise GridFlexResponseError(
+        f"Expected {what} to have ISO 8601 times, not {value!r}"
+    )
+
+
+def _timespan(value: object, what: str) -> timedelta:
+    """A positive .NET TimeSpan (``"01:00:00"``); one hour when missing."""
+    if value is None:
+        return _ONE_HOUR
+    match = _TIMESPAN.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is not None:
+        hours, minutes, seconds = (
+            int(match["hours"]),
+            int(match["minutes"]),
+            int(match["seconds"]),
+        )
+        if hours < 24 and minutes < 60 and seconds < 60:
+            span = timedelta(
+                days=int(match["days"] or 0),
+                hours=hours,
+                minutes=minutes,
+                seconds=seconds,
+                microseconds=int((match["fraction"] or "0").ljust(7, "0")) // 10,
+            )
+            if span > timedelta(0):
+                return span
+    raise GridFlexResponseError(
+        f"Expected {what} to have a positive resolution, not {value!r}"
+    )
+
+
+def _objects(value: object, what: str, key: str) -> list[dict[str, object]]:
+    """The objects in the JSON array ``value`` (found at ``key``)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise GridFlexResponseError(f"Expected {what} to have a list of {key}")
+    return value
+
+
+def _eligibility_users(payload: Mapping[str, object]) -> set[str]:
+    users: set[str] = set()
+    for key in ("addedUsers", "removedUsers"):
+        value = payload.get(key)
+        if isinstance(value, list):
+            users.update(user for user in value if isinstance(user, str))
+    return users
+
+
+def _site_targets(
+    payload: Mapping[str, object],
+    location_id: str,
+    meter_point: str | None,
+    what: str,
+) -> list[dict[str, object]]:
+    """The event's targets at the site's location and meter point."""
+    targets = payload.get("targets")
+    if not isinstance(targets, list):
+        raise GridFlexResponseError(f"Expected {what} to have a list of targets")
+    found: list[dict[str, object]] = []
+    for target in targets:
+        if not isinstance(target, dict) or target.get("locationId") != location_id:
+            continue
+        target_meter_point = optional_str(target, "meterPointId")
+        if meter_point and target_meter_point and target_meter_point != meter_point:
+            continue
+        found.append(target)
+    return found
+
+
+def _resource_ids(
+    targets: list[dict[str, object]], what: str, *, required: bool
+) -> tuple[str, ...]:
+    ids: list[str] = []
+    for target in targets:
+        resource_id = optional_str(target, "resourceId")
+        if not resource_id:
+            if required:
+                raise GridFlexResponseError(
+                    f"Expected {what} to have a resourceId in each target"
+                )
+            continue
+        if resource_id not in ids:
+            ids.append(resource_id)
+    return tuple(ids)
+
+
+def _limit_windows(
+    targets: list[dict[str, object]], what: str
+) -> tuple[LimitWindow, ...]:
+    """The targets' points as windows, merged where they touch with one limit.
+
+    Where points overlap (two targets of the site, or one hour twice), the
+    lowest limit holds: keeping to it keeps to each of them.
+    """
+    periods: list[tuple[datetime, datetime, Decimal]] = []
+    for target in targets:
+        step = _timespan(target.get("resolution"), what)
+        for point in _objects(target.get("points"), what, "points"):
+            start = _parse_time(point.get("timestamp"), what)
+            limit = to_decimal(point.get("maxPowerInKiloWatts"))
+            if limit is None:
+                raise GridFlexResponseError(
+                    f"Expected {what} to have a maxPowerInKiloWatts in each point"
+                )
+            periods.append((start, start + step, limit))
+    bounds = sorted({moment for start, end, _ in periods for moment in (start, end)})
+    windows: list[LimitWindow] = []
+    for start, end in pairwise(bounds):
+        limits = [limit for s, e, limit in periods if s <= start and end <= e]
+        if not limits:
+            continue
+        limit = min(limits)
+        last = windows[-1] if windows else None
+        if last is not None and last.end == start and last.max_power_kw == limit:
+            windows[-1] = replace(last, end=end)
+        else:
+            windows.append(LimitWindow(start=start, end=end, max_power_kw=limit))
+    return tuple(windows)
+
+
+def _price_curve(
+    payload: Mapping[str, object], what: str
+) -> tuple[tuple[PricePoint, ...], str | None]:
+    """The price deltas per kWh (a curve per MWh is divided by 1000)."""
+    curve = payload.get("priceCurveDelta")
+    if not isinstance(curve, dict):
+        raise GridFlexResponseError(f"Expected {what} to have a priceCurveDelta")
+    step = _timespan(curve.get("resolution"), what)
+    per_mwh = curve.get("energyUnit") == "MWh"
+    prices: list[PricePoint] = []
+    for point in _objects(curve.get("points"), what, "price points"):
+        start = _parse_time(point.get("timestamp"), what)
+        price = to_decimal(point.get("price"))
+        if price is None:
+            raise GridFlexResponseError(
+                f"Expected {what} to have a price in each point"
+            )
+        prices.append(
+            PricePoint(
+                start=start, end=start + step, price=price / 1000 if per_mwh else price
+            )
+        )
+    prices.sort(key=lambda point: point.start)
+    return tuple(prices), optional_str(curve, "currency")
+
+
+def _hourly(
+    values: Sequence[tuple[datetime, Decimal]], key: str
+) -> list[dict[str, object]]:
+    """``[{timestamp, <key>}]`` on UTC hour starts, oldest first.
+
+    Raises:
+        GridFlexRequestRejectedError: a naive time, a time that is not the
+            start of a UTC hour, an hour given twice, or a value that is not
+            a finite number.
+
+    """
+    by_hour: dict[datetime, int | float] = {}
+    for when, value in values:
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise GridFlexRequestRejectedError(
+                400, f"{when.isoformat()} has no time zone"
+            )
+        hour = when.astimezone(UTC)
+        if hour.minute or hour.second or hour.microsecond:
+            raise GridFlexRequestRejectedError(
+                400, f"{when.isoformat()} is not the start of a UTC hour"
+            )
+        if hour in by_hour:
+            raise GridFlexRequestRejectedError(
+                400, f"The hour from {hour:%Y-%m-%dT%H:%M}Z is given twice"
+            )
+        by_hour[hour] = _json_number(value)
+    return [
+        {"timestamp": f"{hour:%Y-%m-%dT%H}:00:00.000Z", key: by_hour[hour]}
+        for hour in sorted(by_hour)
+    ]
+
+
+def _json_number(value: Decimal) -> int | float:
+    """A JSON number: an integer when whole, else the nearest double."""
+    number = to_decimal(value)
+    if number is None:
+        raise GridFlexRequestRejectedError(400, f"Not a finite number: {value}")
+    if number == number.to_integral_value():
+        return int(number)
+    return float(number)
