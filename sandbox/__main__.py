@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 
+from .energy_coordination_webhooks import DEFAULT_RETRY_BASE_DELAY, DEFAULT_TIMEOUT
 from .server import SandboxServer
 from .state import SANDBOX_CREDENTIALS
 
@@ -30,6 +31,18 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="port to bind (default 8765; 0 picks one)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--webhook-retry-delay",
+        type=float,
+        default=DEFAULT_RETRY_BASE_DELAY,
+        help="seconds before the first webhook retry, doubled per retry (default 1)",
+    )
+    parser.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds a webhook delivery attempt may take (default 5)",
+    )
     return parser.parse_args(argv)
 
 
@@ -55,7 +68,13 @@ async def _serve(args: argparse.Namespace) -> None:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    server = SandboxServer(host=args.host, port=args.port, access_log=args.access_log)
+    server = SandboxServer(
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        webhook_retry_base_delay=args.webhook_retry_delay,
+        webhook_timeout=args.webhook_timeout,
+    )
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,7 +3,8 @@
 Routes:
 
 - ``POST /_sandbox/reset``: back to the seeded state (stores, tokens,
-  revocations, faults, request log, violations).
+  revocations, faults, request log, violations); cancels running webhook
+  deliveries.
 - ``GET /_sandbox/faults``: the registered faults.
 - ``POST /_sandbox/faults`` ``{"method": "*", "path": "<glob>", "kind":
   "status"|"delay"|"rate_limit"|"malformed", "status": 503, "seconds": 0.5,
@@ -24,6 +25,17 @@ Routes:
   null}``: add the product docs' status and health checks to a resource's
   ``ResourceDto`` (given checks are merged, missing ones start ``initial``);
   ``null`` removes the field again.
+- ``POST /_sandbox/energy_coordination/events`` ``{payload, id?,
+  createdAt?}`` (or a bare payload with ``payloadType``): store the event
+  exactly as given after checking the payload (``id`` defaults to a new
+  uuid, ``createdAt`` to now; an id in use is 400) and push it to the
+  subscribed webhooks → 201 ``GetEventResponse``. Locations and resources
+  named in it need not exist.
+- ``POST /_sandbox/energy_coordination/webhooks/deliver`` ``{eventId,
+  webhookId?, reuseNotificationId?: bool}``: push an existing event again
+  (to every subscribed webhook, or one), under new notification ids unless
+  ``reuseNotificationId`` → 200 ``{eventId, notifications: [{webhookId,
+  notificationId}]}``; 404 for an unknown event or webhook.
 - ``GET /_sandbox/state``: all state as JSON.
 - ``GET /_sandbox/requests``: the request log (``method, path, query, status,
   platform, fault``).
@@ -39,6 +51,14 @@ from typing import Any
 
 from aiohttp import web
 
+from .energy_coordination_events import (
+    Errors,
+    check_event_payload,
+    describe,
+    new_event,
+    parse_date_time,
+)
+from .energy_coordination_webhooks import WEBHOOKS_KEY, publish_event
 from .envelopes import PLATFORMS
 from .faults import FaultSpecError, parse_fault
 from .powernaut import SITE_STATUSES, UPSTREAM_STATUSES, validate_markets
@@ -89,7 +109,8 @@ def _platform(body: Any) -> str | None:
 
 @routes.post(f"{PREFIX}/reset")
 async def reset(request: web.Request) -> web.Response:
-    """Go back to the seeded state."""
+    """Go back to the seeded state (and stop running webhook deliveries)."""
+    request.app[WEBHOOKS_KEY].cancel_all()
     get_state(request).reset()
     return web.json_response({"reset": True})
 
@@ -208,6 +229,67 @@ async def set_resource_status(request: web.Request) -> web.Response:
     except (TypeError, ValueError) as err:
         raise ControlError(400, str(err)) from err
     return web.json_response(resource)
+
+
+def _control_event(body: Any, events: dict[str, JSONDict]) -> JSONDict:
+    if not isinstance(body, dict):
+        raise ControlError(400, "The body must be a JSON object")
+    wrapped = "payload" in body or "payloadType" not in body
+    if wrapped and (extra := unknown_fields(body, ("payload", "id", "createdAt"))):
+        raise ControlError(400, f"Unknown fields: {', '.join(extra)}")
+    payload = body.get("payload") if wrapped else body
+    event_id = body.get("id") if wrapped else None
+    created_at = body.get("createdAt") if wrapped else None
+    if event_id is not None and (not isinstance(event_id, str) or not event_id.strip()):
+        raise ControlError(400, "id must be a non-empty string")
+    if event_id in events:
+        raise ControlError(400, f"An event with id {event_id!r} exists already")
+    if created_at is not None and parse_date_time(created_at) is None:
+        raise ControlError(
+            400, "createdAt must be an ISO 8601 date-time with seconds and an offset"
+        )
+    errors: Errors = {}
+    check_event_payload(payload, errors)
+    if errors or not isinstance(payload, dict):
+        raise ControlError(400, describe(errors))
+    return new_event(payload, event_id=event_id, created_at=created_at)
+
+
+@routes.post(f"{PREFIX}/energy_coordination/events")
+async def create_energy_coordination_event(request: web.Request) -> web.Response:
+    """Create an Energy Coordination event as given and push it to webhooks (201)."""
+    body = await _json(request)
+    event = _control_event(body, get_state(request).energy_coordination.events)
+    publish_event(request.app, event)
+    return web.json_response(event, status=201)
+
+
+@routes.post(f"{PREFIX}/energy_coordination/webhooks/deliver")
+async def deliver_energy_coordination_event(request: web.Request) -> web.Response:
+    """Push an existing event to the subscribed webhooks again."""
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise ControlError(400, "The body must be a JSON object")
+    if extra := unknown_fields(body, ("eventId", "webhookId", "reuseNotificationId")):
+        raise ControlError(400, f"Unknown fields: {', '.join(extra)}")
+    event_id, webhook_id = body.get("eventId"), body.get("webhookId")
+    reuse = body.get("reuseNotificationId", False)
+    if not isinstance(event_id, str):
+        raise ControlError(400, "eventId is required and must be a string")
+    if webhook_id is not None and not isinstance(webhook_id, str):
+        raise ControlError(400, "webhookId must be a string or null")
+    if not isinstance(reuse, bool):
+        raise ControlError(400, "reuseNotificationId must be a boolean")
+    state = get_state(request)
+    event = state.energy_coordination.events.get(event_id)
+    if event is None:
+        raise ControlError(404, f"No event {event_id!r}")
+    if webhook_id is not None and webhook_id not in state.energy_coordination.webhooks:
+        raise ControlError(404, f"No webhook {webhook_id!r}")
+    notifications = request.app[WEBHOOKS_KEY].notify(
+        state, event, webhook_id=webhook_id, reuse_notification_id=reuse
+    )
+    return web.json_response({"eventId": event_id, "notifications": notifications})
 
 
 @routes.get(f"{PREFIX}/state")

@@ -33,6 +33,13 @@ Routes:
 - ``GET /users/{userId}/resources``: ``{resources: [GetResourceResponse]}``
   (404 without body for an unknown user).
 
+Events, simulation, reports and webhooks are served by
+``energy_coordination_events.py``, ``energy_coordination_simulation.py``,
+``energy_coordination_reports.py`` and ``energy_coordination_webhooks.py``,
+which share this module's ``authenticate``, ``read_body``, ``bad_request``
+(400 JSON string), ``problem`` (400 ``application/problem+json``),
+``not_found`` and paging helpers.
+
 Every API route needs ``Authorization: Bearer <token>`` (scheme
 case-insensitive); a missing, unknown or expired token gets 401 without body.
 Bodies are checked like the service's schemas (``additionalProperties:
@@ -54,7 +61,11 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from .envelopes import ENERGY_COORDINATION, energy_coordination_error
+from .envelopes import (
+    ENERGY_COORDINATION,
+    energy_coordination_error,
+    energy_coordination_problem,
+)
 from .state import EnergyCoordinationState, JSONDict, get_state
 from .validation import (
     BodyError,
@@ -95,11 +106,23 @@ _POST_RESOURCE_FIELDS = ("resourceId", "resourceType", "meterPointId")
 # Responses and auth
 
 
-def _bad_request(message: str) -> RequestRejectedError:
+def bad_request(message: str) -> RequestRejectedError:
+    """Refuse the request with 400 and a bare JSON string (the spec's usual 400)."""
     return RequestRejectedError(energy_coordination_error(400, message), message)
 
 
-def _not_found(reason: str) -> RequestRejectedError:
+def problem(errors: dict[str, list[str]]) -> RequestRejectedError:
+    """Refuse the request with 400 ``application/problem+json`` listing ``errors``."""
+    reason = "; ".join(
+        f"{field}: {message}"
+        for field, messages in errors.items()
+        for message in messages
+    )
+    return RequestRejectedError(energy_coordination_problem(errors), reason)
+
+
+def not_found(reason: str) -> RequestRejectedError:
+    """Refuse the request with 404 without body."""
     return RequestRejectedError(energy_coordination_error(404), reason)
 
 
@@ -113,7 +136,8 @@ def _oauth_error(error: str, reason: str, *, violation: bool) -> RequestRejected
     )
 
 
-def _authenticate(request: web.Request) -> None:
+def authenticate(request: web.Request) -> None:
+    """Require a valid Energy Coordination Bearer token (401 without body otherwise)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -134,30 +158,32 @@ def _authenticate(request: web.Request) -> None:
         )
 
 
-async def _body(request: web.Request) -> Any:
+async def read_body(request: web.Request) -> Any:
+    """Decode the JSON body; 400 (bare string) when it is missing or not JSON."""
     try:
         return await read_json(request)
     except BodyError as err:
-        raise _bad_request(str(err)) from err
+        raise bad_request(str(err)) from err
 
 
-def _store(request: web.Request) -> EnergyCoordinationState:
+def ec_store(request: web.Request) -> EnergyCoordinationState:
+    """Return the Energy Coordination state of the app serving the request."""
     return get_state(request).energy_coordination
 
 
 def _user_or_404(request: web.Request) -> str:
     user_id = request.match_info["userId"]
-    if user_id not in _store(request).users:
-        raise _not_found(f"User {user_id!r} does not exist")
+    if user_id not in ec_store(request).users:
+        raise not_found(f"User {user_id!r} does not exist")
     return user_id
 
 
 def _location_or_404(request: web.Request) -> JSONDict:
     user_id = _user_or_404(request)
     location_id = request.match_info["locationId"]
-    location = _store(request).locations.get(location_id)
+    location = ec_store(request).locations.get(location_id)
     if location is None or location["userId"] != user_id:
-        raise _not_found(f"Location {location_id!r} of user {user_id!r} does not exist")
+        raise not_found(f"Location {location_id!r} of user {user_id!r} does not exist")
     return location
 
 
@@ -168,20 +194,20 @@ def _check_coordinates(value: Any) -> JSONDict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _bad_request(
+        raise bad_request(
             f"coordinates must be an object or null, not a JSON {json_type(value)}"
         )
     if extra := unknown_fields(value, ("latitude", "longitude")):
-        raise _bad_request(f"coordinates has unknown fields: {', '.join(extra)}")
+        raise bad_request(f"coordinates has unknown fields: {', '.join(extra)}")
     coordinates: JSONDict = {}
     for name, limit in (("latitude", 90), ("longitude", 180)):
         number = value.get(name)
         if not is_number(number):
-            raise _bad_request(
+            raise bad_request(
                 f"coordinates.{name} must be a number, not a JSON {json_type(number)}"
             )
         if abs(number) > limit:
-            raise _bad_request(
+            raise bad_request(
                 f"coordinates.{name} must be between -{limit} and {limit}"
             )
         coordinates[name] = number
@@ -192,14 +218,14 @@ def _check_meter_point_ids(value: Any, name: str = "meterPointIds") -> list[str]
     if value is None:
         return None
     if not isinstance(value, list):
-        raise _bad_request(f"{name} must be an array of strings or null")
+        raise bad_request(f"{name} must be an array of strings or null")
     for item in value:
         if not is_gsrn(item):
-            raise _bad_request(
+            raise bad_request(
                 f"{name} contains {item!r}, which is not a meter point id (an 18-digit GSRN)"
             )
     if len(set(value)) != len(value):
-        raise _bad_request(f"{name} contains the same meter point id twice")
+        raise bad_request(f"{name} contains the same meter point id twice")
     return list(value)
 
 
@@ -208,7 +234,7 @@ def _check_location_type(body: JSONDict, *, patch: bool) -> str | None:
         return None
     location_type = body["locationType"]
     if location_type not in LOCATION_TYPES:
-        raise _bad_request(f"locationType must be one of {', '.join(LOCATION_TYPES)}")
+        raise bad_request(f"locationType must be one of {', '.join(LOCATION_TYPES)}")
     return str(location_type)
 
 
@@ -218,32 +244,32 @@ def _check_location_meter_points(body: JSONDict, *, patch: bool) -> list[str] | 
     if deprecated is None:
         return meter_point_ids
     if not is_gsrn(deprecated):
-        raise _bad_request(
+        raise bad_request(
             f"meterPointId {deprecated!r} is not a meter point id (an 18-digit GSRN)"
         )
     if not meter_point_ids:
         return [deprecated]
     if deprecated not in meter_point_ids:
-        raise _bad_request("meterPointId must be one of meterPointIds")
+        raise bad_request("meterPointId must be one of meterPointIds")
     return meter_point_ids
 
 
 def _validate_location(body: Any, *, patch: bool) -> JSONDict:
     """Check a Post/Put/PatchLocationRequest; return the given fields, normalised."""
     if not isinstance(body, dict):
-        raise _bad_request(
+        raise bad_request(
             f"The body must be a JSON object, not a JSON {json_type(body)}"
         )
     allowed = _PATCH_LOCATION_FIELDS if patch else _POST_LOCATION_FIELDS
     if extra := unknown_fields(body, allowed):
-        raise _bad_request(
+        raise bad_request(
             f"Unknown fields are not allowed: {', '.join(extra)} (additionalProperties is false)"
         )
     data: JSONDict = {}
     if not patch:
         location_id = body.get("locationId")
         if not isinstance(location_id, str) or not location_id.strip():
-            raise _bad_request("locationId is required and must be a non-empty string")
+            raise bad_request("locationId is required and must be a non-empty string")
         data["locationId"] = location_id
     if (location_type := _check_location_type(body, patch=patch)) is not None:
         data["locationType"] = location_type
@@ -252,7 +278,7 @@ def _validate_location(body: Any, *, patch: bool) -> JSONDict:
     if (meter_point_ids := _check_location_meter_points(body, patch=patch)) is not None:
         data["meterPointIds"] = meter_point_ids
     if not patch and not data.get("meterPointIds") and "coordinates" not in data:
-        raise _bad_request("Either meterPointIds or coordinates must be provided")
+        raise bad_request("Either meterPointIds or coordinates must be provided")
     return data
 
 
@@ -337,55 +363,79 @@ async def create_token(request: web.Request) -> web.Response:
 # Users
 
 
-@routes.get(f"{BASE}/users")
-async def list_users(request: web.Request) -> web.Response:
-    """List users with Spark's pagination block."""
-    _authenticate(request)
+class PagingError(ValueError):
+    """``page`` or ``pageSize`` is not acceptable."""
+
+    def __init__(self, field: str, message: str) -> None:
+        """Keep the offending query parameter and the explanation."""
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_paging(request: web.Request) -> tuple[int, int]:
+    """Read ``page`` (default 1) and ``pageSize`` (default 100, at most 1000)."""
     raw_page = request.query.get("page")
     raw_size = request.query.get("pageSize")
     page = 1 if raw_page is None else parse_positive_int(raw_page)
     size = DEFAULT_PAGE_SIZE if raw_size is None else parse_positive_int(raw_size)
     if page is None:
-        raise _bad_request("page must be an integer >= 1")
+        raise PagingError("page", "page must be an integer >= 1")
     if size is None or size > MAX_PAGE_SIZE:
-        raise _bad_request(f"pageSize must be an integer between 1 and {MAX_PAGE_SIZE}")
-    users = list(_store(request).users.values())
-    total_pages = math.ceil(len(users) / size)
+        raise PagingError(
+            "pageSize", f"pageSize must be an integer between 1 and {MAX_PAGE_SIZE}"
+        )
+    return page, size
+
+
+def paginate(
+    items: list[JSONDict], page: int, size: int
+) -> tuple[JSONDict, list[JSONDict]]:
+    """Return Spark's ``pagination`` block and the items of one page."""
+    total_pages = math.ceil(len(items) / size)
     start = (page - 1) * size
-    return web.json_response(
-        {
-            "pagination": {
-                "totalRecords": len(users),
-                "pageSize": size,
-                "currentPage": page,
-                "totalPages": total_pages,
-                "nextPage": page + 1 if page < total_pages else None,
-                "previousPage": page - 1 if page > 1 else None,
-            },
-            "users": users[start : start + size],
-        }
-    )
+    block = {
+        "totalRecords": len(items),
+        "pageSize": size,
+        "currentPage": page,
+        "totalPages": total_pages,
+        "nextPage": page + 1 if page < total_pages else None,
+        "previousPage": page - 1 if page > 1 else None,
+    }
+    return block, items[start : start + size]
+
+
+@routes.get(f"{BASE}/users")
+async def list_users(request: web.Request) -> web.Response:
+    """List users with Spark's pagination block."""
+    authenticate(request)
+    try:
+        page, size = parse_paging(request)
+    except PagingError as err:
+        raise bad_request(err.message) from err
+    block, users = paginate(list(ec_store(request).users.values()), page, size)
+    return web.json_response({"pagination": block, "users": users})
 
 
 @routes.post(f"{BASE}/users")
 async def create_user(request: web.Request) -> web.Response:
     """Register a user under the partner-chosen id."""
-    _authenticate(request)
-    body = await _body(request)
+    authenticate(request)
+    body = await read_body(request)
     if not isinstance(body, dict):
-        raise _bad_request(
+        raise bad_request(
             f"The body must be a JSON object, not a JSON {json_type(body)}"
         )
     if extra := unknown_fields(body, ("userId",)):
-        raise _bad_request(
+        raise bad_request(
             f"Unknown fields are not allowed: {', '.join(extra)} (additionalProperties is false)"
         )
     user_id = body.get("userId")
     if not isinstance(user_id, str) or not user_id.strip():
-        raise _bad_request("userId is required and must be a non-empty string")
-    store = _store(request)
+        raise bad_request("userId is required and must be a non-empty string")
+    store = ec_store(request)
     if user_id in store.users:
-        raise _bad_request(f"User with id '{user_id}' already exists")
+        raise bad_request(f"User with id '{user_id}' already exists")
     store.users[user_id] = {"userId": user_id}
     return web.json_response({"userId": user_id}, status=201)
 
@@ -393,16 +443,16 @@ async def create_user(request: web.Request) -> web.Response:
 @routes.get(f"{BASE}/users/{{userId}}")
 async def get_user(request: web.Request) -> web.Response:
     """Return one user."""
-    _authenticate(request)
+    authenticate(request)
     return web.json_response({"userId": _user_or_404(request)})
 
 
 @routes.delete(f"{BASE}/users/{{userId}}")
 async def delete_user(request: web.Request) -> web.Response:
     """Delete a user and the user's locations (204)."""
-    _authenticate(request)
+    authenticate(request)
     user_id = _user_or_404(request)
-    store = _store(request)
+    store = ec_store(request)
     del store.users[user_id]
     for location_id in [
         key
@@ -420,12 +470,12 @@ async def delete_user(request: web.Request) -> web.Response:
 @routes.get(f"{BASE}/users/{{userId}}/locations")
 async def list_locations(request: web.Request) -> web.Response:
     """List the user's locations."""
-    _authenticate(request)
+    authenticate(request)
     user_id = _user_or_404(request)
     return web.json_response(
         [
             location
-            for location in _store(request).locations.values()
+            for location in ec_store(request).locations.values()
             if location["userId"] == user_id
         ]
     )
@@ -434,10 +484,10 @@ async def list_locations(request: web.Request) -> web.Response:
 @routes.post(f"{BASE}/users/{{userId}}/locations")
 async def create_location(request: web.Request) -> web.Response:
     """Register a location for the user (201; 409 when it, or a meter point, exists)."""
-    _authenticate(request)
-    data = _validate_location(await _body(request), patch=False)
+    authenticate(request)
+    data = _validate_location(await read_body(request), patch=False)
     user_id = _user_or_404(request)
-    store = _store(request)
+    store = ec_store(request)
     if data["locationId"] in store.locations:
         raise _conflict(f"Location {data['locationId']!r} already exists")
     _check_conflicts(store, data.get("meterPointIds", []), data["locationId"])
@@ -449,19 +499,19 @@ async def create_location(request: web.Request) -> web.Response:
 @routes.get(f"{BASE}/users/{{userId}}/locations/{{locationId}}")
 async def get_location(request: web.Request) -> web.Response:
     """Return one of the user's locations."""
-    _authenticate(request)
+    authenticate(request)
     return web.json_response(_location_or_404(request))
 
 
 @routes.put(f"{BASE}/users/{{userId}}/locations/{{locationId}}")
 async def replace_location(request: web.Request) -> web.Response:
     """Replace one of the user's locations."""
-    _authenticate(request)
-    data = _validate_location(await _body(request), patch=False)
+    authenticate(request)
+    data = _validate_location(await read_body(request), patch=False)
     location = _location_or_404(request)
     if data["locationId"] != location["locationId"]:
-        raise _bad_request("locationId in the body must match the path")
-    store = _store(request)
+        raise bad_request("locationId in the body must match the path")
+    store = ec_store(request)
     _check_conflicts(store, data.get("meterPointIds", []), location["locationId"])
     replaced = _location_response(location["userId"], data)
     store.locations[location["locationId"]] = replaced
@@ -471,15 +521,15 @@ async def replace_location(request: web.Request) -> web.Response:
 @routes.patch(f"{BASE}/users/{{userId}}/locations/{{locationId}}")
 async def patch_location(request: web.Request) -> web.Response:
     """Change the given fields of one of the user's locations."""
-    _authenticate(request)
-    data = _validate_location(await _body(request), patch=True)
+    authenticate(request)
+    data = _validate_location(await read_body(request), patch=True)
     location = _location_or_404(request)
-    store = _store(request)
+    store = ec_store(request)
     if "meterPointIds" in data:
         _check_conflicts(store, data["meterPointIds"], location["locationId"])
     merged = {**location, **data}
     if not merged["meterPointIds"] and merged["coordinates"] is None:
-        raise _bad_request("Either meterPointIds or coordinates must be provided")
+        raise bad_request("Either meterPointIds or coordinates must be provided")
     patched = _location_response(location["userId"], merged)
     store.locations[location["locationId"]] = patched
     return web.json_response(patched)
@@ -488,9 +538,9 @@ async def patch_location(request: web.Request) -> web.Response:
 @routes.delete(f"{BASE}/users/{{userId}}/locations/{{locationId}}")
 async def delete_location(request: web.Request) -> web.Response:
     """Delete one of the user's locations (204)."""
-    _authenticate(request)
+    authenticate(request)
     location = _location_or_404(request)
-    store = _store(request)
+    store = ec_store(request)
     del store.locations[location["locationId"]]
     _delete_resources(
         store, lambda resource: resource["locationId"] == location["locationId"]
@@ -513,24 +563,24 @@ def _delete_resources(
 def _validate_resource(body: Any) -> JSONDict:
     """Check a PostLocationBoundResourceRequest; return it with ``meterPointId``."""
     if not isinstance(body, dict):
-        raise _bad_request(
+        raise bad_request(
             f"The body must be a JSON object, not a JSON {json_type(body)}"
         )
     if extra := unknown_fields(body, _POST_RESOURCE_FIELDS):
-        raise _bad_request(
+        raise bad_request(
             f"Unknown fields are not allowed: {', '.join(extra)} (additionalProperties is false)"
         )
     resource_id = body.get("resourceId")
     if not isinstance(resource_id, str) or not resource_id.strip():
-        raise _bad_request("resourceId is required and must be a non-empty string")
+        raise bad_request("resourceId is required and must be a non-empty string")
     resource_type = body.get("resourceType")
     if resource_type not in RESOURCE_TYPES:
-        raise _bad_request(
+        raise bad_request(
             f"resourceType is required and must be one of {', '.join(RESOURCE_TYPES)}"
         )
     meter_point_id = body.get("meterPointId")
     if meter_point_id is not None and not is_gsrn(meter_point_id):
-        raise _bad_request(
+        raise bad_request(
             f"meterPointId {meter_point_id!r} is not a meter point id (an 18-digit GSRN)"
         )
     return {
@@ -553,21 +603,21 @@ def _location_bound(resource: JSONDict) -> JSONDict:
 
 def _resource_or_404(request: web.Request) -> JSONDict:
     resource_id = request.match_info["resourceId"]
-    resource = _store(request).resources.get(resource_id)
+    resource = ec_store(request).resources.get(resource_id)
     if resource is None:
-        raise _not_found(f"Resource {resource_id!r} does not exist")
+        raise not_found(f"Resource {resource_id!r} does not exist")
     return resource
 
 
 @routes.post(f"{BASE}/users/{{userId}}/locations/{{locationId}}/resources")
 async def create_resource(request: web.Request) -> web.Response:
     """Register a resource at one of the user's locations (201)."""
-    _authenticate(request)
-    data = _validate_resource(await _body(request))
+    authenticate(request)
+    data = _validate_resource(await read_body(request))
     location = _location_or_404(request)
-    store = _store(request)
+    store = ec_store(request)
     if data["resourceId"] in store.resources:
-        raise _bad_request(f"Resource with id '{data['resourceId']}' already exists")
+        raise bad_request(f"Resource with id '{data['resourceId']}' already exists")
     resource: JSONDict = {
         "resourceId": data["resourceId"],
         "resourceType": data["resourceType"],
@@ -582,12 +632,12 @@ async def create_resource(request: web.Request) -> web.Response:
 @routes.get(f"{BASE}/users/{{userId}}/locations/{{locationId}}/resources")
 async def list_location_resources(request: web.Request) -> web.Response:
     """List the resources registered at one of the user's locations."""
-    _authenticate(request)
+    authenticate(request)
     location = _location_or_404(request)
     return web.json_response(
         [
             _location_bound(resource)
-            for resource in _store(request).resources.values()
+            for resource in ec_store(request).resources.values()
             if resource["locationId"] == location["locationId"]
         ]
     )
@@ -596,13 +646,13 @@ async def list_location_resources(request: web.Request) -> web.Response:
 @routes.get(f"{BASE}/users/{{userId}}/resources")
 async def list_user_resources(request: web.Request) -> web.Response:
     """List all of a user's resources."""
-    _authenticate(request)
+    authenticate(request)
     user_id = _user_or_404(request)
     return web.json_response(
         {
             "resources": [
                 resource
-                for resource in _store(request).resources.values()
+                for resource in ec_store(request).resources.values()
                 if resource["userId"] == user_id
             ]
         }
@@ -612,14 +662,14 @@ async def list_user_resources(request: web.Request) -> web.Response:
 @routes.get(f"{BASE}/resources/{{resourceId}}")
 async def get_resource(request: web.Request) -> web.Response:
     """Return one resource."""
-    _authenticate(request)
+    authenticate(request)
     return web.json_response(_resource_or_404(request))
 
 
 @routes.delete(f"{BASE}/resources/{{resourceId}}")
 async def delete_resource(request: web.Request) -> web.Response:
     """Delete a resource (204)."""
-    _authenticate(request)
+    authenticate(request)
     resource = _resource_or_404(request)
-    del _store(request).resources[resource["resourceId"]]
+    del ec_store(request).resources[resource["resourceId"]]
     return web.Response(status=204)

@@ -7,7 +7,9 @@ envelope lives in exactly one place:
 - Powernaut Connect: ``{"message": str | list[str], "error": <reason phrase>,
   "status_code": <int>}`` for every 4xx and 5xx.
 - Energy Coordination: a bare JSON string for 400 (and for injected 429/5xx),
-  no body at all for 401, 404 and 409.
+  no body at all for 401, 404 and 409; the webhook, event and simulation
+  schema checks answer 400 ``application/problem+json``
+  (``HttpValidationProblemDetails {type, title, status, errors}``).
 - FlexMeasures: ``{"result": "Rejected", "status": <CODE>, "message": str}``
   for business errors, ``{"message": {...}, "result": "Rejected",
   "status": "UNPROCESSABLE_ENTITY"}`` for 422, and ``{"message": str,
@@ -86,6 +88,27 @@ def energy_coordination_error(
     if message is None:
         return web.Response(status=status, headers=headers)
     return web.json_response(message, status=status, headers=headers)
+
+
+#: ASP.NET Core's ``type`` and ``title`` for a validation problem.
+PROBLEM_TYPE_400 = "https://tools.ietf.org/html/rfc9110#section-15.5.1"
+PROBLEM_TITLE = "One or more validation errors occurred."
+
+
+def energy_coordination_problem(
+    errors: dict[str, list[str]], status: int = 400
+) -> web.Response:
+    """Build an Energy Coordination ``HttpValidationProblemDetails`` (problem+json)."""
+    return web.json_response(
+        {
+            "type": PROBLEM_TYPE_400,
+            "title": PROBLEM_TITLE,
+            "status": status,
+            "errors": errors,
+        },
+        status=status,
+        content_type="application/problem+json",
+    )
 
 
 def flexmeasures_rejected(

@@ -25,12 +25,23 @@ from aiohttp import web
 from . import (
     control,
     energy_coordination,
+    energy_coordination_events,
+    energy_coordination_reports,
+    energy_coordination_simulation,
+    energy_coordination_webhooks,
     flexmeasures,
     flexmeasures_data,
     powernaut,
     powernaut_resources,
 )
 from .control import ControlError
+from .energy_coordination_webhooks import (
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BASE_DELAY,
+    DEFAULT_TIMEOUT,
+    WEBHOOKS_KEY,
+    WebhookDispatcher,
+)
 from .envelopes import (
     ENERGY_COORDINATION,
     FLEXMEASURES,
@@ -154,36 +165,70 @@ async def sandbox_middleware(
 
 
 def create_app(
-    state: SandboxState | None = None, delays: DelayScheduler | None = None
+    state: SandboxState | None = None,
+    delays: DelayScheduler | None = None,
+    webhooks: WebhookDispatcher | None = None,
 ) -> web.Application:
-    """Build the sandbox app around a state (a fresh seeded one by default)."""
+    """Build the sandbox app around a state (a fresh seeded one by default).
+
+    ``webhooks`` delivers Energy Coordination event notifications; the app's
+    cleanup cancels its pending deliveries and closes its HTTP session.
+    """
     app = web.Application(middlewares=[sandbox_middleware])
     app[STATE_KEY] = state if state is not None else SandboxState()
     app[DELAYS_KEY] = delays if delays is not None else DelayScheduler()
+    app[WEBHOOKS_KEY] = webhooks if webhooks is not None else WebhookDispatcher()
     app.add_routes(powernaut.routes)
     app.add_routes(powernaut_resources.routes)
     app.add_routes(energy_coordination.routes)
+    app.add_routes(energy_coordination_events.routes)
+    app.add_routes(energy_coordination_simulation.routes)
+    app.add_routes(energy_coordination_reports.routes)
+    app.add_routes(energy_coordination_webhooks.routes)
     app.add_routes(flexmeasures.routes)
     app.add_routes(flexmeasures_data.routes)
     app.add_routes(control.routes)
+    app.on_cleanup.append(_close_webhooks)
     return app
+
+
+async def _close_webhooks(app: web.Application) -> None:
+    await app[WEBHOOKS_KEY].close()
 
 
 class SandboxServer:
     """The sandbox on a real TCP port, in the caller's event loop.
 
     ``await start()`` binds (``port=0`` picks a free port) and sets ``url``;
-    ``await stop()`` cancels pending delay faults and shuts the server down,
-    leaving no tasks or timers behind. ``state`` is the live ``SandboxState``.
+    ``await stop()`` cancels pending delay faults and webhook deliveries and
+    shuts the server down, leaving no tasks or timers behind. ``state`` is the
+    live ``SandboxState``; ``webhooks`` the ``WebhookDispatcher`` (``await
+    server.webhooks.wait_idle()`` waits for every delivery and its retries).
+
+    Webhook deliveries: ``webhook_retry_base_delay`` seconds before the first
+    retry (doubled per retry, default 1 s), ``webhook_timeout`` seconds per
+    attempt (default 5 s), ``webhook_retries`` retries (default 3).
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, access_log: bool = False
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        access_log: bool = False,
+        webhook_retry_base_delay: float = DEFAULT_RETRY_BASE_DELAY,
+        webhook_timeout: float = DEFAULT_TIMEOUT,
+        webhook_retries: int = DEFAULT_RETRIES,
     ) -> None:
         """Prepare the server; nothing is bound until ``start()``."""
         self.host = host
         self.port = port
         self.state = SandboxState()
+        self.webhooks = WebhookDispatcher(
+            retry_base_delay=webhook_retry_base_delay,
+            timeout=webhook_timeout,
+            retries=webhook_retries,
+        )
         self._access_log = access_log
         self._delays = DelayScheduler()
         self._runner: web.AppRunner | None = None
@@ -206,7 +251,7 @@ class SandboxServer:
         if self._runner is not None:
             raise RuntimeError("The sandbox server is already started")
         runner = web.AppRunner(
-            create_app(self.state, self._delays),
+            create_app(self.state, self._delays, self.webhooks),
             access_log=_LOGGER if self._access_log else None,
             shutdown_timeout=1.0,
         )
@@ -222,8 +267,9 @@ class SandboxServer:
         self._url = f"http://{host}:{port}"
 
     async def stop(self) -> None:
-        """Cancel pending delays and shut down; safe to call twice."""
+        """Cancel pending delays and webhook deliveries, shut down; safe to call twice."""
         self._delays.cancel_all()
+        await self.webhooks.close()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()

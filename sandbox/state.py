@@ -96,17 +96,67 @@ class PowernautState:
 
 @dataclass(slots=True)
 class EnergyCoordinationState:
-    """Energy Coordination: users, their locations and location-bound resources.
+    """Energy Coordination: users, locations, resources, events, reports, webhooks.
 
     ``users`` holds ``{userId}`` objects by user id; ``locations`` holds
     ``GetLocationResponse`` objects (with ``userId``) by location id;
     ``resources`` holds ``GetResourceResponse`` objects (``resourceId,
     resourceType, userId, locationId, meterPointId``) by resource id.
+
+    ``events`` holds ``GetEventResponse`` objects (``{id, createdAt,
+    payload}``) by event id, in creation order (``GET /events`` answers newest
+    first). ``reports`` lists every report ``POST /reports`` accepted, oldest
+    first: ``{id, eventId, createdAt, payloadTypes, body}`` with the body as
+    received and ``payloadTypes`` in the spec's spelling (a docs spelling
+    ``LocationLPCAcknowledged`` is listed as ``LocationLPCAcknowledgement``).
+
+    ``webhooks`` holds ``GetWebhookResponse`` objects by webhook id;
+    ``webhook_secrets`` the registered secrets (``None`` when registered
+    without one), never part of an answer. ``webhook_logs`` lists one
+    ``WebhookNotificationLog`` per delivery attempt, oldest first;
+    ``notifications`` maps notification id → ``{notificationId, webhookId,
+    eventId, notificationType, content}`` (``content``: the raw body of the
+    latest attempt, ``None`` before the first attempt finished).
     """
 
     users: dict[str, JSONDict] = field(default_factory=dict)
     locations: dict[str, JSONDict] = field(default_factory=dict)
     resources: dict[str, JSONDict] = field(default_factory=dict)
+    events: dict[str, JSONDict] = field(default_factory=dict)
+    reports: list[JSONDict] = field(default_factory=list)
+    webhooks: dict[str, JSONDict] = field(default_factory=dict)
+    webhook_secrets: dict[str, str | None] = field(default_factory=dict)
+    webhook_logs: list[JSONDict] = field(default_factory=list)
+    notifications: dict[str, JSONDict] = field(default_factory=dict)
+
+    def reports_for(self, event_id: str) -> list[JSONDict]:
+        """Return the accepted reports for one event, oldest first."""
+        return [report for report in self.reports if report["eventId"] == event_id]
+
+    def count_payloads(self, event_id: str, payload_type: str) -> int:
+        """Count accepted report payloads of one type (spec spelling) for an event.
+
+        ``count_payloads(event_id, "LocationLPCAcknowledgement")`` counts
+        acknowledgements sent with either spelling;
+        ``count_payloads(event_id, "LocationEnergyUsage")`` energy reports.
+        """
+        return sum(
+            report["payloadTypes"].count(payload_type)
+            for report in self.reports_for(event_id)
+        )
+
+    def logs_for(self, event_id: str) -> list[JSONDict]:
+        """Return the webhook delivery attempts for one event, oldest first."""
+        return [log for log in self.webhook_logs if log["partnerEventId"] == event_id]
+
+    def snapshot(self) -> JSONDict:
+        """Return the stores as JSON-ready data, secrets reduced to whether one is set."""
+        data = asdict(self)
+        data["webhook_secrets"] = {
+            webhook_id: secret is not None
+            for webhook_id, secret in self.webhook_secrets.items()
+        }
+        return data
 
 
 def _seed_flexmeasures_accounts() -> dict[int, JSONDict]:
@@ -320,7 +370,7 @@ class SandboxState:
         """Return all state as JSON-ready data (``GET /_sandbox/state``)."""
         return {
             POWERNAUT: asdict(self.powernaut),
-            ENERGY_COORDINATION: asdict(self.energy_coordination),
+            ENERGY_COORDINATION: self.energy_coordination.snapshot(),
             FLEXMEASURES: {
                 "accounts": list(self.flexmeasures.accounts.values()),
                 "users": list(self.flexmeasures.users.values()),

@@ -1,9 +1,14 @@
-"""Helpers for the sandbox tests: credentials, Basic headers, a small HTTP client."""
+"""Helpers for the sandbox tests: credentials, Basic headers, a small HTTP client, a webhook receiver."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from dataclasses import dataclass, field
+import json
 from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
 
 from sandbox import SANDBOX_CREDENTIALS
 
@@ -15,6 +20,7 @@ if TYPE_CHECKING:
 PN = SANDBOX_CREDENTIALS["powernaut"]
 EC = SANDBOX_CREDENTIALS["energy_coordination"]
 FM = SANDBOX_CREDENTIALS["flexmeasures"]
+JSON_TYPES = ("application/json", "application/problem+json")
 
 
 def basic(user: str, password: str) -> str:
@@ -39,8 +45,8 @@ class Client:
             body: Any = None
             if text:
                 body = (
-                    await resp.json()
-                    if resp.content_type == "application/json"
+                    await resp.json(content_type=None)
+                    if resp.content_type in JSON_TYPES
                     else text
                 )
             return resp.status, body, resp
@@ -85,3 +91,97 @@ class Client:
         status, answer, _ = await self.request(method, "/_sandbox" + path, **kwargs)
         assert status in (200, 201), answer
         return answer
+
+
+EC_BASE = "/energy-coordination/v1"
+MPID = "707057500000000001"
+MPID_2 = "707057500000000002"
+
+
+async def ec_partner(
+    client: Client, *, meter_points: tuple[str, ...] = (MPID,), resources: bool = True
+) -> dict[str, str]:
+    """Register user ``u1`` with location ``home`` (and resources ``hp-1``, ``ev-1``).
+
+    ``hp-1`` has its own meter point (the location's first); ``ev-1`` has
+    none. Return the Energy Coordination auth headers.
+    """
+    headers = await client.energy_coordination_headers()
+    status, body, _ = await client.request(
+        "POST", f"{EC_BASE}/users", json={"userId": "u1"}, headers=headers
+    )
+    assert status == 201, body
+    status, body, _ = await client.request(
+        "POST",
+        f"{EC_BASE}/users/u1/locations",
+        json={"locationId": "home", "meterPointIds": list(meter_points)},
+        headers=headers,
+    )
+    assert status == 201, body
+    if resources:
+        for resource in (
+            {
+                "resourceId": "hp-1",
+                "resourceType": "HVAC",
+                "meterPointId": meter_points[0],
+            },
+            {"resourceId": "ev-1", "resourceType": "Charger"},
+        ):
+            status, body, _ = await client.request(
+                "POST",
+                f"{EC_BASE}/users/u1/locations/home/resources",
+                json=resource,
+                headers=headers,
+            )
+            assert status == 201, body
+    return headers
+
+
+@dataclass
+class Received:
+    """One request the webhook receiver got."""
+
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def json(self) -> Any:
+        """Return the decoded body."""
+        return json.loads(self.raw)
+
+
+@dataclass
+class WebhookReceiver:
+    """A tiny HTTP server on 127.0.0.1 standing in for a partner's webhook endpoint.
+
+    ``statuses`` are answered in turn (200 once they run out); while ``hang``
+    is set, requests wait (until the receiver stops) without an answer.
+    """
+
+    url: str = ""
+    received: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    hang: bool = False
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Record the request and answer it."""
+        self.received.append(Received(dict(request.headers), await request.read()))
+        self._arrived.set()
+        if self.hang:
+            await self._release.wait()
+        status = self.statuses.pop(0) if self.statuses else 200
+        return web.Response(status=status)
+
+    async def wait_for(self, count: int, within: float = 5.0) -> list[Received]:
+        """Wait until ``count`` requests arrived; return them."""
+        async with asyncio.timeout(within):
+            while len(self.received) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.received
+
+    def release(self) -> None:
+        """Let hanging requests finish."""
+        self._release.set()

@@ -53,6 +53,9 @@ def test_cli_arguments_and_banner() -> None:
     """``python -m sandbox`` parses host/port and prints URL and credentials."""
     args = _parse_args(["--host", "127.0.0.1", "--port", "9999"])
     assert (args.host, args.port) == ("127.0.0.1", 9999)
+    assert (args.webhook_retry_delay, args.webhook_timeout) == (1.0, 5.0)
+    args = _parse_args(["--webhook-retry-delay", "0.1", "--webhook-timeout", "2"])
+    assert (args.webhook_retry_delay, args.webhook_timeout) == (0.1, 2.0)
     server = SandboxServer()
     server._url = "http://127.0.0.1:9999"
     banner = _banner(server)
