@@ -52,8 +52,17 @@ async def test_setup_and_unload(
             "platform_reachable",
         }
     elif platform == "energy_coordination":
-        # No site statuses, no meter data on this platform: no such entities.
-        assert entities == {"last_sync", "platform_reachable"}
+        # No site statuses, no meter data on this platform: no such entities;
+        # it sends grid events instead.
+        assert entities == {
+            "last_sync",
+            "platform_reachable",
+            "grid_event",
+            "grid_events",
+            "lpc_active",
+            "power_limit",
+            "next_grid_event",
+        }
     else:
         # FlexMeasures takes interval data: its delivery figures are shown.
         assert entities == {
@@ -98,7 +107,8 @@ async def test_faults_during_polling(
     assert hass.states.get(LAST_SYNC).state == STATE_UNAVAILABLE
     assert hass.states.get(REACHABLE).state == STATE_OFF
     await _poll(hass)
-    assert caplog.text.count("Error fetching") == 1  # logged once, not per poll
+    # Logged once, not per poll.
+    assert caplog.text.count("Error fetching gridflex site") == 1
 
     await sandbox.clear_faults()
     await _poll(hass)

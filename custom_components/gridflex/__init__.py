@@ -11,6 +11,7 @@ from homeassistant.helpers.typing import ConfigType
 from .client import async_create_platform_client
 from .const import DOMAIN
 from .coordinator import GridFlexConfigEntry, GridFlexRuntimeData, SiteCoordinator
+from .event_coordinator import GridEventCoordinator
 from .issues import async_delete_site_issues
 from .meter import MeterData
 from .platforms.errors import GridFlexAuthError, GridFlexError
@@ -23,7 +24,12 @@ from .resources import (
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.CALENDAR,
+    Platform.EVENT,
+    Platform.SENSOR,
+]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -59,6 +65,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
         subentries=resource_subentries(entry),
     )
     async_ensure_devices(hass, entry)
+    if client.capabilities.lpc_events:
+        events = GridEventCoordinator(hass, entry, client)
+        await events.async_config_entry_first_refresh()
+        entry.runtime_data.event_coordinator = events
+        entry.async_on_unload(events.async_cancel_schedules)
     meter = entry.runtime_data.meter = MeterData(hass, entry)
     try:
         await meter.async_start()

@@ -10,9 +10,12 @@ from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
 
 from .coordinator import GridFlexConfigEntry
-from .entity import GridFlexMeterEntity, GridFlexSiteEntity
+from .entity import GridFlexMeterEntity, GridFlexSiteEntity, site_device_info
+from .event_coordinator import GridEventCoordinator
 
 PARALLEL_UPDATES = 0
 
@@ -41,6 +44,8 @@ async def async_setup_entry(
     async_add_entities(
         [PlatformReachableSensor(entry.runtime_data.site_coordinator, REACHABLE)]
     )
+    if (events := entry.runtime_data.event_coordinator) is not None:
+        async_add_entities([LpcActiveSensor(events, entry)])
     meter = entry.runtime_data.meter
     if meter is not None and meter.streams:
         async_add_entities([StreamConnectedSensor(entry, STREAM_CONNECTED)])
@@ -67,3 +72,28 @@ class StreamConnectedSensor(GridFlexMeterEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Return whether the stream is connected."""
         return self.meter.connected
+
+
+class LpcActiveSensor(CoordinatorEntity[GridEventCoordinator], BinarySensorEntity):
+    """On while a limitation of power consumption is in force."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "lpc_active"
+
+    def __init__(
+        self, coordinator: GridEventCoordinator, entry: GridFlexConfigEntry
+    ) -> None:
+        """Attach the sensor to the site device."""
+        super().__init__(coordinator)
+        self._attr_unique_id = f"{entry.unique_id}_lpc_active"
+        self._attr_device_info = site_device_info(entry)
+
+    @property
+    def available(self) -> bool:
+        """Known events stay in force while the platform is unreachable."""
+        return True
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether an LPC window is in force now."""
+        return self.coordinator.active_window(dt_util.utcnow()) is not None

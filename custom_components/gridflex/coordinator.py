@@ -25,6 +25,7 @@ from .platforms.errors import (
 from .platforms.models import Resource, Site
 
 if TYPE_CHECKING:
+    from .event_coordinator import GridEventCoordinator
     from .meter import MeterData
 
 
@@ -52,6 +53,7 @@ class GridFlexRuntimeData:
     """The resource subentries known to the running entry."""
     site_device_id: str | None = None
     meter: MeterData | None = None
+    event_coordinator: GridEventCoordinator | None = None
 
 
 type GridFlexConfigEntry = ConfigEntry[GridFlexRuntimeData]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -13,14 +14,22 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
 
 from .const import SIGNAL_RESOURCE_ADDED
 from .coordinator import GridFlexConfigEntry, SiteCoordinator, SiteSnapshot
-from .entity import GridFlexMeterEntity, GridFlexResourceEntity, GridFlexSiteEntity
+from .entity import (
+    GridFlexMeterEntity,
+    GridFlexResourceEntity,
+    GridFlexSiteEntity,
+    site_device_info,
+)
+from .event_coordinator import GridEventCoordinator
 from .meter import MeterData
 from .platforms.base import Capabilities
 from .platforms.models import (
@@ -157,6 +166,10 @@ async def async_setup_entry(
         for description in SITE_SENSORS
         if description.exists_fn(capabilities)
     )
+    if (events := entry.runtime_data.event_coordinator) is not None:
+        async_add_entities(
+            [PowerLimitSensor(events, entry), NextGridEventSensor(events, entry)]
+        )
     meter = entry.runtime_data.meter
     if meter is not None and (meter.streams or meter.uploads):
         async_add_entities(
@@ -231,3 +244,48 @@ class GridFlexMeterSensor(GridFlexMeterEntity, SensorEntity):
     def native_value(self) -> int | datetime | None:
         """Return the figure."""
         return self.entity_description.value_fn(self.meter)
+
+
+class _GridEventSensor(CoordinatorEntity[GridEventCoordinator], SensorEntity):
+    """A sensor of the site's grid events; known events outlast an outage."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: GridEventCoordinator, entry: GridFlexConfigEntry
+    ) -> None:
+        """Attach the sensor to the site device."""
+        super().__init__(coordinator)
+        self._attr_unique_id = f"{entry.unique_id}_{self._attr_translation_key}"
+        self._attr_device_info = site_device_info(entry)
+
+    @property
+    def available(self) -> bool:
+        """Known events stay valid while the platform is unreachable."""
+        return True
+
+
+class PowerLimitSensor(_GridEventSensor):
+    """The power limit in force now (unknown outside LPC windows)."""
+
+    _attr_translation_key = "power_limit"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_native_unit_of_measurement = UnitOfPower.KILO_WATT
+
+    @property
+    def native_value(self) -> Decimal | None:
+        """Return the limit of the window in force."""
+        active = self.coordinator.active_window(dt_util.utcnow())
+        return active[1].max_power_kw if active else None
+
+
+class NextGridEventSensor(_GridEventSensor):
+    """When the next LPC window starts."""
+
+    _attr_translation_key = "next_grid_event"
+    _attr_device_class = SensorDeviceClass.TIMESTAMP
+
+    @property
+    def native_value(self) -> datetime | None:
+        """Return the next window's start."""
+        return self.coordinator.next_window_start(dt_util.utcnow())

@@ -1,0 +1,203 @@
+"""Grid events: polling, acknowledgement and the received/started/ended lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_SITE_ID, DOMAIN, LOGGER
+from .grid_events import LPC_KINDS, GridEventStore
+from .platforms.errors import GridFlexAuthError, GridFlexError
+from .platforms.models import GridEvent, GridEventKind, LimitWindow
+
+if TYPE_CHECKING:
+    from .coordinator import GridFlexConfigEntry
+    from .platforms import FlexPlatform
+
+EVENT_POLL_INTERVAL = timedelta(minutes=5)
+BUS_EVENT = f"{DOMAIN}_grid_event"
+SIGNAL_GRID_EVENT = "gridflex_grid_event_{}"
+
+EVENT_TYPES = [
+    "lpc_received",
+    "lpc_started",
+    "lpc_ended",
+    "activation_started",
+    "activation_ended",
+    "activation_cancelled",
+    "price_curve_received",
+]
+
+
+def event_payload(
+    event: GridEvent, window: LimitWindow | None = None
+) -> dict[str, Any]:
+    """Return what the event entity and the bus event carry."""
+    return {
+        "event_id": event.event_id,
+        "kind": event.kind.value,
+        "limit_kw": float(window.max_power_kw) if window else None,
+        "start": (
+            window.start if window else event.start or event.created_at
+        ).isoformat(),
+        "end": (window.end if window else event.end or event.created_at).isoformat(),
+    }
+
+
+class GridEventCoordinator(DataUpdateCoordinator[None]):
+    """Poll the platform's grid events and drive their lifecycle.
+
+    Polling and push (later) feed the same deduplicated store. Each LPC event
+    for this site is acknowledged once; its windows fire ``lpc_started`` and
+    ``lpc_ended`` on time.
+    """
+
+    config_entry: GridFlexConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, entry: GridFlexConfigEntry, client: FlexPlatform
+    ) -> None:
+        """Poll every few minutes; events may come just in time."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} grid events {entry.title}",
+            update_interval=EVENT_POLL_INTERVAL,
+        )
+        self.client: Any = client
+        self.store = GridEventStore(hass, entry.entry_id)
+        self._scheduled: dict[str, list[CALLBACK_TYPE]] = {}
+        self._site_id = entry.data[CONF_SITE_ID]
+
+    async def _async_setup(self) -> None:
+        """Load earlier events and schedule the windows still to come."""
+        await self.store.async_load()
+        for event in self.store.events.values():
+            self._schedule(event)
+
+    async def _async_update_data(self) -> None:
+        """Fetch new events, then acknowledge what still needs it."""
+        try:
+            events = await self.client.list_events(
+                self._site_id, stop_at=self.store.known
+            )
+        except GridFlexAuthError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="authentication_failed"
+            ) from err
+        except GridFlexError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err) or type(err).__name__},
+            ) from err
+        await self.async_process(events)
+
+    async def async_process(self, events: list[GridEvent]) -> None:
+        """Take in events from any source; act on the ones not seen before."""
+        new = self.store.add(events)
+        if new:
+            await self.store.async_save()
+        for event in new:
+            received = (
+                "lpc_received" if event.kind in LPC_KINDS else "price_curve_received"
+            )
+            if event.kind in (GridEventKind.LPC, GridEventKind.PRICE_CURVE):
+                self._fire(received, event, event.windows[0] if event.windows else None)
+            self._schedule(event)
+        await self._async_acknowledge_pending()
+        self.async_update_listeners()
+
+    async def _async_acknowledge_pending(self) -> None:
+        """Acknowledge every LPC event not acknowledged yet (and not over)."""
+        now = dt_util.utcnow()
+        for event in self.store.sorted_events(
+            lambda e: e.kind in LPC_KINDS and e.event_id not in self.store.acknowledged
+        ):
+            if event.end is not None and event.end <= now:
+                continue
+            try:
+                await self.client.acknowledge_event(self._site_id, event)
+            except GridFlexError as err:
+                LOGGER.warning(
+                    "Could not acknowledge grid event %s yet: %s", event.event_id, err
+                )
+                return
+            self.store.acknowledged.add(event.event_id)
+            await self.store.async_save()
+            LOGGER.info("Acknowledged grid event %s", event.event_id)
+
+    @callback
+    def _schedule(self, event: GridEvent) -> None:
+        """Fire started/ended at each future window edge of an LPC event."""
+        if event.kind not in LPC_KINDS or event.event_id in self._scheduled:
+            return
+        now = dt_util.utcnow()
+        unsubs: list[CALLBACK_TYPE] = []
+        for window in event.windows:
+            for moment, kind in (
+                (window.start, "lpc_started"),
+                (window.end, "lpc_ended"),
+            ):
+                if moment <= now:
+                    continue
+
+                @callback
+                def _edge(
+                    _now: datetime,
+                    kind: str = kind,
+                    window: LimitWindow = window,
+                ) -> None:
+                    self._fire(kind, event, window)
+                    self.async_update_listeners()
+
+                unsubs.append(async_track_point_in_utc_time(self.hass, _edge, moment))
+        self._scheduled[event.event_id] = unsubs
+
+    @callback
+    def _fire(self, kind: str, event: GridEvent, window: LimitWindow | None) -> None:
+        """Tell the event entity and the event bus."""
+        payload = event_payload(event, window)
+        self.hass.bus.async_fire(BUS_EVENT, {"type": kind, **payload})
+        async_dispatcher_send(
+            self.hass,
+            SIGNAL_GRID_EVENT.format(self.config_entry.entry_id),
+            kind,
+            payload,
+        )
+
+    @callback
+    def async_cancel_schedules(self) -> None:
+        """Stop the window timers (on unload)."""
+        for unsubs in self._scheduled.values():
+            for unsub in unsubs:
+                unsub()
+        self._scheduled.clear()
+
+    def active_window(self, now: datetime) -> tuple[GridEvent, LimitWindow] | None:
+        """Return the LPC window in force now, if any (the lowest limit wins)."""
+        active = [
+            (event, window)
+            for event in self.store.sorted_events(lambda e: e.kind in LPC_KINDS)
+            for window in event.windows
+            if window.start <= now < window.end
+        ]
+        return min(active, key=lambda pair: pair[1].max_power_kw) if active else None
+
+    def next_window_start(self, now: datetime) -> datetime | None:
+        """Return when the next LPC window starts."""
+        starts = [
+            window.start
+            for event in self.store.sorted_events(lambda e: e.kind in LPC_KINDS)
+            for window in event.windows
+            if window.start > now
+        ]
+        return min(starts) if starts else None
