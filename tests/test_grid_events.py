@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta
+import hashlib
+import hmac
+import json
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -10,8 +14,10 @@ from homeassistant.components.calendar import DOMAIN as CALENDAR_DOMAIN
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.gridflex.const import DOMAIN
 
@@ -162,3 +168,106 @@ async def test_acknowledgement_retried(
     await _advance(hass, freezer, T0 + timedelta(minutes=10))
     await _advance(hass, freezer, T0 + timedelta(minutes=15))
     assert len(_acknowledgements(sandbox, event_id)) == 1
+
+
+def _notification(
+    event_id: str, payload: dict[str, Any], notification_id: str
+) -> bytes:
+    return json.dumps(
+        {
+            "notificationId": notification_id,
+            "eventId": event_id,
+            "eventCreatedAtUtc": T0.isoformat(),
+            "notificationSentUtc": T0.isoformat(),
+            "notificationType": "LocationLPCRequested",
+            "payload": payload,
+        }
+    ).encode()
+
+
+def _sign(secret: str, body: bytes) -> str:
+    return base64.b64encode(
+        hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    ).decode()
+
+
+async def test_without_external_url_polls_only(
+    hass: HomeAssistant, sandbox: Sandbox, issue_registry: ir.IssueRegistry
+) -> None:
+    """No address the platform can reach: a repair says events come by polling."""
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    assert issue_registry.async_get_issue(
+        DOMAIN, f"webhook_unreachable_{entry.entry_id}"
+    )
+    assert sandbox.server.state.energy_coordination.webhooks == {}
+
+
+async def test_webhook_push(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A signed push is processed at once, once; poll and push give one grid event."""
+    await hass.config.async_update(external_url="https://home.example.org")
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    assert not issue_registry.async_get_issue(
+        DOMAIN, f"webhook_unreachable_{entry.entry_id}"
+    )
+    webhooks = sandbox.server.state.energy_coordination.webhooks
+    assert len(webhooks) == 1
+    registered = next(iter(webhooks.values()))
+    webhook_id = entry.data["webhook_id"]
+    assert (
+        registered["webhookUrl"] == f"https://home.example.org/api/webhook/{webhook_id}"
+    )
+    secret = entry.data["webhook_secret"]
+
+    event_id = await _lpc_event(sandbox, entry, [4])
+    payload = sandbox.server.state.energy_coordination.events[event_id]["payload"]
+    body = _notification(event_id, payload, "n-1")
+    client = await hass_client_no_auth()
+
+    # A wrong signature is refused and changes nothing.
+    resp = await client.post(
+        f"/api/webhook/{webhook_id}",
+        data=body,
+        headers={"X-Payload-Signature": _sign("not-the-secret", body)},
+    )
+    assert resp.status == 400
+    await hass.async_block_till_done()
+    assert hass.states.get(GRID_EVENT).state == STATE_UNKNOWN
+    assert _acknowledgements(sandbox, event_id) == []
+
+    # Signed but not a notification: refused.
+    garbage = b"not json"
+    resp = await client.post(
+        f"/api/webhook/{webhook_id}",
+        data=garbage,
+        headers={"X-Payload-Signature": _sign(secret, garbage)},
+    )
+    assert resp.status == 400
+
+    # Signed: processed at once (no poll needed), acknowledged.
+    for _ in range(2):  # the platform retries: a duplicate is processed once
+        resp = await client.post(
+            f"/api/webhook/{webhook_id}",
+            data=body,
+            headers={"X-Payload-Signature": _sign(secret, body)},
+        )
+        assert resp.status == 200
+        await hass.async_block_till_done()
+    assert hass.states.get(GRID_EVENT).attributes["event_id"] == event_id
+    assert len(_acknowledgements(sandbox, event_id)) == 1
+    received = hass.states.get(GRID_EVENT).last_changed
+
+    # The same event by polling: still one grid event, one acknowledgement.
+    await _advance(hass, freezer, T0 + timedelta(minutes=5))
+    assert hass.states.get(GRID_EVENT).last_changed == received
+    assert len(_acknowledgements(sandbox, event_id)) == 1
+
+    # Removing GridFlex unregisters the webhook on the platform.
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert sandbox.server.state.energy_coordination.webhooks == {}

@@ -15,6 +15,7 @@ from .event_coordinator import GridEventCoordinator
 from .issues import async_delete_site_issues
 from .meter import MeterData
 from .platforms.errors import GridFlexAuthError, GridFlexError
+from .push import async_remove_push, async_setup_push
 from .resources import (
     async_ensure_devices,
     async_entry_updated,
@@ -70,6 +71,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
         await events.async_config_entry_first_refresh()
         entry.runtime_data.event_coordinator = events
         entry.async_on_unload(events.async_cancel_schedules)
+        await async_setup_push(hass, entry, events)
+        entry.runtime_data.data = dict(entry.data)
     meter = entry.runtime_data.meter = MeterData(hass, entry)
     try:
         await meter.async_start()
@@ -93,5 +96,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> None:
-    """Forget the site's repair issues; the site stays on the platform."""
+    """Forget the site's repair issues and webhook; the site stays on the platform."""
     async_delete_site_issues(hass, entry.entry_id)
+    await async_remove_push(hass, entry)

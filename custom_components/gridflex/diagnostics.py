@@ -36,6 +36,10 @@ TO_REDACT = {
     "unique_id",
     "title",
     "site_id",
+    "webhook_id",
+    "webhook_secret",
+    "webhook_url",
+    "platform_webhook_id",
 }
 
 

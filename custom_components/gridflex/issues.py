@@ -99,6 +99,8 @@ def async_delete_site_issues(hass: HomeAssistant, entry_id: str) -> None:
         f"{ISSUE_MARKET_PREFIX}_{entry_id}_",
         f"{ISSUE_ORPHAN_PREFIX}_{entry_id}_",
         f"{ISSUE_SUSPENDED_PREFIX}_{entry_id}_",
+        f"webhook_unreachable_{entry_id}",
+        f"outbox_overflow_{entry_id}",
     )
     for domain, issue_id in list(registry.issues):
         if domain == DOMAIN and issue_id.startswith(prefixes):

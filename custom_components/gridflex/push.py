@@ -1,0 +1,184 @@
+"""Grid events pushed by the platform to a Home Assistant webhook."""
+
+from __future__ import annotations
+
+from collections import deque
+import json
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from aiohttp.hdrs import METH_POST
+from homeassistant.components import webhook
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.network import NoURLAvailableError
+
+from .const import CONF_SITE_ID, DOMAIN, LOGGER
+from .platforms.energy_coordination import (
+    NOTIFICATION_TYPES,
+    SIGNATURE_HEADER,
+    verify_signature,
+)
+from .platforms.errors import GridFlexError
+
+if TYPE_CHECKING:
+    from .coordinator import GridFlexConfigEntry
+    from .event_coordinator import GridEventCoordinator
+
+CONF_WEBHOOK_ID = "webhook_id"
+CONF_WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 - the key, not a secret
+CONF_WEBHOOK_URL = "webhook_url"
+CONF_PLATFORM_WEBHOOK_ID = "platform_webhook_id"
+CONF_CLOUDHOOK = "cloudhook"
+SEEN_NOTIFICATIONS = 500
+
+
+def unreachable_issue_id(entry_id: str) -> str:
+    """Return the id of the issue saying push cannot reach Home Assistant."""
+    return f"webhook_unreachable_{entry_id}"
+
+
+async def _async_public_url(
+    hass: HomeAssistant, webhook_id: str
+) -> tuple[str | None, bool]:
+    """Return a URL the platform can reach: a cloudhook, else the external URL."""
+    if "cloud" in hass.config.components:
+        # Imported only when Home Assistant Cloud is loaded (it pulls in the
+        # voice pipeline's packages).
+        from homeassistant.components import cloud
+
+        if not cloud.async_active_subscription(hass):
+            return _external_url(hass, webhook_id), False
+        try:
+            return await cloud.async_create_cloudhook(hass, webhook_id), True
+        except cloud.CloudNotAvailable:
+            LOGGER.debug("Home Assistant Cloud is not available for the webhook")
+    return _external_url(hass, webhook_id), False
+
+
+def _external_url(hass: HomeAssistant, webhook_id: str) -> str | None:
+    """Return the webhook's URL on Home Assistant's external address, if any."""
+    try:
+        return webhook.async_generate_url(
+            hass, webhook_id, allow_internal=False, allow_ip=True
+        )
+    except NoURLAvailableError:
+        return None
+
+
+async def async_setup_push(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, events: GridEventCoordinator
+) -> None:
+    """Receive grid events at a webhook; poll only when the platform cannot reach it."""
+    client: Any = entry.runtime_data.client
+    data = dict(entry.data)
+    if not data.get(CONF_WEBHOOK_ID):
+        data[CONF_WEBHOOK_ID] = webhook.async_generate_id()
+        data[CONF_WEBHOOK_SECRET] = secrets.token_urlsafe(32)
+    webhook_id: str = data[CONF_WEBHOOK_ID]
+    secret: str = data[CONF_WEBHOOK_SECRET]
+    webhook.async_register(
+        hass,
+        DOMAIN,
+        entry.title,
+        webhook_id,
+        _make_handler(entry, events, client, secret),
+        allowed_methods=[METH_POST],
+    )
+    entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
+
+    url, cloudhook = await _async_public_url(hass, webhook_id)
+    if url is None:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            unreachable_issue_id(entry.entry_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="webhook_unreachable",
+            translation_placeholders={"site": entry.title},
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, unreachable_issue_id(entry.entry_id))
+        if url != data.get(CONF_WEBHOOK_URL) or not data.get(CONF_PLATFORM_WEBHOOK_ID):
+            data |= await _async_register_on_platform(client, data, url, cloudhook)
+    if data != dict(entry.data):
+        hass.config_entries.async_update_entry(entry, data=data)
+
+
+def _make_handler(
+    entry: GridFlexConfigEntry,
+    events: GridEventCoordinator,
+    client: Any,
+    secret: str,
+) -> webhook.HandlerType:
+    """Return the handler: check the signature, deduplicate, hand over the event."""
+    seen: deque[str] = deque(maxlen=SEEN_NOTIFICATIONS)
+
+    async def _handle(
+        hass: HomeAssistant, _webhook_id: str, request: web.Request
+    ) -> web.Response:
+        body = await request.read()
+        if not verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER)):
+            LOGGER.warning("Refused a grid event notification with a bad signature")
+            return web.Response(status=400)
+        try:
+            notification = json.loads(body)
+            notification_id = str(notification.get("notificationId"))
+            event = client.parse_notification(entry.data[CONF_SITE_ID], notification)
+        except ValueError, AttributeError, GridFlexError:
+            return web.Response(status=400)
+        if notification_id not in seen:
+            seen.append(notification_id)
+            if event is not None:
+                await events.async_process([event])
+        return web.Response(status=200)
+
+    return _handle
+
+
+async def _async_register_on_platform(
+    client: Any, data: dict[str, Any], url: str, cloudhook: bool
+) -> dict[str, Any]:
+    """Register the webhook on the platform; return what to store of it."""
+    try:
+        platform_id = await client.register_webhook(
+            url, data[CONF_WEBHOOK_SECRET], list(NOTIFICATION_TYPES)
+        )
+    except GridFlexError as err:
+        # Polling still brings every event; registering is tried at the next start.
+        LOGGER.warning("Could not register the grid event webhook: %s", err)
+        return {}
+    if old := data.get(CONF_PLATFORM_WEBHOOK_ID):
+        await _async_delete_platform_webhook(client, old)
+    return {
+        CONF_WEBHOOK_URL: url,
+        CONF_PLATFORM_WEBHOOK_ID: platform_id,
+        CONF_CLOUDHOOK: cloudhook,
+    }
+
+
+async def _async_delete_platform_webhook(client: Any, platform_id: str) -> None:
+    try:
+        await client.delete_webhook(platform_id)
+    except GridFlexError as err:
+        LOGGER.debug("Could not delete the old webhook registration: %s", err)
+
+
+async def async_remove_push(hass: HomeAssistant, entry: GridFlexConfigEntry) -> None:
+    """Unregister the webhook on the platform and the cloudhook (entry removed)."""
+    from .client import async_create_platform_client
+
+    if platform_id := entry.data.get(CONF_PLATFORM_WEBHOOK_ID):
+        client = async_create_platform_client(hass, entry.data)
+        await _async_delete_platform_webhook(client, platform_id)
+    if entry.data.get(CONF_CLOUDHOOK) and "cloud" in hass.config.components:
+        from homeassistant.components import cloud
+
+        try:
+            await cloud.async_delete_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
+        except cloud.CloudNotAvailable:
+            LOGGER.debug(
+                "Home Assistant Cloud is not available to delete the cloudhook"
+            )
