@@ -41,6 +41,7 @@ from .const import (
     CONF_DIRECTION,
     CONF_EDGE_CREDENTIALS,
     CONF_ENVIRONMENT,
+    CONF_GRID_ENERGY_ENTITY,
     CONF_GRID_EXPORT_ENTITY,
     CONF_GRID_IDENTIFIER,
     CONF_GRID_POWER_ENTITY,
@@ -597,6 +598,12 @@ class GridFlexOptionsFlow(OptionsFlow):
             vol.Optional(CONF_GRID_EXPORT_ENTITY): power,
             vol.Optional(CONF_GRID_POWER_INVERTED, default=False): BooleanSelector(),
         }
+        if caps.lpc_events:
+            schema[vol.Optional(CONF_GRID_ENERGY_ENTITY)] = EntitySelector(
+                EntitySelectorConfig(
+                    domain="sensor", device_class=SensorDeviceClass.ENERGY
+                )
+            )
         if caps.streams_measurements:
             schema[vol.Required(CONF_STREAM_ADVANCED)] = section(
                 vol.Schema(

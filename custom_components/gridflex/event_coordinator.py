@@ -12,16 +12,21 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_SITE_ID, DOMAIN, LOGGER
+from .const import CONF_GRID_ENERGY_ENTITY, CONF_SITE_ID, DOMAIN, LOGGER
 from .grid_events import LPC_KINDS, GridEventStore
 from .platforms.errors import GridFlexAuthError, GridFlexError
 from .platforms.models import GridEvent, GridEventKind, LimitWindow
+from .reports import async_hourly_energy, event_hours
 
 if TYPE_CHECKING:
     from .coordinator import GridFlexConfigEntry
     from .platforms import FlexPlatform
 
 EVENT_POLL_INTERVAL = timedelta(minutes=5)
+REPORT_DELAY = timedelta(minutes=20)
+"""After an event ends, wait for the recorder's hourly statistics (compiled at :10)."""
+REPORT_GIVE_UP = timedelta(days=1)
+"""Report what the recorder has once this long has passed, even if hours are missing."""
 BUS_EVENT = f"{DOMAIN}_grid_event"
 SIGNAL_GRID_EVENT = "gridflex_grid_event_{}"
 
@@ -114,6 +119,7 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 self._fire(received, event, event.windows[0] if event.windows else None)
             self._schedule(event)
         await self._async_acknowledge_pending()
+        await self._async_report_ended()
         self.async_update_listeners()
 
     async def _async_acknowledge_pending(self) -> None:
@@ -134,6 +140,46 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
             self.store.acknowledged.add(event.event_id)
             await self.store.async_save()
             LOGGER.info("Acknowledged grid event %s", event.event_id)
+
+    async def _async_report_ended(self) -> None:
+        """Report the energy of each ended LPC event once, from the statistics."""
+        energy_entity = self.config_entry.options.get(CONF_GRID_ENERGY_ENTITY)
+        if not energy_entity:
+            return
+        now = dt_util.utcnow()
+        for event in self.store.sorted_events(
+            lambda e: e.kind in LPC_KINDS and e.event_id not in self.store.reported
+        ):
+            if (
+                event.end is None
+                or event.start is None
+                or event.end + REPORT_DELAY > now
+            ):
+                continue
+            hours = event_hours(event.start, event.end)
+            energy = await async_hourly_energy(self.hass, energy_entity, hours)
+            if len(energy) < len(hours):
+                if event.end + REPORT_GIVE_UP > now:
+                    continue  # the recorder may still fill them in
+                LOGGER.warning(
+                    "Reporting grid event %s without %s hours the recorder does not have",
+                    event.event_id,
+                    len(hours) - len(energy),
+                )
+            try:
+                await self.client.report_energy_usage(
+                    self._site_id, event, sorted(energy.items())
+                )
+            except GridFlexError as err:
+                LOGGER.warning(
+                    "Could not report energy for grid event %s yet: %s",
+                    event.event_id,
+                    err,
+                )
+                return
+            self.store.reported.add(event.event_id)
+            await self.store.async_save()
+            LOGGER.info("Reported energy usage for grid event %s", event.event_id)
 
     @callback
     def _schedule(self, event: GridEvent) -> None:

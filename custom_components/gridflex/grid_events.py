@@ -70,9 +70,9 @@ class GridEventStore:
     """The site's grid events by id, with what GridFlex has done about each.
 
     Fed by polling and by push alike; an event is stored once, whichever way
-    it arrives first. Acknowledgements are recorded here, on disk, before
-    anything else happens, so an event is never acknowledged twice, also
-    across restarts.
+    it arrives first. Acknowledgements and energy reports are recorded here,
+    on disk, as soon as the platform accepted them, so an event is not
+    acknowledged or reported twice, also across restarts.
     """
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
@@ -82,6 +82,7 @@ class GridEventStore:
         )
         self.events: dict[str, GridEvent] = {}
         self.acknowledged: set[str] = set()
+        self.reported: set[str] = set()
 
     async def async_load(self) -> None:
         """Read the events and acknowledgements of earlier runs."""
@@ -91,6 +92,7 @@ class GridEventStore:
                 for event_id, data in stored.get("events", {}).items()
             }
             self.acknowledged = set(stored.get("acknowledged", ()))
+            self.reported = set(stored.get("reported", ()))
 
     async def async_save(self) -> None:
         """Write the store now (acknowledgements must not be lost)."""
@@ -98,6 +100,7 @@ class GridEventStore:
             {
                 "events": {k: event_to_dict(v) for k, v in self.events.items()},
                 "acknowledged": sorted(self.acknowledged),
+                "reported": sorted(self.reported),
             }
         )
 
