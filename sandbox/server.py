@@ -31,7 +31,9 @@ from . import (
     energy_coordination_webhooks,
     flexmeasures,
     flexmeasures_data,
+    flexmeasures_schedules,
     powernaut,
+    powernaut_bids,
     powernaut_resources,
 )
 from .control import ControlError
@@ -180,6 +182,7 @@ def create_app(
     app[WEBHOOKS_KEY] = webhooks if webhooks is not None else WebhookDispatcher()
     app.add_routes(powernaut.routes)
     app.add_routes(powernaut_resources.routes)
+    app.add_routes(powernaut_bids.routes)
     app.add_routes(energy_coordination.routes)
     app.add_routes(energy_coordination_events.routes)
     app.add_routes(energy_coordination_simulation.routes)
@@ -187,6 +190,7 @@ def create_app(
     app.add_routes(energy_coordination_webhooks.routes)
     app.add_routes(flexmeasures.routes)
     app.add_routes(flexmeasures_data.routes)
+    app.add_routes(flexmeasures_schedules.routes)
     app.add_routes(control.routes)
     app.on_cleanup.append(_close_webhooks)
     return app

@@ -92,6 +92,10 @@ class PowernautState:
     site_credentials: dict[str, dict[str, JSONDict]] = field(default_factory=dict)
     markets: dict[str, list[JSONDict]] = field(default_factory=dict)
     resources: dict[str, JSONDict] = field(default_factory=dict)
+    bids: dict[str, JSONDict] = field(default_factory=dict)
+    """Bids by id, in the wire form (``sandbox/powernaut_bids.py``)."""
+    webhook_deliveries: list[JSONDict] = field(default_factory=list)
+    """``bidAccepted`` webhook calls made, with their outcome."""
 
 
 @dataclass(slots=True)
@@ -227,6 +231,10 @@ class FlexMeasuresState:
     next_sensor_id: int = 1
     beliefs: dict[int, dict[str, float]] = field(default_factory=dict)
     belief_history: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+    jobs: dict[str, JSONDict] = field(default_factory=dict)
+    """Scheduling jobs by uuid (``sandbox/flexmeasures_schedules.py``)."""
+    schedules: dict[str, JSONDict] = field(default_factory=dict)
+    """Computed schedules by uuid."""
     data_posts: int = 0
     replays: int = 0
 
