@@ -14,6 +14,7 @@ from homeassistant.components.calendar import DOMAIN as CALENDAR_DOMAIN
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
@@ -271,3 +272,72 @@ async def test_webhook_push(
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert sandbox.server.state.energy_coordination.webhooks == {}
+
+
+async def test_actions(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """List, decline, acknowledge, report and simulate grid events by action."""
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    event_id = await _lpc_event(sandbox, entry, [4])
+    await _advance(hass, freezer, T0 + timedelta(minutes=5))
+    target = {"config_entry_id": entry.entry_id}
+
+    listed = await hass.services.async_call(
+        DOMAIN, "list_grid_events", target, blocking=True, return_response=True
+    )
+    [event] = listed["events"]
+    assert event["event_id"] == event_id
+    assert event["acknowledged"] is True
+    assert event["reported"] is False
+    assert event["windows"][0]["max_power_kw"] == "4"
+
+    await hass.services.async_call(
+        DOMAIN, "decline_event", {**target, "event_id": event_id}, blocking=True
+    )
+    declined = sandbox.server.state.energy_coordination.reports[-1]["body"]
+    assert declined["payloads"][0]["declinedTargets"]
+    await hass.services.async_call(
+        DOMAIN, "acknowledge_event", {**target, "event_id": event_id}, blocking=True
+    )
+    assert len(_acknowledgements(sandbox, event_id)) == 3
+
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "send_energy_report",
+            {**target, "event_id": event_id},
+            blocking=True,
+        )
+    assert err.value.translation_key == "no_energy_sensor"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "acknowledge_event", {**target, "event_id": "nope"}, blocking=True
+        )
+    assert err.value.translation_key == "unknown_event"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "list_grid_events",
+            {"config_entry_id": "nope"},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "unknown_entry"
+
+    await sandbox.fault("/energy-coordination/v1/reports", "status", status=503)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN, "decline_event", {**target, "event_id": event_id}, blocking=True
+        )
+    assert err.value.translation_key == "platform_refused"
+    await sandbox.clear_faults()
+
+    before = len(sandbox.server.state.energy_coordination.events)
+    await hass.services.async_call(DOMAIN, "simulate_lpc_event", target, blocking=True)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(sandbox.server.state.energy_coordination.events) == before + 1
+    listed = await hass.services.async_call(
+        DOMAIN, "list_grid_events", target, blocking=True, return_response=True
+    )
+    assert len(listed["events"]) == 2

@@ -22,6 +22,7 @@ from .resources import (
     async_reconcile,
     resource_subentries,
 )
+from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -34,7 +35,8 @@ PLATFORMS: list[Platform] = [
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up GridFlex; everything is configured through config entries."""
+    """Set up GridFlex's actions; sites are configured through config entries."""
+    async_setup_services(hass)
     return True
 
 

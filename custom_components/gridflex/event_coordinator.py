@@ -141,6 +141,28 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
             await self.store.async_save()
             LOGGER.info("Acknowledged grid event %s", event.event_id)
 
+    async def async_answer(self, event_id: str, *, accept: bool) -> None:
+        """Acknowledge or decline an LPC event on the homeowner's request."""
+        event = self.store.events[event_id]
+        await self.client.acknowledge_event(self._site_id, event, accept=accept)
+        self.store.acknowledged.add(event_id)
+        await self.store.async_save()
+
+    async def async_report_now(self, event_id: str) -> int:
+        """Send the energy report of an ended event now; return the hours sent."""
+        event = self.store.events[event_id]
+        energy_entity = self.config_entry.options[CONF_GRID_ENERGY_ENTITY]
+        assert event.start is not None and event.end is not None
+        energy = await async_hourly_energy(
+            self.hass, energy_entity, event_hours(event.start, event.end)
+        )
+        await self.client.report_energy_usage(
+            self._site_id, event, sorted(energy.items())
+        )
+        self.store.reported.add(event_id)
+        await self.store.async_save()
+        return len(energy)
+
     async def _async_report_ended(self) -> None:
         """Report the energy of each ended LPC event once, from the statistics."""
         energy_entity = self.config_entry.options.get(CONF_GRID_ENERGY_ENTITY)
