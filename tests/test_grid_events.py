@@ -341,3 +341,33 @@ async def test_actions(
         DOMAIN, "list_grid_events", target, blocking=True, return_response=True
     )
     assert len(listed["events"]) == 2
+
+
+async def test_lpc_compliance(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Compliance is the site's grid power as a share of the limit in force."""
+    hass.states.async_set(
+        "sensor.grid_power",
+        "4000",
+        {"unit_of_measurement": "W", "device_class": "power"},
+    )
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"grid_power_entity": "sensor.grid_power"}
+    )
+    await hass.async_block_till_done()
+    await _lpc_event(sandbox, entry, [5])
+    await _advance(hass, freezer, T0 + timedelta(minutes=5))
+    assert hass.states.get("sensor.home_lpc_compliance").state == STATE_UNKNOWN
+
+    await _advance(hass, freezer, T0 + timedelta(hours=1, minutes=1))
+    assert hass.states.get("sensor.home_lpc_compliance").state == "80.0"
+    hass.states.async_set(
+        "sensor.grid_power",
+        "6.5",
+        {"unit_of_measurement": "kW", "device_class": "power"},
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_lpc_compliance").state == "130.0"

@@ -62,6 +62,7 @@ async def test_setup_and_unload(
             "lpc_active",
             "power_limit",
             "next_grid_event",
+            "lpc_compliance",
         }
     else:
         # FlexMeasures takes interval data: its delivery figures are shown.

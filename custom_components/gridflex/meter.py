@@ -122,6 +122,11 @@ class MeterData:
         return (self.outbox.dropped if self.outbox else 0) + self.unsent
 
     @property
+    def site_kw(self) -> Decimal | None:
+        """Return the site's latest grid power (import positive)."""
+        return self.telemetry.latest.get(SITE_KEY) if self.telemetry else None
+
+    @property
     def skipped(self) -> int:
         """Return invalid readings that were skipped."""
         return self.telemetry.skipped if self.telemetry else 0
@@ -160,7 +165,7 @@ class MeterData:
         self._averagers = {}
         self._targets = {}
         sources = self._sources()
-        if not sources or not (self.streams or self.uploads):
+        if not sources:
             return
         now = dt_util.utcnow()
         if self.uploads:
@@ -231,8 +236,8 @@ class MeterData:
     @callback
     def _on_value(self, key: str, moment: datetime, value: Decimal | None) -> None:
         """Feed a new value to its interval averager."""
-        if value is None:
-            self._notify()  # an invalid reading was skipped
+        if value is None or key == SITE_KEY:
+            self._notify()  # an invalid reading was skipped, or the site changed
         if (averager := self._averagers.get(key)) is not None:
             self._queue(key, averager.add(moment, value))
 

@@ -14,7 +14,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import EntityCategory, UnitOfPower
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -168,7 +168,11 @@ async def async_setup_entry(
     )
     if (events := entry.runtime_data.event_coordinator) is not None:
         async_add_entities(
-            [PowerLimitSensor(events, entry), NextGridEventSensor(events, entry)]
+            [
+                PowerLimitSensor(events, entry),
+                NextGridEventSensor(events, entry),
+                LpcComplianceSensor(events, entry),
+            ]
         )
     meter = entry.runtime_data.meter
     if meter is not None and (meter.streams or meter.uploads):
@@ -289,3 +293,36 @@ class NextGridEventSensor(_GridEventSensor):
     def native_value(self) -> datetime | None:
         """Return the next window's start."""
         return self.coordinator.next_window_start(dt_util.utcnow())
+
+
+class LpcComplianceSensor(_GridEventSensor):
+    """The site's grid power as a share of the limit in force (100 % = at the limit)."""
+
+    _attr_translation_key = "lpc_compliance"
+    _attr_native_unit_of_measurement = PERCENTAGE
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_suggested_display_precision = 0
+
+    def __init__(
+        self, coordinator: GridEventCoordinator, entry: GridFlexConfigEntry
+    ) -> None:
+        """Follow the site's meter as well as the events."""
+        super().__init__(coordinator, entry)
+        self._meter = entry.runtime_data.meter
+
+    async def async_added_to_hass(self) -> None:
+        """Update when the site's power changes."""
+        await super().async_added_to_hass()
+        if self._meter is not None:
+            self.async_on_remove(
+                self._meter.async_add_listener(self.async_write_ha_state)
+            )
+
+    @property
+    def native_value(self) -> Decimal | None:
+        """Return site power / limit in %, unknown outside LPC windows."""
+        active = self.coordinator.active_window(dt_util.utcnow())
+        site = self._meter.site_kw if self._meter is not None else None
+        if active is None or site is None or active[1].max_power_kw <= 0:
+            return None
+        return (site / active[1].max_power_kw * 100).quantize(Decimal("0.1"))
