@@ -15,12 +15,24 @@ Wire facts this module relies on:
   partial and ``null`` unsets a field (``group_id: null`` leaves the group).
 - The resource status and health checks are in the product docs only; see
   ``_resource_health`` for the wire form GridFlex assumes.
+- Activations: Powernaut accepts a bid by POSTing ``{"id": <bid id>}`` to
+  the ``webhooks.accepted`` URL of the bid or of its resource (PATCH the
+  resource's ``webhooks``; ``null`` removes it) and the partner then reads
+  ``GET /v1/connect/bids/{id}``: ``activation {value, price, created_at,
+  canceled_at?, type}``, ``value`` in kW as a decimal string. A cancellation
+  is the same webhook with ``activation.value: null``; ``canceled_at`` is a
+  date-time string although the spec types it ``object`` (platform-apis.md
+  §5). ``GET /v1/connect/resources/{id}/activations`` pages through
+  ``ProviderActivationSummaryDto {start, end, value, energy, direction,
+  resource_id, resource_type, site_id, bid_id}``: no activation type and no
+  acceptance time.
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 import logging
@@ -45,12 +57,19 @@ from ._http import (
     to_lifetime,
 )
 from .base import Capabilities
-from .errors import GridFlexAuthError, GridFlexRequestRejectedError
+from .errors import (
+    GridFlexAuthError,
+    GridFlexRequestRejectedError,
+    GridFlexResponseError,
+)
 from .models import (
     HEALTH_CHECK_STATES,
     EdgeCredentials,
     Environment,
+    GridEvent,
+    GridEventKind,
     HealthCheck,
+    LimitWindow,
     Location,
     Market,
     MarketStatus,
@@ -80,6 +99,11 @@ _MAX_PAGES: Final = 1000
 _DEFAULT_TOKEN_LIFETIME: Final = 3600.0
 _COORDINATE_PLACES: Final = Decimal("0.000001")
 _PRIMARY_DIRECTIONS: Final = frozenset({"bidirectional", "offtake"})
+
+ACTIVATION_EVENT_PREFIX: Final = "activation-"
+"""Activation events are ``activation-<bid id>``: one event per bid."""
+CANCELLED_ACTIVATION: Final = "cancelled"
+"""The ``raw_type`` of an activation Powernaut cancelled (no windows)."""
 
 RESOURCE_TYPES: Final[dict[ResourceType, str]] = {
     ResourceType.BATTERY: "static_battery",
@@ -323,6 +347,91 @@ class PowernautClient:
     async def delete_resource(self, site_id: str, resource_id: str) -> None:
         """Delete the resource; ``GridFlexNotFoundError`` when already gone."""
         await self._auth.request("DELETE", self._resource_url(resource_id))
+
+    async def set_resource_webhook(self, resource_id: str, url: str | None) -> None:
+        """Have Powernaut call ``url`` when it accepts (or cancels) a bid of the resource.
+
+        PATCHes the resource's ``webhooks: {accepted: url}``; ``None`` removes
+        the webhook (Powernaut then falls back to MQTT). Raises
+        ``GridFlexNotFoundError`` when the resource is gone.
+        """
+        body = {"webhooks": None if url is None else {"accepted": url}}
+        await self._auth.request(
+            "PATCH", self._resource_url(resource_id), json_body=body
+        )
+
+    async def get_activation(self, bid_id: str) -> GridEvent | None:
+        """Read a bid's activation (what the ``bidAccepted`` webhook announces).
+
+        Returns ``None`` while the bid has no activation. An activation is an
+        ``ACTIVATION`` event ``activation-<bid id>`` with one window (the
+        bid's quarter-hour, ``max_power_kw`` = the requested setpoint in kW),
+        the bid's resource and ``raw_type`` = the activation type (``exact``,
+        ``maximise_upwards``, ``maximise_downwards``), created at
+        ``activation.created_at``. A cancelled activation (``value`` null, or
+        a ``canceled_at`` not older than ``created_at``) is the same event id
+        without windows, ``raw_type`` ``"cancelled"``, created at
+        ``canceled_at`` when readable. Raises ``GridFlexNotFoundError`` for an
+        unknown bid.
+        """
+        body = as_object(
+            await self._auth.request("GET", self._bid_url(bid_id)), "a Powernaut bid"
+        )
+        return _bid_activation(bid_id, body)
+
+    async def list_activations(
+        self,
+        resource_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[GridEvent]:
+        """Return the resource's activations (optionally those overlapping a period).
+
+        Pages through ``GET /v1/connect/resources/{id}/activations``. Events
+        are ``activation-<bid id>`` as from ``get_activation``, one per bid
+        (the first listed wins), oldest window first. The summary carries no
+        acceptance time and no activation type: ``created_at`` is the
+        window's start and ``raw_type`` is ``None`` (an item without a value
+        is read as cancelled). ``start``/``end`` must be timezone-aware.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, when
+                ``start`` or ``end`` is naive.
+
+        """
+        params = {"page_size": str(_PAGE_SIZE)}
+        for name, moment in (("start", start), ("end", end)):
+            if moment is not None:
+                params[name] = _wire_time(moment, name)
+        url = f"{self._resource_url(resource_id)}/activations"
+        events: dict[str, GridEvent] = {}
+        seen = 0
+        for page in range(1, _MAX_PAGES + 1):
+            body = as_object(
+                await self._auth.request(
+                    "GET", url, params={**params, "page": str(page)}
+                ),
+                "a page of Powernaut activations",
+            )
+            items = as_list(
+                body.get("items"), "the items of a Powernaut activation page"
+            )
+            for item in items:
+                if isinstance(item, dict):
+                    event = _summary_activation(item, resource_id)
+                    events.setdefault(event.event_id, event)
+            seen += len(items)
+            total = body.get("total")
+            if not items or (isinstance(total, int) and seen >= total):
+                break
+        return sorted(
+            events.values(),
+            key=lambda event: (event.start or event.created_at, event.event_id),
+        )
+
+    def _bid_url(self, bid_id: str) -> str:
+        return f"{self.base_url}/v1/connect/bids/{quote(bid_id, safe='')}"
 
     @property
     def _resources_url(self) -> str:
@@ -605,3 +714,125 @@ def _resource_health(
             elif value is not None:
                 _LOGGER.debug("Unknown Powernaut %s health %r", check, value)
     return status, health
+
+
+# Activations
+
+
+def _parse_time(value: object, what: str) -> datetime:
+    """An ISO 8601 time as aware UTC (a time without offset is read as UTC)."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                return parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)
+    raise GridFlexResponseError(
+        f"Expected {what} to have ISO 8601 times, not {value!r}"
+    )
+
+
+def _wire_time(moment: datetime, name: str) -> str:
+    """Write an aware time as UTC with ``Z``, as Powernaut's queries take it."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise GridFlexRequestRejectedError(
+            400, f"{name} must be a timezone-aware datetime"
+        )
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _setpoint(value: object, what: str) -> Decimal:
+    number = to_decimal(value)
+    if number is None:
+        raise GridFlexResponseError(
+            f"Expected {what} to have a decimal value, not {value!r}"
+        )
+    return number
+
+
+def _cancelled(
+    event_id: str, created_at: datetime, resource_ids: tuple[str, ...]
+) -> GridEvent:
+    return GridEvent(
+        event_id=event_id,
+        kind=GridEventKind.ACTIVATION,
+        created_at=created_at,
+        resource_ids=resource_ids,
+        raw_type=CANCELLED_ACTIVATION,
+    )
+
+
+def _cancellation_time(
+    activation: dict[str, object], created_at: datetime
+) -> datetime | None:
+    """When the current activation was cancelled; ``None`` while it stands.
+
+    A ``canceled_at`` older than ``created_at`` belongs to an earlier
+    activation of the same bid; one that cannot be read still means
+    cancelled (at ``created_at``).
+    """
+    raw = activation.get("canceled_at")
+    if not raw:
+        return None
+    try:
+        canceled_at = _parse_time(raw, "a Powernaut activation")
+    except GridFlexResponseError:
+        _LOGGER.debug("Unreadable Powernaut canceled_at %r", raw)
+        return created_at
+    return None if canceled_at < created_at else canceled_at
+
+
+def _bid_activation(bid_id: str, body: dict[str, object]) -> GridEvent | None:
+    """Read a ``BidDto``'s activation as a grid event (None without one)."""
+    activation = body.get("activation")
+    if not isinstance(activation, dict):
+        return None
+    what = "a Powernaut activation"
+    event_id = f"{ACTIVATION_EVENT_PREFIX}{bid_id}"
+    created_at = _parse_time(activation.get("created_at"), what)
+    resource_id = optional_str(body, "resource_id")
+    resource_ids = (resource_id,) if resource_id else ()
+    value = activation.get("value")
+    canceled_at = _cancellation_time(activation, created_at)
+    if value is None or canceled_at is not None:
+        return _cancelled(event_id, canceled_at or created_at, resource_ids)
+    timing = as_object(body.get("timing"), "the timing of a Powernaut bid")
+    window = LimitWindow(
+        start=_parse_time(timing.get("start"), "the timing of a Powernaut bid"),
+        end=_parse_time(timing.get("end"), "the timing of a Powernaut bid"),
+        max_power_kw=_setpoint(value, what),
+    )
+    return GridEvent(
+        event_id=event_id,
+        kind=GridEventKind.ACTIVATION,
+        created_at=created_at,
+        windows=(window,),
+        resource_ids=resource_ids,
+        raw_type=optional_str(activation, "type"),
+    )
+
+
+def _summary_activation(item: dict[str, object], resource_id: str) -> GridEvent:
+    """Read a ``ProviderActivationSummaryDto`` as a grid event."""
+    what = "a Powernaut activation summary"
+    event_id = f"{ACTIVATION_EVENT_PREFIX}{required_str(item, 'bid_id', what)}"
+    start = _parse_time(item.get("start"), what)
+    resource_ids = (optional_str(item, "resource_id") or resource_id,)
+    value = item.get("value")
+    if value is None:
+        return _cancelled(event_id, start, resource_ids)
+    window = LimitWindow(
+        start=start,
+        end=_parse_time(item.get("end"), what),
+        max_power_kw=_setpoint(value, what),
+    )
+    return GridEvent(
+        event_id=event_id,
+        kind=GridEventKind.ACTIVATION,
+        created_at=start,
+        windows=(window,),
+        resource_ids=resource_ids,
+    )
