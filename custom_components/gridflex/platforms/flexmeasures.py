@@ -32,15 +32,33 @@ Wire facts this module relies on:
   ``ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED`` (a replay) and 202
   ``ACCEPTED`` (queued for a worker) all mean stored; 403
   ``INVALID_REPLACEMENT`` is a conflicting belief.
+- Schedules are triggered on the resource's site asset (the top of its
+  tree, so the site's flex-context applies) with ``POST
+  /assets/{id}/schedules/trigger`` and a one-entry ``flex-model`` list
+  naming the resource's power sensor; state of charge and power go as
+  quantity strings (``"12.1 kWh"``, ``"7.4 kW"``: a plain number would be
+  read in the sensor's energy unit or MWh, depending on the server), the
+  flex-context is one object. API v3.0-32 answers 202 ``{status:
+  "ACCEPTED", job, schedule, job-url}``, older servers 200 ``{schedule,
+  status: "PROCESSED"}``; 429 when the trigger budget (``10 per 5
+  minutes`` by default) is spent. ``GET /sensors/{id}/schedules/{uuid}``
+  answers 200 ``{values, start, duration, unit}``, or while the job is not
+  done 400 ``UNKNOWN_SCHEDULE`` "Scheduling job waiting to be processed" /
+  "in progress" (202 ``{status: QUEUED|STARTED}`` on servers that sunset
+  the 400), 400 "Scheduling job failed with …" when it failed and 400
+  ``UNRECOGNIZED_UDI_EVENT`` for an unknown uuid. ``GET /jobs/{uuid}``
+  (v3.0-31+) answers 202 while queued or running, 200 finished, 422
+  failed, 404 unknown (400 on v3.0-31).
 """
 
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 import json
 import math
+import re
 import time
 from typing import TYPE_CHECKING, ClassVar, Final
 
@@ -93,6 +111,28 @@ _AUTH_REFUSALS: Final = frozenset({400, 403, 404, 422})
 
 POWER_SENSOR_NAME: Final = "power"
 """The name of the sensor GridFlex gives each resource asset."""
+
+_MAX_ASSET_DEPTH: Final = 10
+"""How far up the asset tree the site of a resource is looked for."""
+_PENDING_SCHEDULE: Final = (
+    "Scheduling job waiting",
+    "Scheduling job in progress",
+    "Scheduling job has an unknown status",
+)
+"""What FlexMeasures' 400 ``UNKNOWN_SCHEDULE`` says while the job is not done."""
+_PENDING_STATUSES: Final = frozenset({"QUEUED", "STARTED", "DEFERRED", "SCHEDULED"})
+_KW_PER_UNIT: Final = {
+    "W": Decimal("0.001"),
+    "kW": Decimal(1),
+    "MW": Decimal(1000),
+    "VA": Decimal("0.001"),
+    "kVA": Decimal(1),
+    "MVA": Decimal(1000),
+}
+_ISO_DURATION: Final = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
 
 RESOURCE_ASSET_TYPES: Final[dict[ResourceType, tuple[str, ...]]] = {
     ResourceType.BATTERY: ("battery",),
@@ -181,6 +221,7 @@ class FlexMeasuresClient:
         self._user_id: int | None = None
         self._account: int | None = None
         self._asset_type_ids: dict[str, int] = {}
+        self._schedule_sensors: dict[int, int] = {}
         self._first_asset_type_id: int | None = None
         self._http = JsonHttp(
             session,
@@ -467,6 +508,153 @@ class FlexMeasuresClient:
             "POST", f"{self.api_url}/sensors/{sensor_id}/data", json_body=body
         )
 
+    async def trigger_schedule(
+        self,
+        resource_id: str,
+        *,
+        start: datetime,
+        duration_hours: int,
+        soc_at_start_kwh: Decimal | None,
+        soc_min_kwh: Decimal | None,
+        soc_max_kwh: Decimal | None,
+        power_capacity_kw: Decimal | None,
+        consumption_price: str | None = None,
+    ) -> str:
+        """Ask for a schedule of the resource's power sensor; return the schedule id.
+
+        The trigger goes to the resource's site asset, with the resource's
+        power sensor in the flex-model. ``None`` leaves a field to the
+        server (its defaults or the asset's stored flex-model).
+        ``consumption_price`` is a quantity string (``"0.2 EUR/kWh"``) or
+        the id of a price sensor (``"7"``).
+
+        Raises:
+            GridFlexNotFoundError: the resource is not an asset id, is gone,
+                or has no power sensor.
+            GridFlexRequestRejectedError: before anything is sent, when the
+                start is naive, the duration not positive, a decimal not
+                finite or the price empty; from the server, 422 for a
+                flex-model it refuses.
+            GridFlexRateLimitedError: HTTP 429 (the trigger budget is
+                spent), with ``retry_after``.
+
+        """
+        asset_id = _asset_id(resource_id)
+        body = _trigger_body(start, duration_hours, consumption_price)
+        flex_model: dict[str, object] = {}
+        for key, value, unit in (
+            ("soc-at-start", soc_at_start_kwh, "kWh"),
+            ("soc-min", soc_min_kwh, "kWh"),
+            ("soc-max", soc_max_kwh, "kWh"),
+            ("power-capacity", power_capacity_kw, "kW"),
+        ):
+            if value is not None:
+                flex_model[key] = f"{decimal_string(value)} {unit}"
+        sensor_id = await self._schedule_sensor(asset_id)
+        site = await self._site_of(asset_id)
+        body["flex-model"] = [{"sensor": sensor_id, **flex_model}]
+        answer = await self._auth.request(
+            "POST", f"{self._asset_url(site)}/schedules/trigger", json_body=body
+        )
+        trigger = as_object(answer, "the FlexMeasures schedule trigger answer")
+        schedule_id = optional_str(trigger, "schedule") or optional_str(trigger, "job")
+        if not schedule_id:
+            raise GridFlexResponseError(
+                "FlexMeasures accepted the schedule trigger without a schedule id"
+            )
+        return schedule_id
+
+    async def get_schedule(
+        self, resource_id: str, schedule_id: str, *, duration_hours: int
+    ) -> list[tuple[datetime, Decimal]] | None:
+        """Return the scheduled power (kW, consumption positive) per interval start.
+
+        ``None`` while the scheduling job is queued or running. Intervals
+        without a value are left out.
+
+        Raises:
+            GridFlexNotFoundError: the resource has no power sensor, or the
+                schedule id is unknown.
+            GridFlexRequestRejectedError: the scheduling job failed (HTTP
+                400 ``UNKNOWN_SCHEDULE`` "… failed with …"), or before
+                anything is sent when the duration is not positive.
+            GridFlexResponseError: the schedule cannot be read.
+
+        """
+        asset_id = _asset_id(resource_id)
+        job = _job_id(schedule_id)
+        duration = _hours(duration_hours)
+        sensor_id = await self._schedule_sensor(asset_id)
+        try:
+            answer = await self._auth.request(
+                "GET",
+                f"{self.api_url}/sensors/{sensor_id}/schedules/{job}",
+                params={"duration": duration, "unit": "kW"},
+            )
+        except GridFlexRequestRejectedError as err:
+            if err.status != 400:
+                raise
+            if any(phrase in err.detail for phrase in _PENDING_SCHEDULE):
+                return None
+            if "is not known" in err.detail:
+                raise GridFlexNotFoundError(err.detail) from err
+            raise
+        schedule = as_object(answer, "a FlexMeasures schedule")
+        if "values" not in schedule and schedule.get("status") in _PENDING_STATUSES:
+            return None
+        return _schedule_points(schedule)
+
+    async def get_job(self, job_id: str) -> str:
+        """Return the status of a background job (``QUEUED``, ``FINISHED``, ``FAILED``, …).
+
+        Raises:
+            GridFlexNotFoundError: the job is unknown (or the server has no
+                jobs endpoint).
+
+        """
+        url = f"{self.api_url}/jobs/{_job_id(job_id)}"
+        try:
+            answer = await self._auth.request("GET", url)
+        except GridFlexRequestRejectedError as err:
+            if err.status == 422:
+                return "FAILED"
+            if err.status == 400 and "not found" in err.detail:
+                raise GridFlexNotFoundError(err.detail) from err
+            raise
+        status = optional_str(as_object(answer, "a FlexMeasures job"), "status")
+        if not status:
+            raise GridFlexResponseError("The FlexMeasures job answer has no status")
+        return status
+
+    async def _schedule_sensor(self, asset_id: int) -> int:
+        """The resource asset's own power sensor (remembered per client)."""
+        known = self._schedule_sensors.get(asset_id)
+        if known is not None:
+            return known
+        sensor_id = (await self._power_sensors(asset_id)).get(asset_id)
+        if sensor_id is None:
+            raise GridFlexNotFoundError(
+                f"FlexMeasures asset {asset_id} has no {POWER_SENSOR_NAME!r} sensor"
+            )
+        self._schedule_sensors[asset_id] = sensor_id
+        return sensor_id
+
+    async def _site_of(self, asset_id: int) -> int:
+        """The top asset of the resource's tree (its site)."""
+        current = asset_id
+        seen = {current}
+        for _ in range(_MAX_ASSET_DEPTH):
+            asset = as_object(
+                await self._auth.request("GET", self._asset_url(current)),
+                "a FlexMeasures asset",
+            )
+            parent = _int(asset.get("parent_asset_id"))
+            if parent is None or parent in seen:
+                return current
+            seen.add(parent)
+            current = parent
+        return current
+
     async def _assets(self) -> list[dict[str, object]]:
         answer = await self._auth.request("GET", f"{self.api_url}/assets")
         return _objects(answer, "the FlexMeasures assets")
@@ -664,6 +852,96 @@ def _series_body(series: PowerSeries) -> dict[str, object] | None:
         "values": values,
         "unit": "kW",
     }
+
+
+def _hours(duration_hours: int) -> str:
+    """A positive number of hours as an ISO 8601 duration (``PT24H``)."""
+    if duration_hours <= 0:
+        raise GridFlexRequestRejectedError(
+            400,
+            f"A schedule must last a positive number of hours, not {duration_hours}",
+        )
+    return f"PT{duration_hours}H"
+
+
+def _job_id(job_id: str) -> str:
+    """A job or schedule id that can go into a path."""
+    if not job_id or any(char in job_id for char in "/?#% "):
+        raise GridFlexNotFoundError(f"Not a FlexMeasures job id: {job_id!r}")
+    return job_id
+
+
+def _trigger_body(
+    start: datetime, duration_hours: int, consumption_price: str | None
+) -> dict[str, object]:
+    """The trigger body without the flex-model; checked before anything is sent."""
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise GridFlexRequestRejectedError(
+            400, "The start of a schedule must be timezone-aware"
+        )
+    body: dict[str, object] = {
+        "start": start.isoformat(),
+        "duration": _hours(duration_hours),
+    }
+    if consumption_price is not None:
+        price = consumption_price.strip()
+        if not price:
+            raise GridFlexRequestRejectedError(400, "An empty consumption price")
+        body["flex-context"] = {
+            "consumption-price": {"sensor": int(price)} if price.isdigit() else price
+        }
+    return body
+
+
+def _parse_duration(text: str) -> timedelta | None:
+    match = _ISO_DURATION.match(text)
+    if match is None or text in ("P", "PT") or text.endswith("T"):
+        return None
+    return timedelta(
+        weeks=int(match["weeks"] or 0),
+        days=int(match["days"] or 0),
+        hours=int(match["hours"] or 0),
+        minutes=int(match["minutes"] or 0),
+        seconds=float(match["seconds"] or 0),
+    )
+
+
+def _parse_start(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.utcoffset() is not None else None
+
+
+def _schedule_points(schedule: dict[str, object]) -> list[tuple[datetime, Decimal]]:
+    """``{values, start, duration, unit}`` as (interval start, kW) pairs."""
+    values = schedule.get("values")
+    start = _parse_start(optional_str(schedule, "start"))
+    duration = _parse_duration(optional_str(schedule, "duration") or "")
+    factor = _KW_PER_UNIT.get(optional_str(schedule, "unit") or "kW")
+    if not isinstance(values, list) or start is None or duration is None:
+        raise GridFlexResponseError("Cannot read the FlexMeasures schedule")
+    if factor is None:
+        raise GridFlexResponseError(
+            f"The FlexMeasures schedule is not in a power unit: {schedule.get('unit')!r}"
+        )
+    if not values:
+        return []
+    step = duration / len(values)
+    points: list[tuple[datetime, Decimal]] = []
+    for index, value in enumerate(values):
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            continue
+        number = None if isinstance(value, (str, bool)) else to_decimal(value)
+        if number is None:
+            raise GridFlexResponseError(
+                f"Not a number in the FlexMeasures schedule: {value!r}"
+            )
+        points.append((start + index * step, number * factor))
+    return points
 
 
 def _parent_id(site_id: str, spec: ResourceSpec) -> int:
