@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.gridflex.const import DOMAIN
 
 from .conftest import GSRN_NO, Sandbox, setup_site
+from .test_resources import add_resource, subentry_by_title
 
 T0 = datetime.fromisoformat("2026-11-22T10:00:00+00:00")
 LPC_ACTIVE = "binary_sensor.home_lpc_active"
@@ -371,3 +372,90 @@ async def test_lpc_compliance(
     )
     await hass.async_block_till_done()
     assert hass.states.get("sensor.home_lpc_compliance").state == "130.0"
+
+
+async def test_powernaut_activation(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An activation by webhook and by polling is one grid event; cancelling ends it."""
+    await hass.config.async_update(external_url="https://home.example.org")
+    hass.states.async_set(
+        "sensor.battery_power",
+        "0",
+        {"unit_of_measurement": "W", "device_class": "power"},
+    )
+    entry = await setup_site(hass, sandbox, "powernaut")
+    await add_resource(
+        hass,
+        entry,
+        "Battery",
+        "battery",
+        {
+            "power_entity": "sensor.battery_power",
+            "power_min_kw": -5,
+            "power_max_kw": 5,
+            "capacity_kwh": 10,
+        },
+    )
+    # The resource gets its webhook when GridFlex (re)starts.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    resource_id = subentry_by_title(entry, "Battery").data["resource_id"]
+    webhook_id = entry.data["webhook_id"]
+    resource = sandbox.server.state.powernaut.resources[resource_id]
+    assert resource["webhooks"] == {
+        "accepted": f"https://home.example.org/api/webhook/{webhook_id}"
+    }
+
+    start = T0 + timedelta(minutes=15)
+    bid = await sandbox.control(
+        "POST",
+        f"powernaut/resources/{resource_id}/bids",
+        {
+            "timing": {
+                "start": start.isoformat().replace("+00:00", "Z"),
+                "end": (start + timedelta(minutes=15))
+                .isoformat()
+                .replace("+00:00", "Z"),
+            },
+            "curve": [{"value": "2.5"}],
+        },
+    )
+    await sandbox.control(
+        "POST", f"powernaut/bids/{bid['id']}/activate", {"value": "2.5"}
+    )
+    client = await hass_client_no_auth()
+    resp = await client.post(f"/api/webhook/{webhook_id}", json={"id": bid["id"]})
+    assert resp.status == 200
+    await hass.async_block_till_done()
+    setpoint = "sensor.home_activation_setpoint"
+    assert hass.states.get(setpoint).state == STATE_UNKNOWN
+
+    # Polling finds the same activation: still one grid event.
+    await _advance(hass, freezer, T0 + timedelta(minutes=5))
+    listed = await hass.services.async_call(
+        DOMAIN,
+        "list_grid_events",
+        {"config_entry_id": entry.entry_id},
+        blocking=True,
+        return_response=True,
+    )
+    assert [e["event_id"] for e in listed["events"]] == [f"activation-{bid['id']}"]
+
+    await _advance(hass, freezer, start + timedelta(seconds=1))
+    assert hass.states.get(GRID_EVENT).attributes["event_type"] == "activation_started"
+    assert hass.states.get(setpoint).state == "2.5"
+
+    await sandbox.control(
+        "POST", f"powernaut/bids/{bid['id']}/activate", {"value": None}
+    )
+    resp = await client.post(f"/api/webhook/{webhook_id}", json={"id": bid["id"]})
+    assert resp.status == 200
+    await hass.async_block_till_done()
+    assert (
+        hass.states.get(GRID_EVENT).attributes["event_type"] == "activation_cancelled"
+    )
+    assert hass.states.get(setpoint).state == STATE_UNKNOWN

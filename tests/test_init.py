@@ -50,6 +50,8 @@ async def test_setup_and_unload(
             "upstream_status",
             "last_sync",
             "platform_reachable",
+            "grid_event",
+            "activation_setpoint",
         }
     elif platform == "energy_coordination":
         # No site statuses, no meter data on this platform: no such entities;

@@ -140,7 +140,11 @@ async def test_market_consent_issue(
         ],
     )
     await _poll(hass)
-    issues = [i for (domain, _), i in issue_registry.issues.items() if domain == DOMAIN]
+    issues = [
+        i
+        for (domain, issue_id), i in issue_registry.issues.items()
+        if domain == DOMAIN and issue_id.startswith("market_consent")
+    ]
     assert len(issues) == 1
     assert issues[0].translation_key == "market_consent_required"
     assert issues[0].learn_more_url == url
@@ -156,7 +160,11 @@ async def test_market_consent_issue(
         [{"name": "aFRR", "status": "active"}],
     )
     await _poll(hass)
-    assert not [d for (d, _) in issue_registry.issues if d == DOMAIN]
+    assert not [
+        i
+        for (d, i) in issue_registry.issues
+        if d == DOMAIN and i.startswith("market_consent")
+    ]
 
 
 async def test_issues_removed_with_entry(

@@ -11,11 +11,11 @@ from homeassistant.helpers.typing import ConfigType
 from .client import async_create_platform_client
 from .const import DOMAIN
 from .coordinator import GridFlexConfigEntry, GridFlexRuntimeData, SiteCoordinator
-from .event_coordinator import GridEventCoordinator
+from .event_coordinator import GridEventCoordinator, supports_grid_events
 from .issues import async_delete_site_issues
 from .meter import MeterData
 from .platforms.errors import GridFlexAuthError, GridFlexError
-from .push import async_remove_push, async_setup_push
+from .push import async_remove_push, async_setup_activation_push, async_setup_push
 from .resources import (
     async_ensure_devices,
     async_entry_updated,
@@ -68,12 +68,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
         subentries=resource_subentries(entry),
     )
     async_ensure_devices(hass, entry)
-    if client.capabilities.lpc_events:
+    if supports_grid_events(client):
         events = GridEventCoordinator(hass, entry, client)
         await events.async_config_entry_first_refresh()
         entry.runtime_data.event_coordinator = events
         entry.async_on_unload(events.async_cancel_schedules)
-        await async_setup_push(hass, entry, events)
+        if client.capabilities.lpc_events:
+            await async_setup_push(hass, entry, events)
+        else:
+            await async_setup_activation_push(hass, entry, events)
         entry.runtime_data.data = dict(entry.data)
     meter = entry.runtime_data.meter = MeterData(hass, entry)
     try:

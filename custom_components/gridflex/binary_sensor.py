@@ -44,7 +44,8 @@ async def async_setup_entry(
     async_add_entities(
         [PlatformReachableSensor(entry.runtime_data.site_coordinator, REACHABLE)]
     )
-    if (events := entry.runtime_data.event_coordinator) is not None:
+    events = entry.runtime_data.event_coordinator
+    if events is not None and entry.runtime_data.client.capabilities.lpc_events:
         async_add_entities([LpcActiveSensor(events, entry)])
     meter = entry.runtime_data.meter
     if meter is not None and meter.streams:

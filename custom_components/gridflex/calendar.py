@@ -25,7 +25,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the grid event calendar where the platform sends grid events."""
-    if (coordinator := entry.runtime_data.event_coordinator) is not None:
+    coordinator = entry.runtime_data.event_coordinator
+    if coordinator is not None and entry.runtime_data.client.capabilities.lpc_events:
         async_add_entities([GridEventCalendar(coordinator, entry)])
 
 

@@ -40,6 +40,7 @@ TO_REDACT = {
     "webhook_secret",
     "webhook_url",
     "platform_webhook_id",
+    "webhook_resources",
 }
 
 

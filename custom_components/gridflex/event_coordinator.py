@@ -12,11 +12,18 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_GRID_ENERGY_ENTITY, CONF_SITE_ID, DOMAIN, LOGGER
+from .const import (
+    CONF_GRID_ENERGY_ENTITY,
+    CONF_RESOURCE_ID,
+    CONF_SITE_ID,
+    DOMAIN,
+    LOGGER,
+)
 from .grid_events import LPC_KINDS, GridEventStore
 from .platforms.errors import GridFlexAuthError, GridFlexError
 from .platforms.models import GridEvent, GridEventKind, LimitWindow
 from .reports import async_hourly_energy, event_hours
+from .resources import is_group, resource_subentries
 
 if TYPE_CHECKING:
     from .coordinator import GridFlexConfigEntry
@@ -41,6 +48,14 @@ EVENT_TYPES = [
 ]
 
 
+def supports_grid_events(client: Any) -> bool:
+    """Return whether the platform sends LPC events or activations."""
+    return bool(
+        client.capabilities.lpc_events
+        or callable(getattr(client, "list_activations", None))
+    )
+
+
 def event_payload(
     event: GridEvent, window: LimitWindow | None = None
 ) -> dict[str, Any]:
@@ -54,6 +69,13 @@ def event_payload(
         ).isoformat(),
         "end": (window.end if window else event.end or event.created_at).isoformat(),
     }
+
+
+ACTIVATION_KINDS = frozenset({GridEventKind.ACTIVATION})
+
+
+def _prefix(event: GridEvent) -> str:
+    return "activation" if event.kind is GridEventKind.ACTIVATION else "lpc"
 
 
 class GridEventCoordinator(DataUpdateCoordinator[None]):
@@ -91,9 +113,12 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
     async def _async_update_data(self) -> None:
         """Fetch new events, then acknowledge what still needs it."""
         try:
-            events = await self.client.list_events(
-                self._site_id, stop_at=self.store.known
-            )
+            if self.client.capabilities.lpc_events:
+                events = await self.client.list_events(
+                    self._site_id, stop_at=self.store.known
+                )
+            else:
+                events = await self._async_list_activations()
         except GridFlexAuthError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="authentication_failed"
@@ -106,18 +131,48 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
             ) from err
         await self.async_process(events)
 
+    async def _async_list_activations(self) -> list[GridEvent]:
+        """Poll the activations of every resource (fallback for the webhook)."""
+        since = dt_util.utcnow() - timedelta(days=1)
+        events: list[GridEvent] = []
+        for subentry in resource_subentries(self.config_entry).values():
+            resource_id = subentry.data.get(CONF_RESOURCE_ID)
+            if resource_id and not is_group(subentry):
+                events += await self.client.list_activations(resource_id, start=since)
+        return events
+
     async def async_process(self, events: list[GridEvent]) -> None:
         """Take in events from any source; act on the ones not seen before."""
+        cancelled = [
+            event
+            for event in events
+            if event.kind is GridEventKind.ACTIVATION
+            and not event.windows
+            and (known := self.store.events.get(event.event_id)) is not None
+            and known.windows
+        ]
+        for event in cancelled:
+            known = self.store.events[event.event_id]
+            self.store.events[event.event_id] = event
+            for unsub in self._scheduled.pop(event.event_id, []):
+                unsub()
+            self._fire("activation_cancelled", known, known.windows[0])
         new = self.store.add(events)
-        if new:
+        if new or cancelled:
             await self.store.async_save()
+        now = dt_util.utcnow()
         for event in new:
-            received = (
-                "lpc_received" if event.kind in LPC_KINDS else "price_curve_received"
-            )
-            if event.kind in (GridEventKind.LPC, GridEventKind.PRICE_CURVE):
-                self._fire(received, event, event.windows[0] if event.windows else None)
+            if event.kind in LPC_KINDS:
+                self._fire(
+                    "lpc_received", event, event.windows[0] if event.windows else None
+                )
+            elif event.kind is GridEventKind.PRICE_CURVE:
+                self._fire("price_curve_received", event, None)
             self._schedule(event)
+            for window in event.windows:
+                if window.start <= now < window.end:
+                    # Arrived while already in force (e.g. an activation).
+                    self._fire(f"{_prefix(event)}_started", event, window)
         await self._async_acknowledge_pending()
         await self._async_report_ended()
         self.async_update_listeners()
@@ -205,15 +260,18 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
 
     @callback
     def _schedule(self, event: GridEvent) -> None:
-        """Fire started/ended at each future window edge of an LPC event."""
-        if event.kind not in LPC_KINDS or event.event_id in self._scheduled:
+        """Fire started/ended at each future window edge of an LPC event or activation."""
+        if (
+            event.kind not in LPC_KINDS and event.kind is not GridEventKind.ACTIVATION
+        ) or event.event_id in self._scheduled:
             return
+        prefix = _prefix(event)
         now = dt_util.utcnow()
         unsubs: list[CALLBACK_TYPE] = []
         for window in event.windows:
             for moment, kind in (
-                (window.start, "lpc_started"),
-                (window.end, "lpc_ended"),
+                (window.start, f"{prefix}_started"),
+                (window.end, f"{prefix}_ended"),
             ):
                 if moment <= now:
                     continue
@@ -250,11 +308,13 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 unsub()
         self._scheduled.clear()
 
-    def active_window(self, now: datetime) -> tuple[GridEvent, LimitWindow] | None:
-        """Return the LPC window in force now, if any (the lowest limit wins)."""
+    def active_window(
+        self, now: datetime, kinds: frozenset[GridEventKind] = LPC_KINDS
+    ) -> tuple[GridEvent, LimitWindow] | None:
+        """Return the window in force now, if any (the lowest value wins)."""
         active = [
             (event, window)
-            for event in self.store.sorted_events(lambda e: e.kind in LPC_KINDS)
+            for event in self.store.sorted_events(lambda e: e.kind in kinds)
             for window in event.windows
             if window.start <= now < window.end
         ]

@@ -14,13 +14,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError
 
-from .const import CONF_SITE_ID, DOMAIN, LOGGER
+from .const import CONF_RESOURCE_ID, CONF_SITE_ID, DOMAIN, LOGGER
 from .platforms.energy_coordination import (
     NOTIFICATION_TYPES,
     SIGNATURE_HEADER,
     verify_signature,
 )
 from .platforms.errors import GridFlexError
+from .resources import is_group, resource_subentries
 
 if TYPE_CHECKING:
     from .coordinator import GridFlexConfigEntry
@@ -31,6 +32,7 @@ CONF_WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 - the key, not a secret
 CONF_WEBHOOK_URL = "webhook_url"
 CONF_PLATFORM_WEBHOOK_ID = "platform_webhook_id"
 CONF_CLOUDHOOK = "cloudhook"
+CONF_WEBHOOK_RESOURCES = "webhook_resources"
 SEEN_NOTIFICATIONS = 500
 
 
@@ -89,22 +91,32 @@ async def async_setup_push(
     entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
 
     url, cloudhook = await _async_public_url(hass, webhook_id)
-    if url is None:
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            unreachable_issue_id(entry.entry_id),
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="webhook_unreachable",
-            translation_placeholders={"site": entry.title},
-        )
-    else:
-        ir.async_delete_issue(hass, DOMAIN, unreachable_issue_id(entry.entry_id))
+    if _async_reachable(hass, entry, url):
+        assert url is not None
         if url != data.get(CONF_WEBHOOK_URL) or not data.get(CONF_PLATFORM_WEBHOOK_ID):
             data |= await _async_register_on_platform(client, data, url, cloudhook)
     if data != dict(entry.data):
         hass.config_entries.async_update_entry(entry, data=data)
+
+
+def _async_reachable(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, url: str | None
+) -> bool:
+    """Raise or clear the repair saying the platform cannot reach Home Assistant."""
+    issue_id = unreachable_issue_id(entry.entry_id)
+    if url is not None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return True
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="webhook_unreachable",
+        translation_placeholders={"site": entry.title},
+    )
+    return False
 
 
 def _make_handler(
@@ -182,3 +194,77 @@ async def async_remove_push(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
             LOGGER.debug(
                 "Home Assistant Cloud is not available to delete the cloudhook"
             )
+
+
+def _make_activation_handler(
+    client: Any, events: GridEventCoordinator
+) -> webhook.HandlerType:
+    """Return the handler: read the accepted bid back and hand over its activation."""
+
+    async def _handle(
+        hass: HomeAssistant, _webhook_id: str, request: web.Request
+    ) -> web.Response:
+        try:
+            bid_id = str((await request.json())["id"])
+        except ValueError, KeyError, TypeError:
+            return web.Response(status=400)
+        try:
+            event = await client.get_activation(bid_id)
+        except GridFlexError as err:
+            LOGGER.warning("Could not read accepted bid %s: %s", bid_id, err)
+            return web.Response(status=503)  # the platform retries
+        if event is not None:
+            await events.async_process([event])
+        return web.Response(status=200)
+
+    return _handle
+
+
+async def async_setup_activation_push(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, events: GridEventCoordinator
+) -> None:
+    """Receive Powernaut's bid-accepted calls; polling stays the fallback.
+
+    Powernaut signs nothing (none is documented): the webhook id is a random
+    secret, and the call only says which bid to read back from the platform.
+    """
+    client: Any = entry.runtime_data.client
+    data = dict(entry.data)
+    if not data.get(CONF_WEBHOOK_ID):
+        data[CONF_WEBHOOK_ID] = webhook.async_generate_id()
+    webhook_id: str = data[CONF_WEBHOOK_ID]
+
+    webhook.async_register(
+        hass,
+        DOMAIN,
+        entry.title,
+        webhook_id,
+        _make_activation_handler(client, events),
+        allowed_methods=[METH_POST],
+    )
+    entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
+    url, cloudhook = await _async_public_url(hass, webhook_id)
+    if _async_reachable(hass, entry, url):
+        assert url is not None
+        registered = set(data.get(CONF_WEBHOOK_RESOURCES, ()))
+        resources = {
+            str(subentry.data[CONF_RESOURCE_ID])
+            for subentry in resource_subentries(entry).values()
+            if subentry.data.get(CONF_RESOURCE_ID) and not is_group(subentry)
+        }
+        if url != data.get(CONF_WEBHOOK_URL):
+            registered = set()
+        for resource_id in sorted(resources - registered):
+            try:
+                await client.set_resource_webhook(resource_id, url)
+            except GridFlexError as err:
+                LOGGER.warning("Could not set the activation webhook: %s", err)
+                continue
+            registered.add(resource_id)
+        data |= {
+            CONF_WEBHOOK_URL: url,
+            CONF_CLOUDHOOK: cloudhook,
+            CONF_WEBHOOK_RESOURCES: sorted(registered & resources),
+        }
+    if data != dict(entry.data):
+        hass.config_entries.async_update_entry(entry, data=data)

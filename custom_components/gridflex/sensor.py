@@ -29,7 +29,7 @@ from .entity import (
     GridFlexSiteEntity,
     site_device_info,
 )
-from .event_coordinator import GridEventCoordinator
+from .event_coordinator import ACTIVATION_KINDS, GridEventCoordinator
 from .meter import MeterData
 from .platforms.base import Capabilities
 from .platforms.models import (
@@ -167,13 +167,16 @@ async def async_setup_entry(
         if description.exists_fn(capabilities)
     )
     if (events := entry.runtime_data.event_coordinator) is not None:
-        async_add_entities(
-            [
-                PowerLimitSensor(events, entry),
-                NextGridEventSensor(events, entry),
-                LpcComplianceSensor(events, entry),
-            ]
-        )
+        if capabilities.lpc_events:
+            async_add_entities(
+                [
+                    PowerLimitSensor(events, entry),
+                    NextGridEventSensor(events, entry),
+                    LpcComplianceSensor(events, entry),
+                ]
+            )
+        else:
+            async_add_entities([ActivationSetpointSensor(events, entry)])
     meter = entry.runtime_data.meter
     if meter is not None and (meter.streams or meter.uploads):
         async_add_entities(
@@ -326,3 +329,17 @@ class LpcComplianceSensor(_GridEventSensor):
         if active is None or site is None or active[1].max_power_kw <= 0:
             return None
         return (site / active[1].max_power_kw * 100).quantize(Decimal("0.1"))
+
+
+class ActivationSetpointSensor(_GridEventSensor):
+    """The power the platform asked for in the activation in force (kW)."""
+
+    _attr_translation_key = "activation_setpoint"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_native_unit_of_measurement = UnitOfPower.KILO_WATT
+
+    @property
+    def native_value(self) -> Decimal | None:
+        """Return the setpoint; unknown outside activations."""
+        active = self.coordinator.active_window(dt_util.utcnow(), ACTIVATION_KINDS)
+        return active[1].max_power_kw if active else None
