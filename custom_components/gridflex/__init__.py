@@ -22,6 +22,7 @@ from .resources import (
     async_reconcile,
     resource_subentries,
 )
+from .schedules import ScheduleCoordinator
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -78,6 +79,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
         else:
             await async_setup_activation_push(hass, entry, events)
         entry.runtime_data.data = dict(entry.data)
+    if client.capabilities.schedules:
+        schedules = ScheduleCoordinator(hass, entry, client)
+        await schedules.async_refresh()
+        entry.runtime_data.schedule_coordinator = schedules
     meter = entry.runtime_data.meter = MeterData(hass, entry)
     try:
         await meter.async_start()

@@ -27,6 +27,7 @@ from .platforms.models import Resource, Site
 if TYPE_CHECKING:
     from .event_coordinator import GridEventCoordinator
     from .meter import MeterData
+    from .schedules import ScheduleCoordinator
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class GridFlexRuntimeData:
     site_device_id: str | None = None
     meter: MeterData | None = None
     event_coordinator: GridEventCoordinator | None = None
+    schedule_coordinator: ScheduleCoordinator | None = None
 
 
 type GridFlexConfigEntry = ConfigEntry[GridFlexRuntimeData]

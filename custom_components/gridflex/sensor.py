@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -16,12 +17,13 @@ from homeassistant.components.sensor import (
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
-from .const import SIGNAL_RESOURCE_ADDED
+from .const import DOMAIN, SIGNAL_RESOURCE_ADDED
 from .coordinator import GridFlexConfigEntry, SiteCoordinator, SiteSnapshot
 from .entity import (
     GridFlexMeterEntity,
@@ -41,6 +43,7 @@ from .platforms.models import (
     UpstreamStatus,
 )
 from .resources import is_group, resource_subentries
+from .schedules import ScheduleCoordinator, schedulable
 
 PARALLEL_UPDATES = 0
 
@@ -177,6 +180,12 @@ async def async_setup_entry(
             )
         else:
             async_add_entities([ActivationSetpointSensor(events, entry)])
+    if (schedules := entry.runtime_data.schedule_coordinator) is not None:
+        for subentry_id, subentry in schedulable(entry).items():
+            async_add_entities(
+                [ScheduledPowerSensor(schedules, subentry)],
+                config_subentry_id=subentry_id,
+            )
     meter = entry.runtime_data.meter
     if meter is not None and (meter.streams or meter.uploads):
         async_add_entities(
@@ -343,3 +352,42 @@ class ActivationSetpointSensor(_GridEventSensor):
         """Return the setpoint; unknown outside activations."""
         active = self.coordinator.active_window(dt_util.utcnow(), ACTIVATION_KINDS)
         return active[1].max_power_kw if active else None
+
+
+class ScheduledPowerSensor(CoordinatorEntity[ScheduleCoordinator], SensorEntity):
+    """The power the platform's schedule plans for now; the schedule as attribute."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "scheduled_power"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_native_unit_of_measurement = UnitOfPower.KILO_WATT
+
+    def __init__(
+        self, coordinator: ScheduleCoordinator, subentry: ConfigSubentry
+    ) -> None:
+        """Attach the sensor to the resource's device."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self._subentry_id = subentry.subentry_id
+        self._attr_unique_id = (
+            f"{entry.unique_id}_{subentry.subentry_id}_scheduled_power"
+        )
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
+        )
+
+    @property
+    def native_value(self) -> Decimal | None:
+        """Return the planned power of the current interval."""
+        return self.coordinator.power_now(self._subentry_id)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the whole schedule."""
+        schedule = (self.coordinator.data or {}).get(self._subentry_id, [])
+        return {
+            "schedule": [
+                {"start": start.isoformat(), "power_kw": float(value)}
+                for start, value in schedule
+            ]
+        }

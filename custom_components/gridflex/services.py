@@ -146,6 +146,31 @@ async def _simulate(call: ServiceCall) -> None:
     await events.async_request_refresh()
 
 
+async def _trigger_schedule(call: ServiceCall) -> None:
+    entry_id = call.data[ATTR_CONFIG_ENTRY_ID]
+    entry: GridFlexConfigEntry | None = call.hass.config_entries.async_get_entry(
+        entry_id
+    )
+    if (
+        entry is None
+        or entry.domain != DOMAIN
+        or entry.state is not ConfigEntryState.LOADED
+        or (schedules := entry.runtime_data.schedule_coordinator) is None
+    ):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="no_schedules",
+            translation_placeholders={"entry_id": entry_id},
+        )
+    await schedules.async_refresh()
+    if not schedules.last_update_success:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="platform_refused",
+            translation_placeholders={"error": str(schedules.last_exception)},
+        )
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register GridFlex's actions."""
@@ -168,3 +193,6 @@ def async_setup_services(hass: HomeAssistant) -> None:
         supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(DOMAIN, "simulate_lpc_event", _simulate, ENTRY_SCHEMA)
+    hass.services.async_register(
+        DOMAIN, "trigger_schedule", _trigger_schedule, ENTRY_SCHEMA
+    )
