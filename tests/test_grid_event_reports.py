@@ -18,11 +18,13 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from .conftest import GSRN_NO, Sandbox, setup_site
+from .test_resources import add_resource, subentry_by_title
 
 # The night the clocks go back in Norway: local 2026-10-25 has 25 hours.
 DAY_START = datetime.fromisoformat("2026-10-24T22:00:00+00:00")  # 00:00 CEST
 HOURS = 25
 ENERGY = "sensor.grid_import_energy"
+CHARGER_ENERGY = "sensor.charger_energy"
 
 
 @pytest.fixture(autouse=True)
@@ -51,13 +53,15 @@ def _kwh(hour: int) -> float:
     return round(0.5 + 0.125 * (hour % 7), 3)
 
 
-def _feed_statistics(hass: HomeAssistant, hours: int) -> None:
-    """Hourly statistics of the grid import meter, as the recorder keeps them."""
+def _feed_statistics(
+    hass: HomeAssistant, hours: int, *, statistic_id: str = ENERGY, factor: int = 1
+) -> None:
+    """Hourly statistics of an energy meter, as the recorder keeps them."""
     total = 1000.0
     # The hour before the event, so that its first hour has a starting point.
     rows = [{"start": DAY_START - timedelta(hours=1), "state": total, "sum": total}]
     for hour in range(hours):
-        total += _kwh(hour)
+        total += factor * _kwh(hour)
         rows.append(
             {"start": DAY_START + timedelta(hours=hour), "state": total, "sum": total}
         )
@@ -68,7 +72,7 @@ def _feed_statistics(hass: HomeAssistant, hours: int) -> None:
             "has_sum": True,
             "name": "Grid import",
             "source": "recorder",
-            "statistic_id": ENERGY,
+            "statistic_id": statistic_id,
             "unit_class": "energy",
             "unit_of_measurement": "kWh",
         },
@@ -157,3 +161,81 @@ async def test_report_after_event_across_dst(
     assert await hass.config_entries.async_reload(entry.entry_id)
     await _advance(hass, freezer, end + timedelta(hours=3))
     assert len(_energy_reports(sandbox, event_id)) == 1
+
+
+async def test_resource_event_report(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """A resource LPC event reports the site and the resource's energy, once."""
+    hass.states.async_set(
+        "sensor.charger_power",
+        "0",
+        {"unit_of_measurement": "W", "device_class": "power"},
+    )
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    await add_resource(
+        hass,
+        entry,
+        "Charger",
+        "ev_charger",
+        {
+            "power_entity": "sensor.charger_power",
+            "energy_entity": CHARGER_ENERGY,
+            "power_min_kw": 0,
+            "power_max_kw": 7.4,
+        },
+    )
+    resource_id = subentry_by_title(entry, "Charger").data["resource_id"]
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"grid_energy_entity": ENERGY}
+    )
+    await hass.async_block_till_done()
+    location_id = entry.data["site_id"].split("/", 1)[1]
+    created = await sandbox.control(
+        "POST",
+        "energy_coordination/events",
+        {
+            "payload": {
+                "payloadType": "ResourceLPC",
+                "targets": [
+                    {
+                        "meterPointId": GSRN_NO,
+                        "locationId": location_id,
+                        "resourceId": resource_id,
+                        "resolution": "01:00:00",
+                        "points": [
+                            {
+                                "timestamp": (
+                                    DAY_START + timedelta(hours=h)
+                                ).isoformat(),
+                                "maxPowerInKiloWatts": 3.7,
+                            }
+                            for h in range(2)
+                        ],
+                    }
+                ],
+            }
+        },
+    )
+    event_id = str(created["id"])
+    await _advance(hass, freezer, DAY_START - timedelta(minutes=50))
+    _feed_statistics(hass, 2)
+    _feed_statistics(hass, 2, statistic_id=CHARGER_ENERGY, factor=2)
+    await async_wait_recording_done(hass)
+    await _advance(hass, freezer, DAY_START + timedelta(hours=2, minutes=25))
+
+    reports = [
+        r["body"]
+        for r in sandbox.server.state.energy_coordination.reports
+        if r["eventId"] == event_id and "Acknowledgement" not in r["payloadTypes"][0]
+    ]
+    assert len(reports) == 1
+    payloads = {p["payloadType"]: p for p in reports[0]["payloads"]}
+    assert [p["kiloWattHours"] for p in payloads["LocationEnergyUsage"]["points"]] == [
+        _kwh(0),
+        _kwh(1),
+    ]
+    usage = payloads["EnergyUsage"]
+    assert usage["resourceId"] == resource_id
+    assert [p["kiloWattHours"] for p in usage["points"]] == [2 * _kwh(0), 2 * _kwh(1)]

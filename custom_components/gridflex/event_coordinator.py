@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -13,6 +14,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    CONF_ENERGY_ENTITY,
     CONF_GRID_ENERGY_ENTITY,
     CONF_RESOURCE_ID,
     CONF_SITE_ID,
@@ -212,11 +214,38 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
             self.hass, energy_entity, event_hours(event.start, event.end)
         )
         await self.client.report_energy_usage(
-            self._site_id, event, sorted(energy.items())
+            self._site_id,
+            event,
+            sorted(energy.items()),
+            resource_hours=await self._async_resource_hours(event),
         )
         self.store.reported.add(event_id)
         await self.store.async_save()
         return len(energy)
+
+    async def _async_resource_hours(
+        self, event: GridEvent
+    ) -> dict[str, list[tuple[datetime, Decimal]]] | None:
+        """Return kWh per hour for each targeted resource with an energy sensor."""
+        if not event.resource_ids or event.start is None or event.end is None:
+            return None
+        hours = event_hours(event.start, event.end)
+        sensors = {
+            str(subentry.data[CONF_RESOURCE_ID]): subentry.data[CONF_ENERGY_ENTITY]
+            for subentry in resource_subentries(self.config_entry).values()
+            if subentry.data.get(CONF_RESOURCE_ID)
+            and subentry.data.get(CONF_ENERGY_ENTITY)
+        }
+        result = {
+            resource_id: sorted(
+                (
+                    await async_hourly_energy(self.hass, sensors[resource_id], hours)
+                ).items()
+            )
+            for resource_id in event.resource_ids
+            if resource_id in sensors
+        }
+        return result or None
 
     async def _async_report_ended(self) -> None:
         """Report the energy of each ended LPC event once, from the statistics."""
@@ -245,7 +274,10 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 )
             try:
                 await self.client.report_energy_usage(
-                    self._site_id, event, sorted(energy.items())
+                    self._site_id,
+                    event,
+                    sorted(energy.items()),
+                    resource_hours=await self._async_resource_hours(event),
                 )
             except GridFlexError as err:
                 LOGGER.warning(

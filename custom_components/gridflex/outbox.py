@@ -109,16 +109,24 @@ class Outbox:
             [start.isoformat(), None if value is None else str(value)]
             for start, value in intervals
         )
-        limit = int(MAX_AGE / timedelta(minutes=target["resolution"]))
-        if (excess := len(target["points"]) - limit) > 0:
-            del target["points"][:excess]
-            self._async_dropped(excess)
+        if not self._draining:
+            # While a request is under way its points must stay where they are;
+            # the drain applies the bound when the request is done.
+            self._enforce_bound(target)
         self._store.async_delay_save(self._to_store, SAVE_DELAY)
         self._on_change()
         if self._retry_unsub is None:
             self.hass.async_create_background_task(
                 self.async_drain(), f"{DOMAIN} outbox {self._entry_id}"
             )
+
+    @callback
+    def _enforce_bound(self, target: _Target) -> None:
+        """Drop the oldest intervals beyond ``MAX_AGE`` (counted and reported)."""
+        limit = int(MAX_AGE / timedelta(minutes=target["resolution"]))
+        if (excess := len(target["points"]) - limit) > 0:
+            del target["points"][:excess]
+            self._async_dropped(excess)
 
     @callback
     def _async_dropped(self, count: int) -> None:
@@ -172,11 +180,17 @@ class Outbox:
                     resolution_minutes=target["resolution"],
                     values_kw=tuple(values),
                 )
-                if not await self._async_deliver(series):
-                    return
-                del target["points"][: len(values)]
+                delivered = await self._async_deliver(series)
+                if delivered:
+                    # Data queued meanwhile was appended: the sent batch is
+                    # still the head of the list.
+                    del target["points"][: len(values)]
+                for each in self._targets.values():
+                    self._enforce_bound(each)
                 self._store.async_delay_save(self._to_store, SAVE_DELAY)
                 self._on_change()
+                if not delivered:
+                    return
             self._retry_delay = RETRY_MIN
         finally:
             self._draining = False
