@@ -193,6 +193,11 @@ type TokenFetcher = Callable[[], Awaitable[Token]]
 type HeaderBuilder = Callable[[str], Mapping[str, str]]
 
 
+def bearer_header(token: str) -> dict[str, str]:
+    """Present a token as ``Authorization: Bearer <token>``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 class TokenAuth:
     """Keep one platform token fresh and send requests with it.
 
@@ -220,6 +225,33 @@ class TokenAuth:
         self._lock = asyncio.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
+
+    @property
+    def http(self) -> JsonHttp:
+        """Return the JSON transport the tokens are used on."""
+        return self._http
+
+    @classmethod
+    def for_platform(
+        cls,
+        session: aiohttp.ClientSession,
+        *,
+        platform_name: str,
+        request_timeout: float,
+        detail: DetailParser,
+        fetch: TokenFetcher,
+        header: HeaderBuilder = bearer_header,
+        clock: Clock = time.monotonic,
+        margin: float = 60.0,
+    ) -> TokenAuth:
+        """Build the transport and the token keeper of one platform client."""
+        http = JsonHttp(
+            session,
+            platform_name=platform_name,
+            request_timeout=request_timeout,
+            detail=detail,
+        )
+        return cls(http, fetch=fetch, header=header, clock=clock, margin=margin)
 
     async def authenticate(self) -> None:
         """Fetch a new token now, whatever the state of the current one."""

@@ -59,7 +59,6 @@ from urllib.parse import quote
 
 from ._http import (
     Clock,
-    JsonHttp,
     Token,
     TokenAuth,
     UnauthorizedError,
@@ -227,18 +226,15 @@ class EnergyCoordinationClient:
             self.token_url = self.identity_url
         self._client_id = client_id
         self._client_secret = client_secret
-        self._http = JsonHttp(
+        self._auth = TokenAuth.for_platform(
             session,
             platform_name="Energy Coordination",
             request_timeout=request_timeout,
             detail=_error_detail,
-        )
-        self._auth = TokenAuth(
-            self._http,
             fetch=self._fetch_token,
-            header=lambda token: {"Authorization": f"Bearer {token}"},
             clock=clock,
         )
+        self._http = self._auth.http
 
     async def authenticate(self) -> None:
         """Fetch a token now; raise ``GridFlexAuthError`` when refused."""

@@ -64,7 +64,6 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 from ._http import (
     Clock,
-    JsonHttp,
     Token,
     TokenAuth,
     UnauthorizedError,
@@ -223,19 +222,17 @@ class FlexMeasuresClient:
         self._asset_type_ids: dict[str, int] = {}
         self._schedule_sensors: dict[int, int] = {}
         self._first_asset_type_id: int | None = None
-        self._http = JsonHttp(
+        self._auth = TokenAuth.for_platform(
             session,
             platform_name="FlexMeasures",
             request_timeout=request_timeout,
             detail=_error_detail,
-        )
-        self._auth = TokenAuth(
-            self._http,
             fetch=self._fetch_token,
             header=lambda token: {"Authorization": token},
             clock=clock,
             margin=0.0,
         )
+        self._http = self._auth.http
 
     async def authenticate(self) -> None:
         """Fetch a token now; raise ``GridFlexAuthError`` when refused."""

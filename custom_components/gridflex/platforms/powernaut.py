@@ -42,7 +42,6 @@ from urllib.parse import quote
 
 from ._http import (
     Clock,
-    JsonHttp,
     Token,
     TokenAuth,
     UnauthorizedError,
@@ -177,18 +176,15 @@ class PowernautClient:
         self.token_url = f"{self.base_url}/v1/auth/token"
         self._client_id = client_id
         self._client_secret = client_secret
-        self._http = JsonHttp(
+        self._auth = TokenAuth.for_platform(
             session,
             platform_name="Powernaut",
             request_timeout=request_timeout,
             detail=_error_detail,
-        )
-        self._auth = TokenAuth(
-            self._http,
             fetch=self._fetch_token,
-            header=lambda token: {"Authorization": f"Bearer {token}"},
             clock=clock,
         )
+        self._http = self._auth.http
 
     async def authenticate(self) -> None:
         """Fetch a token now; raise ``GridFlexAuthError`` when refused."""
