@@ -287,6 +287,9 @@ class GridEvent:
     meter_point_id: str | None = None
     raw_type: str | None = None
     """The platform's own name of the event type (e.g. ``LocationLPC``)."""
+    eligible: bool | None = None
+    """For ``USER_ELIGIBILITY``: whether the site's user was added (``True``)
+    or removed (``False``)."""
 
     @property
     def start(self) -> datetime | None:
@@ -297,3 +300,39 @@ class GridEvent:
     def end(self) -> datetime | None:
         """Return when the event's last window ends."""
         return self.windows[-1].end if self.windows else None
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidGridEvent:
+    """A grid event for the site that cannot be read (kept aside, never fatal)."""
+
+    event_id: str
+    reason: str
+    created_at: datetime | None = None
+    raw_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventListing:
+    """What one poll of a platform's grid events found.
+
+    ``complete`` is false when paging stopped at its page limit before it
+    reached events older than the poll's ``since``: the caller must not move
+    its high-water mark past what was read.
+    """
+
+    events: tuple[GridEvent, ...] = ()
+    invalid: tuple[InvalidGridEvent, ...] = ()
+    complete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookInfo:
+    """A webhook registration as the platform lists it."""
+
+    webhook_id: str
+    url: str
+    enabled: bool = True
+    status: str | None = None
+    """The platform's word for its health (``New``, ``Healthy``, ``Unhealthy``,
+    ``TimeOut``), ``None`` when not given."""
