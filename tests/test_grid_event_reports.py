@@ -9,13 +9,19 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.models import StatisticMeanType
 from homeassistant.components.recorder.statistics import async_import_statistics
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
+
+from custom_components.gridflex.const import DOMAIN
 
 from .conftest import GSRN_NO, Sandbox, setup_site
 from .test_resources import add_resource, subentry_by_title
@@ -166,7 +172,7 @@ async def test_report_after_event_across_dst(
 async def test_resource_event_report(
     hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A resource LPC event reports the site and the resource's energy, once."""
+    """A resource LPC event reports the resource's energy only, once."""
     hass.states.async_set(
         "sensor.charger_power",
         "0",
@@ -231,11 +237,258 @@ async def test_resource_event_report(
         if r["eventId"] == event_id and "Acknowledgement" not in r["payloadTypes"][0]
     ]
     assert len(reports) == 1
+    # Location usage belongs to LocationLPC events: only the resource's.
     payloads = {p["payloadType"]: p for p in reports[0]["payloads"]}
-    assert [p["kiloWattHours"] for p in payloads["LocationEnergyUsage"]["points"]] == [
-        _kwh(0),
-        _kwh(1),
-    ]
+    assert set(payloads) == {"EnergyUsage"}
     usage = payloads["EnergyUsage"]
     assert usage["resourceId"] == resource_id
     assert [p["kiloWattHours"] for p in usage["points"]] == [2 * _kwh(0), 2 * _kwh(1)]
+
+
+async def _event_at(
+    sandbox: Sandbox, entry: ConfigEntry, start: datetime, hours: int
+) -> str:
+    location_id = entry.data["site_id"].split("/", 1)[1]
+    created = await sandbox.control(
+        "POST",
+        "energy_coordination/events",
+        {
+            "payload": {
+                "payloadType": "LocationLPC",
+                "targets": [
+                    {
+                        "locationId": location_id,
+                        "meterPointId": GSRN_NO,
+                        "resolution": "01:00:00",
+                        "points": [
+                            {
+                                "timestamp": (start + timedelta(hours=h)).isoformat(),
+                                "maxPowerInKiloWatts": 6,
+                            }
+                            for h in range(hours)
+                        ],
+                    }
+                ],
+            }
+        },
+    )
+    return str(created["id"])
+
+
+def _reports(sandbox: Sandbox, event_id: str) -> int:
+    state = sandbox.server.state.energy_coordination
+    return state.count_payloads(event_id, "LocationEnergyUsage") + state.count_payloads(
+        event_id, "EnergyUsage"
+    )
+
+
+async def _with_energy_sensor(hass: HomeAssistant, sandbox: Sandbox) -> ConfigEntry:
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"grid_energy_entity": ENERGY}
+    )
+    await hass.async_block_till_done()
+    return entry
+
+
+async def _fix(hass: HomeAssistant, issue_id: str, choice: str) -> str:
+    """Open the repair's fix flow and pick ``choice`` in its menu.
+
+    Through the repairs flow manager (what the frontend's HTTP calls reach):
+    after days of time travel the test client's access token has expired.
+    """
+    assert await async_setup_component(hass, "repairs", {})
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    flow = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    assert flow["type"] == "menu"
+    result = await manager.async_configure(flow["flow_id"], {"next_step_id": choice})
+    return str(result["type"])
+
+
+async def test_blocked_report_does_not_block_others(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """An event without statistics waits, then asks; a later one is reported."""
+    entry = await _with_energy_sensor(hass, sandbox)
+    # Event A: two hours the recorder has no statistics for (sensor mapped later).
+    early = await _event_at(sandbox, entry, DAY_START - timedelta(hours=1), 2)
+    freezer.tick(timedelta(seconds=1))
+    later = await _event_at(sandbox, entry, DAY_START + timedelta(hours=2), 2)
+    _feed_statistics(hass, 4)
+    await async_wait_recording_done(hass)
+    await _advance(hass, freezer, DAY_START + timedelta(hours=4, minutes=25))
+    assert _reports(sandbox, later) == 1
+    assert _reports(sandbox, early) == 0
+    issue_id = f"report_incomplete_{entry.entry_id}_{early.replace('-', '_')}"
+    assert not issue_registry.async_get_issue(DOMAIN, issue_id)
+
+    # A day later the homeowner is asked; the action refuses an incomplete report.
+    await _advance(hass, freezer, DAY_START + timedelta(days=1, hours=2))
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders["count"] == "1"
+    target = {"config_entry_id": entry.entry_id, "event_id": early}
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "send_energy_report", target, blocking=True
+        )
+    assert err.value.translation_key == "report_incomplete"
+    assert _reports(sandbox, early) == 0
+
+    # The fix flow sends what exists, once.
+    assert await _fix(hass, issue_id, "send_available") == "create_entry"
+    assert _reports(sandbox, early) == 1
+    assert not issue_registry.async_get_issue(DOMAIN, issue_id)
+    [report] = [
+        r["body"]
+        for r in sandbox.server.state.energy_coordination.reports
+        if r["eventId"] == early and "LocationEnergyUsage" in r["payloadTypes"]
+    ]
+    assert len(report["payloads"][0]["points"]) == 1
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "send_energy_report", target, blocking=True
+        )
+    assert err.value.translation_key == "already_reported"
+    await _advance(hass, freezer, DAY_START + timedelta(days=1, hours=3))
+    assert _reports(sandbox, early) == 1
+    assert _reports(sandbox, later) == 1
+
+
+async def test_incomplete_report_by_action_and_give_up(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """allow_missing_hours sends what exists; giving up stops asking."""
+    entry = await _with_energy_sensor(hass, sandbox)
+    first = await _event_at(sandbox, entry, DAY_START - timedelta(hours=1), 2)
+    freezer.tick(timedelta(seconds=1))
+    second = await _event_at(sandbox, entry, DAY_START - timedelta(hours=1), 2)
+    _feed_statistics(hass, 1)
+    await async_wait_recording_done(hass)
+    await _advance(hass, freezer, DAY_START + timedelta(days=1, hours=1))
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_energy_report",
+        {
+            "config_entry_id": entry.entry_id,
+            "event_id": first,
+            "allow_missing_hours": True,
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert response == {"event_id": first, "hours": 1}
+    assert _reports(sandbox, first) == 1
+
+    issue_id = f"report_incomplete_{entry.entry_id}_{second.replace('-', '_')}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert await _fix(hass, issue_id, "give_up") == "create_entry"
+    assert not issue_registry.async_get_issue(DOMAIN, issue_id)
+    await _advance(hass, freezer, DAY_START + timedelta(days=2))
+    assert _reports(sandbox, second) == 0
+    assert not issue_registry.async_get_issue(DOMAIN, issue_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "send_energy_report",
+            {"config_entry_id": entry.entry_id, "event_id": second},
+            blocking=True,
+        )
+    assert err.value.translation_key == "report_closed"
+
+
+async def test_decreasing_statistic_is_never_negative(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """A statistic whose sum goes down (reset, replaced meter) sends no negative kWh."""
+    entry = await _with_energy_sensor(hass, sandbox)
+    event_id = await _event_at(sandbox, entry, DAY_START, 3)
+    rows = [
+        {"start": DAY_START + timedelta(hours=h - 1), "state": total, "sum": total}
+        for h, total in enumerate((1000.0, 1001.5, 990.0, 991.25))
+    ]
+    async_import_statistics(
+        hass,
+        {
+            "mean_type": StatisticMeanType.NONE,
+            "has_sum": True,
+            "name": "Grid import",
+            "source": "recorder",
+            "statistic_id": ENERGY,
+            "unit_class": "energy",
+            "unit_of_measurement": "kWh",
+        },
+        rows,
+    )
+    await async_wait_recording_done(hass)
+    await _advance(hass, freezer, DAY_START + timedelta(days=1, hours=4))
+    assert _reports(sandbox, event_id) == 0  # the decrease is not a usage
+    await hass.services.async_call(
+        DOMAIN,
+        "send_energy_report",
+        {
+            "config_entry_id": entry.entry_id,
+            "event_id": event_id,
+            "allow_missing_hours": True,
+        },
+        blocking=True,
+    )
+    [report] = [
+        r["body"]
+        for r in sandbox.server.state.energy_coordination.reports
+        if r["eventId"] == event_id and "LocationEnergyUsage" in r["payloadTypes"]
+    ]
+    values = [p["kiloWattHours"] for p in report["payloads"][0]["points"]]
+    assert values == [1.5, 1.25]
+    assert all(v >= 0 for v in values)
+
+
+async def test_reinstall_sends_nothing_again(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Remove and add the site again: 5 acknowledged and 2 reported events stay so."""
+    entry = await _with_energy_sensor(hass, sandbox)
+    reported = [
+        await _event_at(sandbox, entry, DAY_START + timedelta(hours=h), 1)
+        for h in (0, 1)
+    ]
+    running = [
+        await _event_at(sandbox, entry, DAY_START + timedelta(hours=h), 1)
+        for h in (20, 21, 22)
+    ]
+    _feed_statistics(hass, 3)
+    await async_wait_recording_done(hass)
+    await _advance(hass, freezer, DAY_START + timedelta(hours=3))
+    state = sandbox.server.state.energy_coordination
+    for event_id in reported + running:
+        assert state.count_payloads(event_id, "LocationLPCAcknowledgement") == 1
+    for event_id in reported:
+        assert _reports(sandbox, event_id) == 1
+    sent_before = len(state.reports)
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    entry = await _with_energy_sensor(hass, sandbox)
+    await _advance(hass, freezer, DAY_START + timedelta(hours=4))
+    await _advance(hass, freezer, DAY_START + timedelta(hours=5))
+    assert len(state.reports) == sent_before
+    listed = await hass.services.async_call(
+        DOMAIN,
+        "list_grid_events",
+        {"config_entry_id": entry.entry_id},
+        blocking=True,
+        return_response=True,
+    )
+    flags = {
+        e["event_id"]: (e["acknowledged"], e["reported"]) for e in listed["events"]
+    }
+    assert all(flags[event_id] == (True, True) for event_id in reported)
+    assert all(flags[event_id][0] for event_id in running)

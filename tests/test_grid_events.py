@@ -293,15 +293,13 @@ async def test_actions(
     assert event["reported"] is False
     assert event["windows"][0]["max_power_kw"] == "4"
 
-    await hass.services.async_call(
-        DOMAIN, "decline_event", {**target, "event_id": event_id}, blocking=True
-    )
-    declined = sandbox.server.state.energy_coordination.reports[-1]["body"]
-    assert declined["payloads"][0]["declinedTargets"]
-    await hass.services.async_call(
-        DOMAIN, "acknowledge_event", {**target, "event_id": event_id}, blocking=True
-    )
-    assert len(_acknowledgements(sandbox, event_id)) == 3
+    # Answered already: the platform takes one answer per event.
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "decline_event", {**target, "event_id": event_id}, blocking=True
+        )
+    assert err.value.translation_key == "acknowledged_cannot_decline"
+    assert len(_acknowledgements(sandbox, event_id)) == 1
 
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
@@ -310,7 +308,7 @@ async def test_actions(
             {**target, "event_id": event_id},
             blocking=True,
         )
-    assert err.value.translation_key == "no_energy_sensor"
+    assert err.value.translation_key == "event_not_ended"
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             DOMAIN, "acknowledge_event", {**target, "event_id": "nope"}, blocking=True
@@ -326,10 +324,14 @@ async def test_actions(
         )
     assert err.value.translation_key == "unknown_entry"
 
+    # A new event whose automatic acknowledgement failed: declining it on
+    # the homeowner's request fails too while the platform is down.
     await sandbox.fault("/energy-coordination/v1/reports", "status", status=503)
+    second = await _lpc_event(sandbox, entry, [2])
+    await _advance(hass, freezer, T0 + timedelta(minutes=10))
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call(
-            DOMAIN, "decline_event", {**target, "event_id": event_id}, blocking=True
+            DOMAIN, "decline_event", {**target, "event_id": second}, blocking=True
         )
     assert err.value.translation_key == "platform_refused"
     await sandbox.clear_faults()
@@ -341,7 +343,7 @@ async def test_actions(
     listed = await hass.services.async_call(
         DOMAIN, "list_grid_events", target, blocking=True, return_response=True
     )
-    assert len(listed["events"]) == 2
+    assert len(listed["events"]) == 3
 
 
 async def test_lpc_compliance(
@@ -361,17 +363,17 @@ async def test_lpc_compliance(
     await hass.async_block_till_done()
     await _lpc_event(sandbox, entry, [5])
     await _advance(hass, freezer, T0 + timedelta(minutes=5))
-    assert hass.states.get("sensor.home_lpc_compliance").state == STATE_UNKNOWN
+    assert hass.states.get("sensor.home_power_against_limit").state == STATE_UNKNOWN
 
     await _advance(hass, freezer, T0 + timedelta(hours=1, minutes=1))
-    assert hass.states.get("sensor.home_lpc_compliance").state == "80.0"
+    assert hass.states.get("sensor.home_power_against_limit").state == "80.0"
     hass.states.async_set(
         "sensor.grid_power",
         "6.5",
         {"unit_of_measurement": "kW", "device_class": "power"},
     )
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.home_lpc_compliance").state == "130.0"
+    assert hass.states.get("sensor.home_power_against_limit").state == "130.0"
 
 
 async def test_powernaut_activation(

@@ -64,7 +64,7 @@ async def test_setup_and_unload(
             "lpc_active",
             "power_limit",
             "next_grid_event",
-            "lpc_compliance",
+            "limit_usage",
         }
     else:
         # FlexMeasures takes interval data: its delivery figures are shown.

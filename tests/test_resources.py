@@ -598,10 +598,12 @@ async def test_no_status_entities_without_status(
     entry = await setup_site(hass, sandbox, platform)
     await add_resource(hass, entry, "Charger", "ev_charger", CHARGER)
     subentry = subentry_by_title(entry, "Charger")
+    # Energy Coordination resources get their LPC entities, never status ones.
     assert not [
         e
         for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
         if e.config_subentry_id == subentry.subentry_id
+        and e.translation_key not in ("power_limit", "lpc_active")
     ]
 
 

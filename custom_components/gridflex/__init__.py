@@ -73,7 +73,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
         events = GridEventCoordinator(hass, entry, client)
         await events.async_config_entry_first_refresh()
         entry.runtime_data.event_coordinator = events
-        entry.async_on_unload(events.async_cancel_schedules)
         if client.capabilities.lpc_events:
             await async_setup_push(hass, entry, events)
         else:
@@ -100,6 +99,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
 
 async def async_unload_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> bool:
     """Stop following the site; keep undelivered meter data on disk."""
+    if entry.runtime_data.event_coordinator is not None:
+        await entry.runtime_data.event_coordinator.async_stop()
     if entry.runtime_data.meter is not None:
         await entry.runtime_data.meter.async_stop()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

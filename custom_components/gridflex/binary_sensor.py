@@ -1,4 +1,4 @@
-"""Binary sensor telling whether the platform answers."""
+"""Binary sensors: platform reachable, stream connected, LPC in force."""
 
 from __future__ import annotations
 
@@ -7,15 +7,21 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
+from .const import DOMAIN, SIGNAL_RESOURCE_ADDED
 from .coordinator import GridFlexConfigEntry
 from .entity import GridFlexMeterEntity, GridFlexSiteEntity, site_device_info
 from .event_coordinator import GridEventCoordinator
+from .resources import is_group, resource_subentries
+from .sensor import resource_lpc_window
 
 PARALLEL_UPDATES = 0
 
@@ -40,16 +46,35 @@ async def async_setup_entry(
     entry: GridFlexConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the platform-reachable sensor."""
+    """Add the site's binary sensors and each resource's LPC active sensor."""
     async_add_entities(
         [PlatformReachableSensor(entry.runtime_data.site_coordinator, REACHABLE)]
     )
-    events = entry.runtime_data.event_coordinator
-    if events is not None and entry.runtime_data.client.capabilities.lpc_events:
-        async_add_entities([LpcActiveSensor(events, entry)])
     meter = entry.runtime_data.meter
     if meter is not None and meter.streams:
         async_add_entities([StreamConnectedSensor(entry, STREAM_CONNECTED)])
+    events = entry.runtime_data.event_coordinator
+    if events is None or not entry.runtime_data.client.capabilities.lpc_events:
+        return
+    async_add_entities([LpcActiveSensor(events, entry)])
+
+    @callback
+    def add_resource(subentry: ConfigSubentry) -> None:
+        # Resource LPC events target resources, never groups.
+        if is_group(subentry):
+            return
+        async_add_entities(
+            [ResourceLpcActiveSensor(events, subentry)],
+            config_subentry_id=subentry.subentry_id,
+        )
+
+    for subentry in resource_subentries(entry).values():
+        add_resource(subentry)
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_RESOURCE_ADDED.format(entry.entry_id), add_resource
+        )
+    )
 
 
 class PlatformReachableSensor(GridFlexSiteEntity, BinarySensorEntity):
@@ -76,7 +101,7 @@ class StreamConnectedSensor(GridFlexMeterEntity, BinarySensorEntity):
 
 
 class LpcActiveSensor(CoordinatorEntity[GridEventCoordinator], BinarySensorEntity):
-    """On while a limitation of power consumption is in force."""
+    """On while a limitation of the site's power (LocationLPC) is in force."""
 
     _attr_has_entity_name = True
     _attr_translation_key = "lpc_active"
@@ -96,5 +121,36 @@ class LpcActiveSensor(CoordinatorEntity[GridEventCoordinator], BinarySensorEntit
 
     @property
     def is_on(self) -> bool:
-        """Return whether an LPC window is in force now."""
+        """Return whether a window of the site is in force now."""
         return self.coordinator.active_window(dt_util.utcnow()) is not None
+
+
+class ResourceLpcActiveSensor(
+    CoordinatorEntity[GridEventCoordinator], BinarySensorEntity
+):
+    """On while a limitation of one resource's power (ResourceLPC) is in force."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "lpc_active"
+
+    def __init__(
+        self, coordinator: GridEventCoordinator, subentry: ConfigSubentry
+    ) -> None:
+        """Attach the sensor to the resource's device."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self._subentry_id = subentry.subentry_id
+        self._attr_unique_id = f"{entry.unique_id}_{subentry.subentry_id}_lpc_active"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
+        )
+
+    @property
+    def available(self) -> bool:
+        """Known events stay in force while the platform is unreachable."""
+        return True
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether a window for this resource is in force now."""
+        return resource_lpc_window(self.coordinator, self._subentry_id) is not None

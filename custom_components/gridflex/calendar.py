@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Final
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEvent
 from homeassistant.core import HomeAssistant
@@ -10,13 +11,33 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
+from .const import CONF_RESOURCE_ID, DOMAIN
 from .coordinator import GridFlexConfigEntry
 from .entity import site_device_info
 from .event_coordinator import GridEventCoordinator
 from .grid_events import LPC_KINDS
+from .platforms.models import GridEvent, GridEventKind, LimitWindow
+from .resources import resource_subentries
 
 PARALLEL_UPDATES = 0
 HISTORY = timedelta(days=30)
+CALENDAR_KINDS: Final = LPC_KINDS | {GridEventKind.LPC_RESERVATION}
+
+TEXTS: Final = {
+    ("message", "lpc"): "LPC {limit} kW",
+    ("message", "lpc_reservation"): "LPC reservation {limit} kW",
+    ("message", "for_resources"): "{summary} for {resources}",
+    ("message", "declined"): "{summary} (declined)",
+    ("description", "grid_event"): "Grid event {event_id}",
+}
+"""The English summary and description parts; the translations hold the others.
+
+A calendar's ``message`` and ``description`` attributes are the summary and
+description of its current event, so their translations
+(``state_attributes.<attribute>.state``) are where the parts live. The
+frontend looks there only for an attribute value equal to a key, which a
+filled-in text never is.
+"""
 
 
 async def async_setup_entry(
@@ -31,7 +52,15 @@ async def async_setup_entry(
 
 
 class GridEventCalendar(CoordinatorEntity[GridEventCoordinator], CalendarEntity):
-    """One calendar event per limit window, the limit in its summary."""
+    """One calendar event per limit window, the limit in its summary.
+
+    Windows of the site (LocationLPC), of resources (ResourceLPC, with the
+    resources' names) and announced ones (LPCReservation) are listed.
+    Declined events stay in the calendar, marked as declined: the calendar is
+    the record of what the grid asked and how the home answered, and an event
+    left out would look as if the grid had asked nothing. The entities that
+    say what is in force (Power limit, LPC active) skip declined events.
+    """
 
     _attr_has_entity_name = True
     _attr_translation_key = "grid_events"
@@ -44,22 +73,61 @@ class GridEventCalendar(CoordinatorEntity[GridEventCoordinator], CalendarEntity)
         self._attr_unique_id = f"{entry.unique_id}_grid_events"
         self._attr_device_info = site_device_info(entry)
 
+    def _text(self, attribute: str, key: str, **values: str) -> str:
+        """Return a text part in Home Assistant's language (else English)."""
+        template = self.platform_data.platform_translations.get(
+            f"component.{DOMAIN}.entity.calendar.{self._attr_translation_key}"
+            f".state_attributes.{attribute}.state.{key}",
+            TEXTS[attribute, key],
+        )
+        return template.format(**values)
+
+    def _summary(
+        self, event: GridEvent, window: LimitWindow, names: dict[str, str]
+    ) -> str:
+        limit = str(window.max_power_kw)
+        if event.kind is GridEventKind.LPC_RESERVATION:
+            summary = self._text("message", "lpc_reservation", limit=limit)
+        else:
+            summary = self._text("message", "lpc", limit=limit)
+        if event.resource_ids:
+            summary = self._text(
+                "message",
+                "for_resources",
+                summary=summary,
+                resources=", ".join(names.get(r, r) for r in event.resource_ids),
+            )
+        if self.coordinator.ledger.declined(event.event_id):
+            summary = self._text("message", "declined", summary=summary)
+        return summary
+
     def _events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         oldest = dt_util.utcnow() - HISTORY
-        return [
+        # The platform knows a resource by its id; the homeowner by its name.
+        names = {
+            resource_id: subentry.title
+            for subentry in resource_subentries(self.coordinator.config_entry).values()
+            if (resource_id := subentry.data.get(CONF_RESOURCE_ID))
+        }
+        events = [
             CalendarEvent(
                 start=window.start,
                 end=window.end,
-                summary=f"LPC {window.max_power_kw} kW",
-                description=f"Grid event {event.event_id}",
+                summary=self._summary(event, window, names),
+                description=self._text(
+                    "description", "grid_event", event_id=event.event_id
+                ),
                 uid=f"{event.event_id}_{window.start.isoformat()}",
             )
-            for event in self.coordinator.store.sorted_events(
-                lambda e: e.kind in LPC_KINDS
+            for event in self.coordinator.ledger.sorted_events(
+                lambda e: e.kind in CALENDAR_KINDS
             )
             for window in event.windows
             if window.end > max(start, oldest) and window.start < end
         ]
+        return sorted(
+            events, key=lambda e: (e.start_datetime_local, e.end_datetime_local)
+        )
 
     @property
     def event(self) -> CalendarEvent | None:

@@ -1,4 +1,4 @@
-"""The grid event entity: received, started and ended, for automations."""
+"""The grid event entity: the lifecycle of grid events, for automations."""
 
 from __future__ import annotations
 
@@ -31,7 +31,12 @@ async def async_setup_entry(
 
 
 class GridEventEntity(EventEntity):
-    """Fires when a grid event is received, starts or ends."""
+    """Fires when a grid event is received, starts, ends or is declined.
+
+    Its types are ``EVENT_TYPES``: LPC events (received, started, ended,
+    declined), announced LPCs (``lpc_reservation_received``), activations
+    and price curves.
+    """
 
     _attr_has_entity_name = True
     entity_description = GRID_EVENT

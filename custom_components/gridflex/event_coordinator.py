@@ -1,10 +1,10 @@
-"""Grid events: polling, acknowledgement and the received/started/ended lifecycle."""
+"""Grid events: polling, the site's ledger and the received/started/ended lifecycle."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
@@ -14,40 +14,62 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .const import (
-    CONF_ENERGY_ENTITY,
-    CONF_GRID_ENERGY_ENTITY,
+    CONF_BASE_URL,
+    CONF_ENVIRONMENT,
+    CONF_PLATFORM,
     CONF_RESOURCE_ID,
     CONF_SITE_ID,
     DOMAIN,
     LOGGER,
 )
-from .grid_events import LPC_KINDS, GridEventStore
+from .event_worker import GridEventWorker
+from .grid_events import (
+    LPC_KINDS,
+    event_payload,
+    event_prefix,
+    is_location_lpc,
+    is_resource_lpc,
+)
+from .issues import async_sync_eligibility_issue
+from .ledger import SiteLedger, ledger_key
 from .platforms.errors import GridFlexAuthError, GridFlexError
-from .platforms.models import GridEvent, GridEventKind, LimitWindow
-from .reports import async_hourly_energy, event_hours
+from .platforms.models import (
+    EventListing,
+    GridEvent,
+    GridEventKind,
+    InvalidGridEvent,
+    LimitWindow,
+)
 from .resources import is_group, resource_subentries
 
 if TYPE_CHECKING:
     from .coordinator import GridFlexConfigEntry
     from .platforms import FlexPlatform
 
-EVENT_POLL_INTERVAL = timedelta(minutes=5)
-REPORT_DELAY = timedelta(minutes=20)
-"""After an event ends, wait for the recorder's hourly statistics (compiled at :10)."""
-REPORT_GIVE_UP = timedelta(days=1)
-"""Report what the recorder has once this long has passed, even if hours are missing."""
-BUS_EVENT = f"{DOMAIN}_grid_event"
-SIGNAL_GRID_EVENT = "gridflex_grid_event_{}"
+EVENT_POLL_INTERVAL: Final = timedelta(minutes=5)
+POLL_OVERLAP: Final = timedelta(hours=1)
+"""A poll reads back to this long before the previous complete poll started
+(events are listed by creation time; a late write must not slip between)."""
+FIRST_POLL_HISTORY: Final = timedelta(days=31)
+"""How far back the first poll of a site reads."""
+STOP_WAIT: Final = 15.0
+"""Seconds an unloading entry waits for a send in flight."""
+BUS_EVENT: Final = f"{DOMAIN}_grid_event"
+SIGNAL_GRID_EVENT: Final = "gridflex_grid_event_{}"
 
-EVENT_TYPES = [
+EVENT_TYPES: Final = [
     "lpc_received",
     "lpc_started",
     "lpc_ended",
+    "lpc_declined",
+    "lpc_reservation_received",
     "activation_started",
     "activation_ended",
     "activation_cancelled",
     "price_curve_received",
 ]
+
+ACTIVATION_KINDS: Final = frozenset({GridEventKind.ACTIVATION})
 
 
 def supports_grid_events(client: Any) -> bool:
@@ -58,34 +80,12 @@ def supports_grid_events(client: Any) -> bool:
     )
 
 
-def event_payload(
-    event: GridEvent, window: LimitWindow | None = None
-) -> dict[str, Any]:
-    """Return what the event entity and the bus event carry."""
-    return {
-        "event_id": event.event_id,
-        "kind": event.kind.value,
-        "limit_kw": float(window.max_power_kw) if window else None,
-        "start": (
-            window.start if window else event.start or event.created_at
-        ).isoformat(),
-        "end": (window.end if window else event.end or event.created_at).isoformat(),
-    }
-
-
-ACTIVATION_KINDS = frozenset({GridEventKind.ACTIVATION})
-
-
-def _prefix(event: GridEvent) -> str:
-    return "activation" if event.kind is GridEventKind.ACTIVATION else "lpc"
-
-
 class GridEventCoordinator(DataUpdateCoordinator[None]):
     """Poll the platform's grid events and drive their lifecycle.
 
-    Polling and push (later) feed the same deduplicated store. Each LPC event
-    for this site is acknowledged once; its windows fire ``lpc_started`` and
-    ``lpc_ended`` on time.
+    Polling and push feed the same ledger; what the platform must hear once
+    (acknowledgements, reports) is sent by the worker, off the paths that
+    receive events.
     """
 
     config_entry: GridFlexConfigEntry
@@ -102,25 +102,49 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
             update_interval=EVENT_POLL_INTERVAL,
         )
         self.client: Any = client
-        self.store = GridEventStore(hass, entry.entry_id)
+        self._site_id: str = entry.data[CONF_SITE_ID]
+        self.ledger = SiteLedger(
+            hass,
+            ledger_key(
+                entry.data[CONF_PLATFORM],
+                entry.data[CONF_ENVIRONMENT],
+                entry.data.get(CONF_BASE_URL),
+                self._site_id,
+            ),
+        )
+        self.worker = GridEventWorker(hass, entry, client, self.ledger)
         self._scheduled: dict[str, list[CALLBACK_TYPE]] = {}
-        self._site_id = entry.data[CONF_SITE_ID]
+        self._worker_task: asyncio.Task[None] | None = None
+        self._work_again = False
+
+    @property
+    def site_id(self) -> str:
+        """Return the site's platform id."""
+        return self._site_id
 
     async def _async_setup(self) -> None:
-        """Load earlier events and schedule the windows still to come."""
-        await self.store.async_load()
-        for event in self.store.events.values():
+        """Load the ledger and schedule the windows still to come."""
+        await self.ledger.async_load(
+            legacy_key=f"{DOMAIN}.{self.config_entry.entry_id}.grid_events"
+        )
+        for event in self.ledger.events.values():
             self._schedule(event)
 
     async def _async_update_data(self) -> None:
-        """Fetch new events, then acknowledge what still needs it."""
+        """Fetch new events, then let the worker send what is due."""
+        started = dt_util.utcnow()
         try:
             if self.client.capabilities.lpc_events:
-                events = await self.client.list_events(
-                    self._site_id, stop_at=self.store.known
+                since = (
+                    self.ledger.last_poll - POLL_OVERLAP
+                    if self.ledger.last_poll
+                    else started - FIRST_POLL_HISTORY
+                )
+                listing: EventListing = await self.client.list_events(
+                    self._site_id, since=since
                 )
             else:
-                events = await self._async_list_activations()
+                listing = EventListing(events=tuple(await self._list_activations()))
         except GridFlexAuthError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="authentication_failed"
@@ -131,9 +155,24 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 translation_key="cannot_connect",
                 translation_placeholders={"error": str(err) or type(err).__name__},
             ) from err
-        await self.async_process(events)
+        events = list(listing.events)
+        invalid = list(listing.invalid)
+        if self.client.capabilities.lpc_events:
+            # The page that reaches back past ``since`` is read whole; what is
+            # older was covered by the previous complete poll (and may have
+            # been pruned since: it must not come back).
+            events = [e for e in events if e.created_at >= since]
+            invalid = [
+                i for i in invalid if i.created_at is None or i.created_at >= since
+            ]
+            if listing.complete:
+                self.ledger.last_poll = started
+        pruned = self.ledger.prune(started, self.worker.still_matters)
+        if pruned:
+            LOGGER.debug("Pruned %s grid events from the ledger", pruned)
+        await self.async_receive(events, invalid)
 
-    async def _async_list_activations(self) -> list[GridEvent]:
+    async def _list_activations(self) -> list[GridEvent]:
         """Poll the activations of every resource (fallback for the webhook)."""
         since = dt_util.utcnow() - timedelta(days=1)
         events: list[GridEvent] = []
@@ -143,152 +182,111 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 events += await self.client.list_activations(resource_id, start=since)
         return events
 
-    async def async_process(self, events: list[GridEvent]) -> None:
-        """Take in events from any source; act on the ones not seen before."""
-        cancelled = [
-            event
-            for event in events
-            if event.kind is GridEventKind.ACTIVATION
-            and not event.windows
-            and (known := self.store.events.get(event.event_id)) is not None
-            and known.windows
-        ]
-        for event in cancelled:
-            known = self.store.events[event.event_id]
-            self.store.events[event.event_id] = event
-            for unsub in self._scheduled.pop(event.event_id, []):
-                unsub()
-            self._fire("activation_cancelled", known, known.windows[0])
-        new = self.store.add(events)
-        if new or cancelled:
-            await self.store.async_save()
+    async def async_receive(
+        self,
+        events: list[GridEvent],
+        invalid: list[InvalidGridEvent] | None = None,
+    ) -> None:
+        """Take in events from any source, store them, act on the new ones.
+
+        Returns once the ledger is on disk; sending happens in the worker.
+        """
+        cancelled = self._take_cancellations(events)
+        new = self.ledger.add(events)
+        for item in self.ledger.add_invalid(invalid or []):
+            LOGGER.warning(
+                "Grid event %s cannot be read and is kept aside: %s",
+                item.event_id,
+                item.reason,
+            )
+        await self.ledger.async_save()
         now = dt_util.utcnow()
         for event in new:
-            if event.kind in LPC_KINDS:
-                self._fire(
-                    "lpc_received", event, event.windows[0] if event.windows else None
-                )
-            elif event.kind is GridEventKind.PRICE_CURVE:
-                self._fire("price_curve_received", event, None)
-            self._schedule(event)
-            for window in event.windows:
-                if window.start <= now < window.end:
-                    # Arrived while already in force (e.g. an activation).
-                    self._fire(f"{_prefix(event)}_started", event, window)
-        await self._async_acknowledge_pending()
-        await self._async_report_ended()
-        self.async_update_listeners()
+            self._announce(event, now)
+        if new or cancelled:
+            self.async_update_listeners()
+        self.async_kick()
 
-    async def _async_acknowledge_pending(self) -> None:
-        """Acknowledge every LPC event not acknowledged yet (and not over)."""
-        now = dt_util.utcnow()
-        for event in self.store.sorted_events(
-            lambda e: e.kind in LPC_KINDS and e.event_id not in self.store.acknowledged
-        ):
-            if event.end is not None and event.end <= now:
-                continue
-            try:
-                await self.client.acknowledge_event(self._site_id, event)
-            except GridFlexError as err:
-                LOGGER.warning(
-                    "Could not acknowledge grid event %s yet: %s", event.event_id, err
-                )
-                return
-            self.store.acknowledged.add(event.event_id)
-            await self.store.async_save()
-            LOGGER.info("Acknowledged grid event %s", event.event_id)
-
-    async def async_answer(self, event_id: str, *, accept: bool) -> None:
-        """Acknowledge or decline an LPC event on the homeowner's request."""
-        event = self.store.events[event_id]
-        await self.client.acknowledge_event(self._site_id, event, accept=accept)
-        self.store.acknowledged.add(event_id)
-        await self.store.async_save()
-
-    async def async_report_now(self, event_id: str) -> int:
-        """Send the energy report of an ended event now; return the hours sent."""
-        event = self.store.events[event_id]
-        energy_entity = self.config_entry.options[CONF_GRID_ENERGY_ENTITY]
-        assert event.start is not None and event.end is not None
-        energy = await async_hourly_energy(
-            self.hass, energy_entity, event_hours(event.start, event.end)
-        )
-        await self.client.report_energy_usage(
-            self._site_id,
-            event,
-            sorted(energy.items()),
-            resource_hours=await self._async_resource_hours(event),
-        )
-        self.store.reported.add(event_id)
-        await self.store.async_save()
-        return len(energy)
-
-    async def _async_resource_hours(
-        self, event: GridEvent
-    ) -> dict[str, list[tuple[datetime, Decimal]]] | None:
-        """Return kWh per hour for each targeted resource with an energy sensor."""
-        if not event.resource_ids or event.start is None or event.end is None:
-            return None
-        hours = event_hours(event.start, event.end)
-        sensors = {
-            str(subentry.data[CONF_RESOURCE_ID]): subentry.data[CONF_ENERGY_ENTITY]
-            for subentry in resource_subentries(self.config_entry).values()
-            if subentry.data.get(CONF_RESOURCE_ID)
-            and subentry.data.get(CONF_ENERGY_ENTITY)
-        }
-        result = {
-            resource_id: sorted(
-                (
-                    await async_hourly_energy(self.hass, sensors[resource_id], hours)
-                ).items()
-            )
-            for resource_id in event.resource_ids
-            if resource_id in sensors
-        }
-        return result or None
-
-    async def _async_report_ended(self) -> None:
-        """Report the energy of each ended LPC event once, from the statistics."""
-        energy_entity = self.config_entry.options.get(CONF_GRID_ENERGY_ENTITY)
-        if not energy_entity:
-            return
-        now = dt_util.utcnow()
-        for event in self.store.sorted_events(
-            lambda e: e.kind in LPC_KINDS and e.event_id not in self.store.reported
-        ):
+    def _take_cancellations(self, events: list[GridEvent]) -> list[GridEvent]:
+        """Replace activations that came back without a value (cancelled)."""
+        cancelled = []
+        for event in events:
+            known = self.ledger.events.get(event.event_id)
             if (
-                event.end is None
-                or event.start is None
-                or event.end + REPORT_DELAY > now
+                event.kind is GridEventKind.ACTIVATION
+                and not event.windows
+                and known is not None
+                and known.windows
             ):
-                continue
-            hours = event_hours(event.start, event.end)
-            energy = await async_hourly_energy(self.hass, energy_entity, hours)
-            if len(energy) < len(hours):
-                if event.end + REPORT_GIVE_UP > now:
-                    continue  # the recorder may still fill them in
-                LOGGER.warning(
-                    "Reporting grid event %s without %s hours the recorder does not have",
-                    event.event_id,
-                    len(hours) - len(energy),
-                )
+                self.ledger.events[event.event_id] = event
+                for unsub in self._scheduled.pop(event.event_id, []):
+                    unsub()
+                self._fire("activation_cancelled", known, known.windows[0])
+                cancelled.append(event)
+        return cancelled
+
+    @callback
+    def _announce(self, event: GridEvent, now: datetime) -> None:
+        """Fire what a new event means, and schedule its windows."""
+        first = event.windows[0] if event.windows else None
+        if event.kind in LPC_KINDS:
+            self._fire("lpc_received", event, first)
+        elif event.kind is GridEventKind.LPC_RESERVATION:
+            self._fire("lpc_reservation_received", event, first)
+        elif event.kind is GridEventKind.PRICE_CURVE:
+            self._fire("price_curve_received", event, None)
+        elif (
+            event.kind is GridEventKind.USER_ELIGIBILITY and event.eligible is not None
+        ):
+            async_sync_eligibility_issue(
+                self.hass, self.config_entry, eligible=event.eligible
+            )
+        self._schedule(event)
+        for window in event.windows:
+            if window.start <= now < window.end and event.kind in (
+                *LPC_KINDS,
+                GridEventKind.ACTIVATION,
+            ):
+                # Arrived while already in force (e.g. an activation).
+                self._fire(f"{event_prefix(event)}_started", event, window)
+
+    @callback
+    def async_kick(self) -> None:
+        """Have the worker look at the ledger (one worker per site)."""
+        if self._worker_task is not None and not self._worker_task.done():
+            self._work_again = True
+            return
+        self._worker_task = self.config_entry.async_create_background_task(
+            self.hass, self._async_work(), f"{DOMAIN} grid event worker"
+        )
+
+    async def _async_work(self) -> None:
+        while True:
+            self._work_again = False
             try:
-                await self.client.report_energy_usage(
-                    self._site_id,
-                    event,
-                    sorted(energy.items()),
-                    resource_hours=await self._async_resource_hours(event),
-                )
-            except GridFlexError as err:
-                LOGGER.warning(
-                    "Could not report energy for grid event %s yet: %s",
-                    event.event_id,
-                    err,
-                )
+                await self.worker.async_run()
+            except Exception:  # noqa: BLE001 - one bad run must not stop the worker
+                LOGGER.exception("The grid event worker failed")
+            self.async_update_listeners()
+            if not self._work_again:
                 return
-            self.store.reported.add(event.event_id)
-            await self.store.async_save()
-            LOGGER.info("Reported energy usage for grid event %s", event.event_id)
+
+    async def async_stop(self) -> None:
+        """Let a send in flight finish (so its outcome is known), then stop."""
+        self.async_cancel_schedules()
+        task = self._worker_task
+        if task is None or task.done():
+            return
+        try:
+            async with asyncio.timeout(STOP_WAIT):
+                await asyncio.shield(task)
+        except TimeoutError:
+            task.cancel()
+
+    async def async_fire_declined(self, event: GridEvent) -> None:
+        """Tell automations that the event was declined."""
+        self._fire("lpc_declined", event, event.windows[0] if event.windows else None)
+        self.async_update_listeners()
 
     @callback
     def _schedule(self, event: GridEvent) -> None:
@@ -297,7 +295,7 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
             event.kind not in LPC_KINDS and event.kind is not GridEventKind.ACTIVATION
         ) or event.event_id in self._scheduled:
             return
-        prefix = _prefix(event)
+        prefix = event_prefix(event)
         now = dt_util.utcnow()
         unsubs: list[CALLBACK_TYPE] = []
         for window in event.windows:
@@ -314,8 +312,11 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                     kind: str = kind,
                     window: LimitWindow = window,
                 ) -> None:
-                    self._fire(kind, event, window)
+                    if not self.ledger.declined(event.event_id):
+                        self._fire(kind, event, window)
                     self.async_update_listeners()
+                    if kind.endswith("_ended"):
+                        self.async_kick()
 
                 unsubs.append(async_track_point_in_utc_time(self.hass, _edge, moment))
         self._scheduled[event.event_id] = unsubs
@@ -341,23 +342,42 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         self._scheduled.clear()
 
     def active_window(
-        self, now: datetime, kinds: frozenset[GridEventKind] = LPC_KINDS
+        self,
+        now: datetime,
+        kinds: frozenset[GridEventKind] = LPC_KINDS,
+        *,
+        resource_id: str | None = None,
     ) -> tuple[GridEvent, LimitWindow] | None:
-        """Return the window in force now, if any (the lowest value wins)."""
+        """Return the window in force now, if any (the lowest value wins).
+
+        LPC windows are the site's (LocationLPC) unless ``resource_id`` asks
+        for one resource's (ResourceLPC); declined events are not in force.
+        """
+
+        def applies(event: GridEvent) -> bool:
+            if event.kind not in kinds or self.ledger.declined(event.event_id):
+                return False
+            if event.kind not in LPC_KINDS:
+                return True
+            if resource_id is None:
+                return is_location_lpc(event)
+            return is_resource_lpc(event) and resource_id in event.resource_ids
+
         active = [
             (event, window)
-            for event in self.store.sorted_events(lambda e: e.kind in kinds)
+            for event in self.ledger.sorted_events(applies)
             for window in event.windows
             if window.start <= now < window.end
         ]
         return min(active, key=lambda pair: pair[1].max_power_kw) if active else None
 
-    def next_window_start(self, now: datetime) -> datetime | None:
-        """Return when the next LPC window starts."""
+    def next_event_start(self, now: datetime) -> datetime | None:
+        """Return when the next LPC event (not one already running) starts."""
         starts = [
-            window.start
-            for event in self.store.sorted_events(lambda e: e.kind in LPC_KINDS)
-            for window in event.windows
-            if window.start > now
+            event.start
+            for event in self.ledger.sorted_events(
+                lambda e: e.kind in LPC_KINDS and not self.ledger.declined(e.event_id)
+            )
+            if event.start is not None and event.start > now
         ]
         return min(starts) if starts else None

@@ -1,22 +1,47 @@
-"""Grid events: one persisted, deduplicated store, and the lifecycle around it."""
+"""Grid events in Home Assistant's terms: what they carry, and how they are stored."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.storage import Store
-
-from .const import DOMAIN
 from .platforms.models import GridEvent, GridEventKind, LimitWindow, PricePoint
 
-STORAGE_VERSION = 1
-
 LPC_KINDS = frozenset({GridEventKind.LPC})
+
+
+def is_location_lpc(event: GridEvent) -> bool:
+    """Return whether the event limits the whole site (LocationLPC)."""
+    return event.kind in LPC_KINDS and not event.resource_ids
+
+
+def is_resource_lpc(event: GridEvent) -> bool:
+    """Return whether the event limits resources of the site (ResourceLPC)."""
+    return event.kind in LPC_KINDS and bool(event.resource_ids)
+
+
+def event_prefix(event: GridEvent) -> str:
+    """Return the prefix of the event entity's types for the event."""
+    return "activation" if event.kind is GridEventKind.ACTIVATION else "lpc"
+
+
+def event_payload(
+    event: GridEvent, window: LimitWindow | None = None
+) -> dict[str, Any]:
+    """Return what the event entity and the bus event carry."""
+    return {
+        "event_id": event.event_id,
+        "kind": event.kind.value,
+        "raw_type": event.raw_type,
+        "resource_ids": list(event.resource_ids),
+        "limit_kw": float(window.max_power_kw) if window else None,
+        "start": (
+            window.start if window else event.start or event.created_at
+        ).isoformat(),
+        "end": (window.end if window else event.end or event.created_at).isoformat(),
+    }
 
 
 def event_to_dict(event: GridEvent) -> dict[str, Any]:
@@ -63,63 +88,5 @@ def event_from_dict(data: dict[str, Any]) -> GridEvent:
         resource_ids=tuple(data.get("resource_ids", ())),
         meter_point_id=data.get("meter_point_id"),
         raw_type=data.get("raw_type"),
+        eligible=data.get("eligible"),
     )
-
-
-class GridEventStore:
-    """The site's grid events by id, with what GridFlex has done about each.
-
-    Fed by polling and by push alike; an event is stored once, whichever way
-    it arrives first. Acknowledgements and energy reports are recorded here,
-    on disk, as soon as the platform accepted them, so an event is not
-    acknowledged or reported twice, also across restarts.
-    """
-
-    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
-        """Prepare the store of one config entry."""
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.grid_events"
-        )
-        self.events: dict[str, GridEvent] = {}
-        self.acknowledged: set[str] = set()
-        self.reported: set[str] = set()
-
-    async def async_load(self) -> None:
-        """Read the events and acknowledgements of earlier runs."""
-        if stored := await self._store.async_load():
-            self.events = {
-                event_id: event_from_dict(data)
-                for event_id, data in stored.get("events", {}).items()
-            }
-            self.acknowledged = set(stored.get("acknowledged", ()))
-            self.reported = set(stored.get("reported", ()))
-
-    async def async_save(self) -> None:
-        """Write the store now (acknowledgements must not be lost)."""
-        await self._store.async_save(
-            {
-                "events": {k: event_to_dict(v) for k, v in self.events.items()},
-                "acknowledged": sorted(self.acknowledged),
-                "reported": sorted(self.reported),
-            }
-        )
-
-    def known(self, event_id: str) -> bool:
-        """Return whether the event was seen before."""
-        return event_id in self.events
-
-    def add(self, events: list[GridEvent]) -> list[GridEvent]:
-        """Store the events not seen before; return those."""
-        new = [event for event in events if event.event_id not in self.events]
-        for event in new:
-            self.events[event.event_id] = event
-        return new
-
-    def sorted_events(
-        self, predicate: Callable[[GridEvent], bool] = lambda _: True
-    ) -> list[GridEvent]:
-        """Return the stored events with windows, by start."""
-        return sorted(
-            (e for e in self.events.values() if e.windows and predicate(e)),
-            key=lambda e: e.windows[0].start,
-        )

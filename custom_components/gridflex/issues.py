@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.util import slugify
+from homeassistant.util import dt as dt_util, slugify
 
 from .const import (
     CONF_RESOURCE_ID,
@@ -18,6 +18,7 @@ from .const import (
     SUBENTRY_RESOURCE,
 )
 from .platforms.models import (
+    GridEvent,
     MarketStatus,
     Resource,
     ResourceStatus,
@@ -26,7 +27,11 @@ from .platforms.models import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .coordinator import GridFlexConfigEntry
+
+ISSUE_REPORT_PREFIX = "report_incomplete"
 
 # Upstream statuses where flexibility cannot start until the homeowner acts
 # (sign the supplier's contract, get one, or renew it).
@@ -100,7 +105,10 @@ def async_delete_site_issues(hass: HomeAssistant, entry_id: str) -> None:
         f"{ISSUE_ORPHAN_PREFIX}_{entry_id}_",
         f"{ISSUE_SUSPENDED_PREFIX}_{entry_id}_",
         f"webhook_unreachable_{entry_id}",
+        f"webhook_unhealthy_{entry_id}",
         f"outbox_overflow_{entry_id}",
+        f"{ISSUE_REPORT_PREFIX}_{entry_id}_",
+        eligibility_issue_id(entry_id),
     )
     for domain, issue_id in list(registry.issues):
         if domain == DOMAIN and issue_id.startswith(prefixes):
@@ -171,3 +179,105 @@ def async_sync_resource_issues(
             translation_placeholders={"site": entry.title, "resource": subentry.title},
         )
     _async_replace_issues(hass, f"{ISSUE_SUSPENDED_PREFIX}_{entry.entry_id}_", wanted)
+
+
+def report_issue_id(entry_id: str, event_id: str) -> str:
+    """Return the id of the issue about an event's incomplete energy report."""
+    return f"{ISSUE_REPORT_PREFIX}_{entry_id}_{slugify(event_id)}"
+
+
+def eligibility_issue_id(entry_id: str) -> str:
+    """Return the id of the issue saying the site's user is not eligible."""
+    return f"not_eligible_{entry_id}"
+
+
+def webhook_unhealthy_issue_id(entry_id: str) -> str:
+    """Return the id of the issue saying the platform marks the webhook unhealthy."""
+    return f"webhook_unhealthy_{entry_id}"
+
+
+def _hours_text(hours: list[datetime]) -> str:
+    """The hours as the homeowner reads them (local time), shortened when many."""
+    shown = [f"{dt_util.as_local(hour):%Y-%m-%d %H:%M}" for hour in hours[:6]]
+    if len(hours) > len(shown):
+        shown.append(f"… (+{len(hours) - len(shown)})")
+    return ", ".join(shown)
+
+
+@callback
+def async_raise_report_issue(
+    hass: HomeAssistant,
+    entry: GridFlexConfigEntry,
+    event: GridEvent,
+    missing: list[datetime],
+) -> None:
+    """Ask the homeowner what to do with a report whose hours have no statistics."""
+    assert event.start is not None
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        report_issue_id(entry.entry_id, event.event_id),
+        data={
+            "entry_id": entry.entry_id,
+            "event_id": event.event_id,
+            "kind": ISSUE_REPORT_PREFIX,
+        },
+        is_fixable=True,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="report_incomplete",
+        translation_placeholders={
+            "site": entry.title,
+            "event_id": event.event_id,
+            "start": f"{dt_util.as_local(event.start):%Y-%m-%d %H:%M}",
+            "hours": _hours_text(missing),
+            "count": str(len(missing)),
+        },
+    )
+
+
+@callback
+def async_clear_report_issue(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, event_id: str
+) -> None:
+    """Delete the incomplete-report issue of an event (reported or given up)."""
+    ir.async_delete_issue(hass, DOMAIN, report_issue_id(entry.entry_id, event_id))
+
+
+@callback
+def async_sync_eligibility_issue(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, *, eligible: bool
+) -> None:
+    """Raise the issue when the platform removed the site's user; clear it when added."""
+    issue_id = eligibility_issue_id(entry.entry_id)
+    if eligible:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="not_eligible",
+        translation_placeholders={"site": entry.title},
+    )
+
+
+@callback
+def async_sync_webhook_health_issue(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, *, healthy: bool, status: str
+) -> None:
+    """Raise the issue while the platform marks the webhook unhealthy."""
+    issue_id = webhook_unhealthy_issue_id(entry.entry_id)
+    if healthy:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="webhook_unhealthy",
+        translation_placeholders={"site": entry.title, "status": status},
+    )

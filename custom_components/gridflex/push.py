@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from collections import deque
-import json
+from datetime import timedelta
 import secrets
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.hdrs import METH_POST
 from homeassistant.components import webhook
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.network import NoURLAvailableError
 
 from .const import CONF_RESOURCE_ID, CONF_SITE_ID, DOMAIN, LOGGER
+from .issues import async_sync_webhook_health_issue
 from .platforms.energy_coordination import (
+    MAX_NOTIFICATION_BYTES,
     NOTIFICATION_TYPES,
     SIGNATURE_HEADER,
+    read_notification,
     verify_signature,
 )
-from .platforms.errors import GridFlexError
+from .platforms.errors import GridFlexError, GridFlexNotFoundError
+from .platforms.models import InvalidGridEvent, WebhookInfo
 from .resources import is_group, resource_subentries
 
 if TYPE_CHECKING:
@@ -34,6 +39,9 @@ CONF_PLATFORM_WEBHOOK_ID = "platform_webhook_id"
 CONF_CLOUDHOOK = "cloudhook"
 CONF_WEBHOOK_RESOURCES = "webhook_resources"
 SEEN_NOTIFICATIONS = 500
+WEBHOOK_CHECK_INTERVAL = timedelta(days=1)
+UNHEALTHY_STATUSES = frozenset({"Unhealthy", "TimeOut"})
+"""The platform's ``WebhookStatus`` values that mean pushes do not arrive."""
 
 
 def unreachable_issue_id(entry_id: str) -> str:
@@ -72,12 +80,17 @@ def _external_url(hass: HomeAssistant, webhook_id: str) -> str | None:
 async def async_setup_push(
     hass: HomeAssistant, entry: GridFlexConfigEntry, events: GridEventCoordinator
 ) -> None:
-    """Receive grid events at a webhook; poll only when the platform cannot reach it."""
+    """Receive grid events at a webhook; poll only when the platform cannot reach it.
+
+    The webhook is served at once; registering it on the platform and checking
+    its health run in the background, at start and once a day.
+    """
     client: Any = entry.runtime_data.client
     data = dict(entry.data)
     if not data.get(CONF_WEBHOOK_ID):
         data[CONF_WEBHOOK_ID] = webhook.async_generate_id()
         data[CONF_WEBHOOK_SECRET] = secrets.token_urlsafe(32)
+        _async_store(hass, entry, data)
     webhook_id: str = data[CONF_WEBHOOK_ID]
     secret: str = data[CONF_WEBHOOK_SECRET]
     webhook.async_register(
@@ -90,13 +103,65 @@ async def async_setup_push(
     )
     entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
 
-    url, cloudhook = await _async_public_url(hass, webhook_id)
-    if _async_reachable(hass, entry, url):
-        assert url is not None
-        if url != data.get(CONF_WEBHOOK_URL) or not data.get(CONF_PLATFORM_WEBHOOK_ID):
-            data |= await _async_register_on_platform(client, data, url, cloudhook)
-    if data != dict(entry.data):
-        hass.config_entries.async_update_entry(entry, data=data)
+    async def _check(_now: Any = None) -> None:
+        await async_check_push(hass, entry)
+
+    entry.async_create_background_task(hass, _check(), f"{DOMAIN} webhook check")
+    entry.async_on_unload(
+        async_track_time_interval(hass, _check, WEBHOOK_CHECK_INTERVAL)
+    )
+
+
+@callback
+def _async_store(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, data: dict[str, Any]
+) -> None:
+    """Store what GridFlex keeps of the webhook without reloading the entry."""
+    if data == dict(entry.data):
+        return
+    entry.runtime_data.data = dict(data)
+    hass.config_entries.async_update_entry(entry, data=data)
+
+
+async def async_check_push(hass: HomeAssistant, entry: GridFlexConfigEntry) -> None:
+    """Make sure the platform pushes to Home Assistant, and say when it cannot.
+
+    Without a reachable URL a repair says events arrive by polling only. With
+    one, the webhook is registered when missing (deleted on the platform, or
+    never registered), enabled again when disabled, and a repair follows the
+    platform's verdict on its health (``Unhealthy``, ``TimeOut``).
+    """
+    client: Any = entry.runtime_data.client
+    data = dict(entry.data)
+    url, cloudhook = await _async_public_url(hass, data[CONF_WEBHOOK_ID])
+    if not _async_reachable(hass, entry, url):
+        return
+    assert url is not None
+    platform_id = data.get(CONF_PLATFORM_WEBHOOK_ID)
+    info: WebhookInfo | None = None
+    if platform_id and url == data.get(CONF_WEBHOOK_URL):
+        try:
+            info = await client.get_webhook(platform_id)
+        except GridFlexNotFoundError:
+            LOGGER.warning("The grid event webhook is gone on the platform")
+        except GridFlexError as err:
+            LOGGER.debug("Could not check the grid event webhook: %s", err)
+            return
+    if info is None:
+        data |= await _async_register_on_platform(client, data, url, cloudhook)
+        _async_store(hass, entry, data)
+        return
+    if not info.enabled:
+        try:
+            await client.enable_webhook(info.webhook_id)
+        except GridFlexError as err:
+            LOGGER.warning("Could not enable the grid event webhook: %s", err)
+        else:
+            LOGGER.warning("The grid event webhook was disabled; enabled it again")
+    healthy = info.status not in UNHEALTHY_STATUSES
+    async_sync_webhook_health_issue(
+        hass, entry, healthy=healthy, status=info.status or "?"
+    )
 
 
 def _async_reachable(
@@ -119,32 +184,76 @@ def _async_reachable(
     return False
 
 
+async def _async_read_limited(request: web.Request, limit: int) -> bytes | None:
+    """Return the body, or ``None`` when it is longer than ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _make_handler(
     entry: GridFlexConfigEntry,
     events: GridEventCoordinator,
     client: Any,
     secret: str,
 ) -> webhook.HandlerType:
-    """Return the handler: check the signature, deduplicate, hand over the event."""
+    """Return the handler: check, store, answer; the worker acknowledges later.
+
+    The answer goes out as soon as the notification is verified and in the
+    ledger on disk: acknowledging is the worker's job, off this path, so a
+    slow platform never makes the push late.
+    """
     seen: deque[str] = deque(maxlen=SEEN_NOTIFICATIONS)
 
     async def _handle(
         hass: HomeAssistant, _webhook_id: str, request: web.Request
     ) -> web.Response:
-        body = await request.read()
+        body = await _async_read_limited(request, MAX_NOTIFICATION_BYTES)
+        if body is None:
+            LOGGER.warning("Refused a grid event notification larger than allowed")
+            return web.Response(status=400)
         if not verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER)):
             LOGGER.warning("Refused a grid event notification with a bad signature")
             return web.Response(status=400)
         try:
-            notification = json.loads(body)
-            notification_id = str(notification.get("notificationId"))
-            event = client.parse_notification(entry.data[CONF_SITE_ID], notification)
-        except ValueError, AttributeError, GridFlexError:
+            notification = read_notification(body)
+        except GridFlexError as err:
+            LOGGER.warning("Refused a grid event notification: %s", err)
             return web.Response(status=400)
-        if notification_id not in seen:
-            seen.append(notification_id)
-            if event is not None:
-                await events.async_process([event])
+        notification_id = str(notification.get("notificationId"))
+        if notification_id in seen:
+            return web.Response(status=200)
+        try:
+            event = client.parse_notification(entry.data[CONF_SITE_ID], notification)
+        except GridFlexError as err:
+            event_id = notification.get("eventId")
+            if isinstance(event_id, str) and event_id:
+                payload = notification.get("payload")
+                raw_type = (
+                    payload.get("payloadType") if isinstance(payload, dict) else None
+                )
+                await events.async_receive(
+                    [],
+                    [
+                        InvalidGridEvent(
+                            event_id=event_id[:200],
+                            reason=str(err),
+                            raw_type=raw_type if isinstance(raw_type, str) else None,
+                        )
+                    ],
+                )
+            else:
+                LOGGER.warning("Refused a grid event notification: %s", err)
+            return web.Response(status=400)
+        seen.append(notification_id)
+        await events.async_receive([] if event is None else [event])
         return web.Response(status=200)
 
     return _handle
@@ -214,7 +323,7 @@ def _make_activation_handler(
             LOGGER.warning("Could not read accepted bid %s: %s", bid_id, err)
             return web.Response(status=503)  # the platform retries
         if event is not None:
-            await events.async_process([event])
+            await events.async_receive([event])
         return web.Response(status=200)
 
     return _handle

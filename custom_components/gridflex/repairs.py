@@ -1,4 +1,4 @@
-"""Fix flows: what to do with a resource on the platform that GridFlex does not know."""
+"""Fix flows: unknown platform resources, and reports with hours lacking statistics."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_KEPT_RESOURCES, CONF_SITE_ID
 from .coordinator import GridFlexConfigEntry
-from .issues import orphan_issue_id
+from .event_coordinator import GridEventCoordinator
+from .event_worker import NothingToReportError
+from .issues import ISSUE_REPORT_PREFIX, orphan_issue_id, report_issue_id
+from .ledger import AlreadyDoneError
 from .platforms.errors import GridFlexError, GridFlexNotFoundError
 
 
@@ -65,6 +68,62 @@ class OrphanResourceFlow(RepairsFlow):
         return self.async_create_entry(data={})
 
 
+class IncompleteReportFlow(RepairsFlow):
+    """Send the hours the recorder has, or never report the event."""
+
+    def __init__(self, entry: GridFlexConfigEntry, event_id: str) -> None:
+        """Remember which event of which site this is about."""
+        self._entry = entry
+        self._event_id = event_id
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Ask whether to send what exists or to give up."""
+        return self.async_show_menu(
+            menu_options=["send_available", "give_up"],
+            description_placeholders={"event_id": self._event_id},
+        )
+
+    def _events(self) -> GridEventCoordinator | None:
+        return self._entry.runtime_data.event_coordinator
+
+    async def async_step_send_available(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Send the report with the hours that have statistics."""
+        if self._entry.state is not ConfigEntryState.LOADED or not (
+            events := self._events()
+        ):
+            return self.async_abort(reason="not_loaded")
+        try:
+            result, _hours = await events.worker.async_report(
+                self._event_id, allow_missing=True
+            )
+        except NothingToReportError:
+            return self.async_abort(reason="nothing_to_report")
+        except AlreadyDoneError:
+            return self.async_create_entry(data={})
+        if result.error is not None:
+            return self.async_abort(
+                reason="report_failed",
+                description_placeholders={"error": str(result.error)},
+            )
+        events.async_update_listeners()
+        return self.async_create_entry(data={})
+
+    async def async_step_give_up(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Never report this event."""
+        if self._entry.state is not ConfigEntryState.LOADED or not (
+            events := self._events()
+        ):
+            return self.async_abort(reason="not_loaded")
+        await events.worker.async_give_up_report(self._event_id)
+        return self.async_create_entry(data={})
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
@@ -73,6 +132,10 @@ async def async_create_fix_flow(
     entry: GridFlexConfigEntry = hass.config_entries.async_get_known_entry(
         str(data["entry_id"])
     )
+    if data.get("kind") == ISSUE_REPORT_PREFIX:
+        event_id = str(data["event_id"])
+        assert issue_id == report_issue_id(entry.entry_id, event_id)
+        return IncompleteReportFlow(entry, event_id)
     resource_id = str(data["resource_id"])
     assert issue_id == orphan_issue_id(entry.entry_id, resource_id)
     return OrphanResourceFlow(entry, resource_id)

@@ -1,4 +1,4 @@
-"""Sensors of the site: status, upstream status and last successful sync."""
+"""Sensors of the site and its resources: status, sync, grid events, schedules."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, SIGNAL_RESOURCE_ADDED
+from .const import CONF_RESOURCE_ID, DOMAIN, SIGNAL_RESOURCE_ADDED
 from .coordinator import GridFlexConfigEntry, SiteCoordinator, SiteSnapshot
 from .entity import (
     GridFlexMeterEntity,
@@ -36,7 +36,9 @@ from .meter import MeterData
 from .platforms.base import Capabilities
 from .platforms.models import (
     HEALTH_CHECK_STATES,
+    GridEvent,
     HealthCheck,
+    LimitWindow,
     Resource,
     ResourceStatus,
     SiteStatus,
@@ -161,7 +163,7 @@ async def async_setup_entry(
     entry: GridFlexConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the site's sensors and each resource's status sensors."""
+    """Add the site's sensors and each resource's sensors."""
     coordinator = entry.runtime_data.site_coordinator
     capabilities = entry.runtime_data.client.capabilities
     async_add_entities(
@@ -169,13 +171,16 @@ async def async_setup_entry(
         for description in SITE_SENSORS
         if description.exists_fn(capabilities)
     )
+    # Resource LPC events exist only where the platform sends LPC events.
+    lpc_events: GridEventCoordinator | None = None
     if (events := entry.runtime_data.event_coordinator) is not None:
         if capabilities.lpc_events:
+            lpc_events = events
             async_add_entities(
                 [
                     PowerLimitSensor(events, entry),
                     NextGridEventSensor(events, entry),
-                    LpcComplianceSensor(events, entry),
+                    LimitUsageSensor(events, entry),
                 ]
             )
         else:
@@ -193,21 +198,36 @@ async def async_setup_entry(
             for description in METER_SENSORS
             if description.exists_fn(meter)
         )
-    if not capabilities.resource_status:
-        return
+    if capabilities.resource_status or lpc_events is not None:
+        _async_setup_resources(hass, entry, async_add_entities, lpc_events)
+
+
+@callback
+def _async_setup_resources(
+    hass: HomeAssistant,
+    entry: GridFlexConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    lpc_events: GridEventCoordinator | None,
+) -> None:
+    """Add each resource's sensors, now and for resources added later."""
+    coordinator = entry.runtime_data.site_coordinator
+    resource_status = entry.runtime_data.client.capabilities.resource_status
 
     @callback
     def add_resource(subentry: ConfigSubentry) -> None:
-        # Groups have no meaningful status: only their members do.
+        # Groups have no meaningful status and are not targeted by resource
+        # LPC events: only their members are.
         if is_group(subentry):
             return
-        async_add_entities(
-            [
+        entities: list[SensorEntity] = []
+        if resource_status:
+            entities += [
                 GridFlexResourceSensor(coordinator, subentry, description)
                 for description in RESOURCE_SENSORS
-            ],
-            config_subentry_id=subentry.subentry_id,
-        )
+            ]
+        if lpc_events is not None:
+            entities.append(ResourcePowerLimitSensor(lpc_events, subentry))
+        async_add_entities(entities, config_subentry_id=subentry.subentry_id)
 
     for subentry in resource_subentries(entry).values():
         add_resource(subentry)
@@ -266,13 +286,16 @@ class _GridEventSensor(CoordinatorEntity[GridEventCoordinator], SensorEntity):
     """A sensor of the site's grid events; known events outlast an outage."""
 
     _attr_has_entity_name = True
+    _unique_id_key: str | None = None
+    """The unique id's suffix when it is not the translation key (kept on rename)."""
 
     def __init__(
         self, coordinator: GridEventCoordinator, entry: GridFlexConfigEntry
     ) -> None:
         """Attach the sensor to the site device."""
         super().__init__(coordinator)
-        self._attr_unique_id = f"{entry.unique_id}_{self._attr_translation_key}"
+        key = self._unique_id_key or self._attr_translation_key
+        self._attr_unique_id = f"{entry.unique_id}_{key}"
         self._attr_device_info = site_device_info(entry)
 
     @property
@@ -282,7 +305,11 @@ class _GridEventSensor(CoordinatorEntity[GridEventCoordinator], SensorEntity):
 
 
 class PowerLimitSensor(_GridEventSensor):
-    """The power limit in force now (unknown outside LPC windows)."""
+    """The site's power limit in force now (LocationLPC; unknown otherwise).
+
+    Limits of single resources (ResourceLPC) are not the site's: each
+    resource shows its own on its device.
+    """
 
     _attr_translation_key = "power_limit"
     _attr_device_class = SensorDeviceClass.POWER
@@ -290,27 +317,38 @@ class PowerLimitSensor(_GridEventSensor):
 
     @property
     def native_value(self) -> Decimal | None:
-        """Return the limit of the window in force."""
+        """Return the limit of the site's window in force."""
         active = self.coordinator.active_window(dt_util.utcnow())
         return active[1].max_power_kw if active else None
 
 
 class NextGridEventSensor(_GridEventSensor):
-    """When the next LPC window starts."""
+    """When the next LPC event starts (not the next hour of one running now)."""
 
     _attr_translation_key = "next_grid_event"
     _attr_device_class = SensorDeviceClass.TIMESTAMP
 
     @property
     def native_value(self) -> datetime | None:
-        """Return the next window's start."""
-        return self.coordinator.next_window_start(dt_util.utcnow())
+        """Return the start of the next LPC event that has not started yet."""
+        return self.coordinator.next_event_start(dt_util.utcnow())
 
 
-class LpcComplianceSensor(_GridEventSensor):
-    """The site's grid power as a share of the limit in force (100 % = at the limit)."""
+class LimitUsageSensor(_GridEventSensor):
+    """The site's grid power now as a share of the site's limit in force.
 
-    _attr_translation_key = "lpc_compliance"
+    100 % is at the limit; above 100 % the site takes more than the limit
+    right now. This is a momentary reading, not a compliance verdict: what
+    GridFlex reports to the platform is each event hour's energy, and a
+    moment above the limit need not put the hour above it. Unknown outside
+    the site's (LocationLPC) windows and without a grid power sensor.
+
+    Named "LPC compliance" before; the unique id is kept so the entity and
+    its history survive the rename.
+    """
+
+    _attr_translation_key = "limit_usage"
+    _unique_id_key = "lpc_compliance"
     _attr_native_unit_of_measurement = PERCENTAGE
     _attr_state_class = SensorStateClass.MEASUREMENT
     _attr_suggested_display_precision = 0
@@ -352,6 +390,57 @@ class ActivationSetpointSensor(_GridEventSensor):
         """Return the setpoint; unknown outside activations."""
         active = self.coordinator.active_window(dt_util.utcnow(), ACTIVATION_KINDS)
         return active[1].max_power_kw if active else None
+
+
+class ResourcePowerLimitSensor(CoordinatorEntity[GridEventCoordinator], SensorEntity):
+    """The power limit in force for one resource (ResourceLPC; unknown otherwise).
+
+    Like the site's grid event entities, it stays available while the
+    platform is unreachable: the events already known keep their windows.
+    """
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "power_limit"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_native_unit_of_measurement = UnitOfPower.KILO_WATT
+
+    def __init__(
+        self, coordinator: GridEventCoordinator, subentry: ConfigSubentry
+    ) -> None:
+        """Attach the sensor to the resource's device."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self._subentry_id = subentry.subentry_id
+        self._attr_unique_id = f"{entry.unique_id}_{subentry.subentry_id}_power_limit"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
+        )
+
+    @property
+    def available(self) -> bool:
+        """Known events stay valid while the platform is unreachable."""
+        return True
+
+    @property
+    def native_value(self) -> Decimal | None:
+        """Return the limit of the resource's window in force."""
+        active = resource_lpc_window(self.coordinator, self._subentry_id)
+        return active[1].max_power_kw if active else None
+
+
+def resource_lpc_window(
+    coordinator: GridEventCoordinator, subentry_id: str
+) -> tuple[GridEvent, LimitWindow] | None:
+    """Return the ResourceLPC window in force now for a resource subentry.
+
+    The platform id is read from the current subentry: it changes when the
+    resource had to be created again on the platform.
+    """
+    subentry = coordinator.config_entry.subentries.get(subentry_id)
+    resource_id = subentry.data.get(CONF_RESOURCE_ID) if subentry else None
+    if not resource_id:
+        return None
+    return coordinator.active_window(dt_util.utcnow(), resource_id=resource_id)
 
 
 class ScheduledPowerSensor(CoordinatorEntity[ScheduleCoordinator], SensorEntity):

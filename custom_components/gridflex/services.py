@@ -17,18 +17,24 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .const import CONF_ENVIRONMENT, CONF_GRID_ENERGY_ENTITY, CONF_SITE_ID, DOMAIN
+from .const import CONF_ENVIRONMENT, CONF_SITE_ID, DOMAIN
 from .coordinator import GridFlexConfigEntry
 from .event_coordinator import GridEventCoordinator
+from .event_worker import NothingToReportError, ReportIncompleteError
 from .grid_events import LPC_KINDS, event_to_dict
+from .ledger import DONE, EXPIRED, GIVEN_UP, SENDING, UNKNOWN, AlreadyDoneError
 from .platforms.errors import GridFlexError
 from .platforms.models import Environment
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_EVENT_ID = "event_id"
+ATTR_ALLOW_MISSING_HOURS = "allow_missing_hours"
 
 ENTRY_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
 EVENT_SCHEMA = ENTRY_SCHEMA.extend({vol.Required(ATTR_EVENT_ID): cv.string})
+REPORT_SCHEMA = EVENT_SCHEMA.extend(
+    {vol.Optional(ATTR_ALLOW_MISSING_HOURS, default=False): cv.boolean}
+)
 
 
 def _events(
@@ -60,7 +66,7 @@ def _events(
 
 def _lpc_event_id(events: GridEventCoordinator, call: ServiceCall) -> str:
     event_id = call.data[ATTR_EVENT_ID]
-    event = events.store.events.get(event_id)
+    event = events.ledger.events.get(event_id)
     if event is None or event.kind not in LPC_KINDS:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -78,13 +84,55 @@ def _platform_error(err: GridFlexError) -> HomeAssistantError:
     )
 
 
+def _refuse(key: str, event_id: str, outcome: dict[str, Any] | None) -> None:
+    """Refuse an action that would send a message a second time."""
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={
+            "event_id": event_id,
+            "at": str((outcome or {}).get("updated_at") or "?"),
+        },
+    )
+
+
+def _check_answer(events: GridEventCoordinator, event_id: str, *, accept: bool) -> None:
+    """Refuse an answer the platform has (or may have) already."""
+    outcome = events.ledger.outcome(event_id, "answer")
+    state = None if outcome is None else outcome.get("state")
+    if state in (SENDING, UNKNOWN):
+        _refuse("answer_pending", event_id, outcome)
+    if state != DONE:
+        return
+    assert outcome is not None
+    declined = outcome.get("kind") == "declined"
+    if accept:
+        _refuse(
+            "already_declined" if declined else "already_acknowledged",
+            event_id,
+            outcome,
+        )
+    _refuse(
+        "already_declined" if declined else "acknowledged_cannot_decline",
+        event_id,
+        outcome,
+    )
+
+
 async def _answer(hass: HomeAssistant, call: ServiceCall, *, accept: bool) -> None:
     _entry, events = _events(hass, call)
     event_id = _lpc_event_id(events, call)
+    _check_answer(events, event_id, accept=accept)
     try:
-        await events.async_answer(event_id, accept=accept)
-    except GridFlexError as err:
-        raise _platform_error(err) from err
+        result = await events.worker.async_answer(event_id, accept=accept)
+    except AlreadyDoneError as err:
+        _check_answer(events, event_id, accept=accept)
+        raise _platform_error(GridFlexError(str(err))) from err
+    if result.error is not None:
+        raise _platform_error(result.error) from result.error
+    if not accept:
+        await events.async_fire_declined(events.ledger.events[event_id])
+    events.async_update_listeners()
 
 
 async def _acknowledge(call: ServiceCall) -> None:
@@ -95,41 +143,95 @@ async def _decline(call: ServiceCall) -> None:
     await _answer(call.hass, call, accept=False)
 
 
+def _check_report(events: GridEventCoordinator, event_id: str) -> None:
+    """Refuse a report the platform has (or may have) already."""
+    outcome = events.ledger.outcome(event_id, "report")
+    state = None if outcome is None else outcome.get("state")
+    if state == DONE:
+        _refuse("already_reported", event_id, outcome)
+    if state in (SENDING, UNKNOWN):
+        _refuse("report_pending", event_id, outcome)
+    if state in (GIVEN_UP, EXPIRED):
+        _refuse("report_closed", event_id, outcome)
+
+
 async def _send_report(call: ServiceCall) -> ServiceResponse:
-    entry, events = _events(call.hass, call)
+    _entry, events = _events(call.hass, call)
     event_id = _lpc_event_id(events, call)
-    event = events.store.events[event_id]
-    if not entry.options.get(CONF_GRID_ENERGY_ENTITY):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="no_energy_sensor"
-        )
+    event = events.ledger.events[event_id]
     if event.end is None or event.end > dt_util.utcnow():
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="event_not_ended",
             translation_placeholders={"event_id": event_id},
         )
+    _check_report(events, event_id)
     try:
-        hours = await events.async_report_now(event_id)
-    except GridFlexError as err:
-        raise _platform_error(err) from err
+        result, hours = await events.worker.async_report(
+            event_id, allow_missing=call.data[ATTR_ALLOW_MISSING_HOURS]
+        )
+    except NothingToReportError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="nothing_to_report",
+            translation_placeholders={"event_id": event_id},
+        ) from err
+    except ReportIncompleteError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="report_incomplete",
+            translation_placeholders={
+                "event_id": event_id,
+                "count": str(len(err.missing)),
+                "hours": ", ".join(f"{h:%Y-%m-%dT%H:%M}Z" for h in err.missing[:6]),
+            },
+        ) from err
+    except AlreadyDoneError as err:
+        _check_report(events, event_id)
+        raise _platform_error(GridFlexError(str(err))) from err
+    events.async_update_listeners()
+    if result.error is not None:
+        raise _platform_error(result.error) from result.error
     return {"event_id": event_id, "hours": hours}
+
+
+def _outcome(outcome: dict[str, Any] | None) -> dict[str, Any] | None:
+    if outcome is None:
+        return None
+    keep = ("state", "kind", "sent_at", "updated_at", "attempts", "resent", "error")
+    return {key: outcome[key] for key in keep if key in outcome} | (
+        {"platform_id": outcome["platform_id"]} if outcome.get("platform_id") else {}
+    )
 
 
 async def _list(call: ServiceCall) -> ServiceResponse:
     _entry, events = _events(call.hass, call)
-    return {
-        "events": [
+    ledger = events.ledger
+    listed: list[Any] = []
+    for event in sorted(ledger.events.values(), key=lambda e: e.created_at):
+        answer = ledger.outcome(event.event_id, "answer")
+        report = ledger.outcome(event.event_id, "report")
+        listed.append(
             {
                 **event_to_dict(event),
-                "acknowledged": event.event_id in events.store.acknowledged,
-                "reported": event.event_id in events.store.reported,
+                "valid": True,
+                "received_at": ledger.received_at.get(event.event_id),
+                "acknowledged": bool(
+                    answer
+                    and answer.get("state") == DONE
+                    and answer.get("kind") == "acknowledged"
+                ),
+                "declined": ledger.declined(event.event_id),
+                "reported": bool(report and report.get("state") == DONE),
+                "answer": _outcome(answer),
+                "report": _outcome(report),
             }
-            for event in sorted(
-                events.store.events.values(), key=lambda e: e.created_at
-            )
-        ]
-    }
+        )
+    listed.extend(
+        {"event_id": event_id, "valid": False, **item}
+        for event_id, item in sorted(ledger.invalid.items())
+    )
+    return {"events": listed}
 
 
 async def _simulate(call: ServiceCall) -> None:
@@ -182,7 +284,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         DOMAIN,
         "send_energy_report",
         _send_report,
-        EVENT_SCHEMA,
+        REPORT_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
     hass.services.async_register(
