@@ -16,7 +16,7 @@ from .const import (
     CONF_LATITUDE,
     CONF_LONGITUDE,
 )
-from .coordinator import GridFlexConfigEntry
+from .coordinator import GridFlexConfigEntry, GridFlexRuntimeData
 
 TO_REDACT = {
     "client_id",
@@ -44,6 +44,31 @@ TO_REDACT = {
 }
 
 
+def _grid_events(runtime: GridFlexRuntimeData) -> dict[str, Any] | None:
+    """The event ledger: what was received and what the platform was told."""
+    if (events := runtime.event_coordinator) is None:
+        return None
+    ledger = events.ledger
+    return {
+        "last_poll": ledger.last_poll.isoformat() if ledger.last_poll else None,
+        "events": [
+            {
+                "event_id": event.event_id,
+                "kind": event.kind.value,
+                "raw_type": event.raw_type,
+                "start": event.start.isoformat() if event.start else None,
+                "end": event.end.isoformat() if event.end else None,
+                "resources": len(event.resource_ids),
+                "received_at": ledger.received_at.get(event.event_id),
+                "answer": ledger.outcome(event.event_id, "answer"),
+                "report": ledger.outcome(event.event_id, "report"),
+            }
+            for event in sorted(ledger.events.values(), key=lambda e: e.created_at)
+        ],
+        "invalid": ledger.invalid,
+    }
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: GridFlexConfigEntry
 ) -> dict[str, Any]:
@@ -63,6 +88,7 @@ async def async_get_config_entry_diagnostics(
             "site": asdict(snapshot.site) if snapshot else None,
             "synced_at": snapshot.synced_at.isoformat() if snapshot else None,
             "last_update_success": coordinator.last_update_success,
+            "grid_events": _grid_events(runtime),
             "meter": (
                 {
                     "streams": meter.streams,
