@@ -111,7 +111,11 @@ class Sandbox:
 
 @pytest.fixture
 async def sandbox(socket_enabled: None) -> AsyncIterator[Sandbox]:
-    """Run the sandbox on a free port; fail the test on any invalid request."""
+    """Run the sandbox on a free port; fail the test on any invalid request.
+
+    Also fails the test when the sandbox received any acknowledgement or energy
+    report twice for one event.
+    """
     server = SandboxServer(host="127.0.0.1", port=0)
     await server.start()
     session = aiohttp.ClientSession()
@@ -119,11 +123,14 @@ async def sandbox(socket_enabled: None) -> AsyncIterator[Sandbox]:
         yield Sandbox(server, session)
     finally:
         violations = list(server.state.violations)
+        duplicates = server.state.energy_coordination.duplicate_reports()
         await session.close()
         await server.stop()
     assert violations == [], (
         f"GridFlex sent requests the platform rejects: {violations}"
     )
+    # Exactly once: no test may leave an acknowledgement or report sent twice.
+    assert duplicates == {}, f"GridFlex sent these more than once: {duplicates}"
 
 
 def credentials(platform: str) -> dict[str, str]:
