@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+import decimal
 from decimal import Decimal
 import json
 import logging
@@ -17,19 +18,26 @@ from custom_components.gridflex.platforms import (
     GridFlexNotFoundError,
     GridFlexRequestRejectedError,
     GridFlexResponseError,
+    GridFlexTimeoutError,
     PlatformKey,
     create_client,
+    energy_coordination,
 )
 from custom_components.gridflex.platforms.energy_coordination import (
+    MAX_NOTIFICATION_BYTES,
+    MAX_NOTIFICATION_DEPTH,
     NOTIFICATION_TYPES,
     SIGNATURE_HEADER,
+    read_notification,
     verify_signature,
 )
 from custom_components.gridflex.platforms.models import (
+    EventListing,
     GridEvent,
     GridEventKind,
     LimitWindow,
     PricePoint,
+    WebhookInfo,
 )
 
 from .conftest import FIXTURES, FakeClock, FakePlatform, load, reply
@@ -119,10 +127,10 @@ def token_route(fake: FakePlatform) -> None:
 # --- polling ---------------------------------------------------------------
 
 
-async def test_list_events_stops_at_a_known_event(
+async def test_list_events_stops_at_since(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
-    """Pages on to the known event; only this site's events, oldest first."""
+    """Pages on until a page holds an event older than ``since``, read in full."""
     fake.on(
         "GET",
         EVENTS,
@@ -130,32 +138,29 @@ async def test_list_events_stops_at_a_known_event(
         reply(fixture="ec_events_page2"),
         reply(fixture="ec_events_page3"),
     )
-    asked: list[str] = []
-
-    def known(event_id: str) -> bool:
-        asked.append(event_id)
-        return event_id == KNOWN_EVENT_ID
-
-    events = await _client(fake, session).list_events(
-        SITE_ID, stop_at=known, page_size=5
+    listing = await _client(fake, session).list_events(
+        SITE_ID, since=utc(2026, 10, 23, 11, 30), page_size=5
     )
     assert [r.query for r in fake.sent("GET", EVENTS)] == [
         {"page": "1", "pageSize": "5"},
         {"page": "2", "pageSize": "5"},
     ]
     assert fake.sent("GET", EVENTS)[0].headers["Authorization"] == "Bearer ec-token-1"
-    # The duplicate pushed onto page 2 is asked about once; nothing after the
-    # known event is.
-    assert asked[-1] == KNOWN_EVENT_ID
-    assert len(asked) == len(set(asked)) == 8
+    assert listing.complete is True
+    assert listing.invalid == ()
+    events = listing.events
+    # Page 2 is read to its end (00 and 0a are older than since); the
+    # duplicate pushed onto page 2 is read once.
     assert [(e.event_id[-2:], e.kind, e.raw_type) for e in events] == [
+        ("0a", GridEventKind.LPC, "LocationLPC"),
+        ("00", GridEventKind.LPC, "LocationLPC"),
         ("01", GridEventKind.LPC_RESERVATION, "LPCReservation"),
         ("02", GridEventKind.USER_ELIGIBILITY, "UserEligibility"),
         ("03", GridEventKind.LPC, "ResourceLPC"),
         ("04", GridEventKind.PRICE_CURVE, "PriceCurve"),
         ("07", GridEventKind.LPC, "LocationLPC"),
     ]
-    reservation, eligibility, resource_lpc, price_curve, location_lpc = events
+    _, _, reservation, eligibility, resource_lpc, price_curve, location_lpc = events
 
     assert location_lpc == GridEvent(
         event_id=EVENT_ID,
@@ -193,11 +198,13 @@ async def test_list_events_stops_at_a_known_event(
     assert price_curve.start is None
     assert price_curve.end is None
 
+    # The site's user is among the added users.
     assert eligibility == GridEvent(
         event_id="7c0e5a61-2f4b-4d8e-9b1a-000000000002",
         kind=GridEventKind.USER_ELIGIBILITY,
         created_at=utc(2026, 10, 23, 12),
         raw_type="UserEligibility",
+        eligible=True,
     )
     assert reservation.windows == (
         LimitWindow(utc(2026, 10, 25, 16), utc(2026, 10, 25, 18), Decimal(4)),
@@ -205,10 +212,10 @@ async def test_list_events_stops_at_a_known_event(
     assert reservation.resource_ids == ()
 
 
-async def test_list_events_without_stop_reads_every_page(
+async def test_list_events_since_is_strictly_older(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
-    """Without ``stop_at`` paging ends where ``nextPage`` is null."""
+    """An event created exactly at ``since`` is not older: paging goes on."""
     fake.on(
         "GET",
         EVENTS,
@@ -216,10 +223,38 @@ async def test_list_events_without_stop_reads_every_page(
         reply(fixture="ec_events_page2"),
         reply(fixture="ec_events_page3"),
     )
-    events = await _client(fake, session).list_events(SITE_ID)
+    # since is 06:00Z, when the last event of page 1 was created.
+    listing = await _client(fake, session).list_events(
+        SITE_ID, since=datetime(2026, 10, 24, 8, tzinfo=OSLO), page_size=5
+    )
+    assert len(fake.sent("GET", EVENTS)) == 2
+    assert listing.complete is True
+    # That event is older than 06:30Z: page 1 is the last one read.
+    fake.requests.clear()
+    fake.on("GET", EVENTS, reply(fixture="ec_events_page1"))
+    listing = await _client(fake, session).list_events(
+        SITE_ID, since=utc(2026, 10, 24, 6, 30), page_size=5
+    )
+    assert len(fake.sent("GET", EVENTS)) == 1
+    assert [e.event_id[-2:] for e in listing.events] == ["03", "04", "07"]
+
+
+async def test_list_events_without_since_reads_every_page(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Without ``since`` paging ends where ``nextPage`` is null."""
+    fake.on(
+        "GET",
+        EVENTS,
+        reply(fixture="ec_events_page1"),
+        reply(fixture="ec_events_page2"),
+        reply(fixture="ec_events_page3"),
+    )
+    listing = await _client(fake, session).list_events(SITE_ID)
     assert [r.query["page"] for r in fake.sent("GET", EVENTS)] == ["1", "2", "3"]
     assert fake.sent("GET", EVENTS)[0].query["pageSize"] == "100"
-    assert [e.event_id[-2:] for e in events] == [
+    assert listing.complete is True
+    assert [e.event_id[-2:] for e in listing.events] == [
         "0a",
         "00",
         "01",
@@ -230,10 +265,64 @@ async def test_list_events_without_stop_reads_every_page(
     ]
 
 
+async def test_list_events_page_limit(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """``max_pages`` read with more to come and ``since`` not reached: incomplete."""
+    pages = (
+        reply(fixture="ec_events_page1"),
+        reply(fixture="ec_events_page2"),
+        reply(fixture="ec_events_page3"),
+    )
+    fake.on("GET", EVENTS, *pages)
+    listing = await _client(fake, session).list_events(
+        SITE_ID, page_size=5, max_pages=2
+    )
+    assert len(fake.sent("GET", EVENTS)) == 2
+    assert listing.complete is False
+    assert [e.event_id[-2:] for e in listing.events] == [
+        "0a",
+        "00",
+        "01",
+        "02",
+        "03",
+        "04",
+        "07",
+    ]
+
+    # since reached on the last page allowed: complete.
+    fake.requests.clear()
+    fake.on("GET", EVENTS, *pages)
+    listing = await _client(fake, session).list_events(
+        SITE_ID, since=utc(2026, 10, 23), page_size=5, max_pages=2
+    )
+    assert len(fake.sent("GET", EVENTS)) == 2
+    assert listing.complete is True
+
+    # since not reached: incomplete, whatever since is.
+    fake.requests.clear()
+    fake.on("GET", EVENTS, *pages)
+    listing = await _client(fake, session).list_events(
+        SITE_ID, since=utc(2020, 1, 1), page_size=5, max_pages=1
+    )
+    assert len(fake.sent("GET", EVENTS)) == 1
+    assert listing.complete is False
+    assert [e.event_id[-2:] for e in listing.events] == ["03", "04", "07"]
+
+    # The last page is the limit: nothing more to come, complete.
+    fake.requests.clear()
+    fake.on("GET", EVENTS, *pages)
+    listing = await _client(fake, session).list_events(
+        SITE_ID, page_size=5, max_pages=3
+    )
+    assert len(fake.sent("GET", EVENTS)) == 3
+    assert listing.complete is True
+
+
 async def test_list_events_for_another_site(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
-    """The other location sees only its own targets."""
+    """The other location sees only its own targets; its user was removed."""
     fake.on(
         "GET",
         EVENTS,
@@ -241,72 +330,178 @@ async def test_list_events_for_another_site(
         reply(fixture="ec_events_page2"),
     )
     other = "gridflex-707057500000999995"
-    events = await _client(fake, session).list_events(
-        f"{other}/{other}", stop_at=lambda event_id: event_id.endswith("02")
+    listing = await _client(fake, session).list_events(
+        f"{other}/{other}", since=utc(2026, 10, 24, 5)
     )
+    events = listing.events
     assert [(e.event_id[-2:], e.raw_type) for e in events] == [
+        ("02", "UserEligibility"),
         ("03", "ResourceLPC"),
         ("04", "PriceCurve"),
         ("06", "LocationLPC"),
         ("07", "LocationLPC"),
     ]
-    assert events[0].resource_ids == ("someone-elses-charger",)
-    assert events[0].windows == (
+    assert events[0].eligible is False
+    assert events[1].resource_ids == ("someone-elses-charger",)
+    assert events[1].windows == (
         LimitWindow(utc(2026, 10, 24, 16), utc(2026, 10, 24, 17), Decimal(0)),
     )
-    assert events[3].meter_point_id == "707057500000999995"
+    assert events[4].meter_point_id == "707057500000999995"
 
 
-async def test_list_events_skips_what_cannot_be_read(
+async def test_list_events_keeps_what_cannot_be_read(
     fake: FakePlatform,
     session: aiohttp.ClientSession,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """One unreadable event is logged and skipped; the others still arrive."""
+    """The site's unreadable events come back as invalid; nothing raises."""
     good = load("ec_events_page1")["events"][0]
-    broken_points = _lpc_payload(("2026-10-24T17:00:00Z", None))
+    site_lpc = _lpc_payload(("2026-10-24T17:00:00Z", 1))
+    elsewhere = _lpc_payload(("2026-10-24T17:00:00Z", 1), locationId="elsewhere")
+    at = "2026-10-24T10:00:00+00:00"
+
+    def item(event_id: str | None, created_at: Any, payload: Any) -> dict[str, Any]:
+        found = {"createdAt": created_at, "payload": payload}
+        if event_id is not None:
+            found["id"] = event_id
+        return found
+
+    items: list[Any] = [
+        "junk",
+        item(None, at, {}),
+        item(None, at, site_lpc),  # the site's, without an id
+        item(None, at, elsewhere),
+        # Cannot tell whether it is the site's: skipped.
+        item(None, "yesterday", {"targets": "?", "payloadType": "LocationLPC"}),
+        {"id": "no-payload", "createdAt": at},
+        {"id": "no-payload-nor-time", "createdAt": "never"},
+        item(
+            None,
+            at,
+            {
+                "addedUsers": [USER_ID],
+                "removedUsers": [],
+                "payloadType": "UserEligibility",
+            },
+        ),
+        item(None, at, {"addedUsers": ["x"], "payloadType": "UserEligibility"}),
+        item("no-created-at", None, site_lpc),
+        item("no-created-at-elsewhere", None, elsewhere),
+        item("bad-points", at, _lpc_payload(("2026-10-24T17:00:00Z", None))),
+        item("bad-created-at", "yesterday", site_lpc),
+        item("year-9999", "9999-12-31T00:00:00Z", site_lpc),
+        item("offset-overflow", "0001-01-01T00:00:00+01:00", site_lpc),
+        item("point-9999", at, _lpc_payload(("9999-12-31T00:00:00Z", 1))),
+        item(
+            "long-resolution",
+            at,
+            _lpc_payload(("2026-10-24T17:00:00Z", 1), resolution="10675199.02:48:05"),
+        ),
+        item("huge-limit", at, _lpc_payload(("2026-10-24T17:00:00Z", 10**7))),
+        item("unreadable-targets", at, {"targets": "?", "payloadType": "LocationLPC"}),
+        item("unknown-type", "never", {"payloadType": "Mystery"}),
+        good,
+    ]
     fake.on(
         "GET",
         EVENTS,
         reply(
             body={
-                "events": [
-                    "junk",
-                    {"createdAt": "2026-10-24T10:00:00+00:00", "payload": {}},
-                    {"id": "no-payload", "createdAt": "2026-10-24T10:00:00+00:00"},
-                    {"id": "no-created-at", "payload": _lpc_payload()},
-                    {
-                        "id": "bad-points",
-                        "createdAt": "2026-10-24T10:00:00Z",
-                        "payload": broken_points,
-                    },
-                    {
-                        "id": "bad-created-at",
-                        "createdAt": "yesterday",
-                        "payload": _lpc_payload(),
-                    },
-                    good,
-                ],
+                "events": items,
                 "pagination": {
                     "currentPage": 1,
                     "pageSize": 100,
-                    "totalRecords": 7,
+                    "totalRecords": len(items),
                     "nextPage": 1,
                 },
             }
         ),
     )
-    with caplog.at_level(logging.WARNING):
-        events = await _client(fake, session).list_events(SITE_ID)
-    assert [e.event_id for e in events] == [EVENT_ID]
+    with caplog.at_level(logging.DEBUG):
+        listing = await _client(fake, session).list_events(SITE_ID)
+    assert [e.event_id for e in listing.events] == [EVENT_ID]
+    assert listing.complete is True
     # nextPage that does not move on ends the paging.
     assert len(fake.sent("GET", EVENTS)) == 1
-    skipped = [r.getMessage() for r in caplog.records]
-    assert len(skipped) == 4
-    assert "no-payload" in skipped[0]
-    assert "no createdAt" in skipped[1]
-    assert "maxPowerInKiloWatts" in skipped[2]
-    assert "yesterday" in skipped[3]
+    # Oldest first: the platform's order reversed.
+    invalid = {i.event_id: i for i in listing.invalid}
+    assert [i.event_id for i in listing.invalid] == [
+        "unreadable-targets",
+        "huge-limit",
+        "long-resolution",
+        "point-9999",
+        "offset-overflow",
+        "year-9999",
+        "bad-created-at",
+        "bad-points",
+        "no-created-at",
+        "",
+        "",
+    ]
+    assert listing.invalid[-1].raw_type == "LocationLPC"
+    assert listing.invalid[-2].raw_type == "UserEligibility"
+    assert invalid[""].reason == "no id"
+    assert invalid[""].created_at == utc(2026, 10, 24, 10)
+    assert invalid[""].raw_type == "LocationLPC"
+    assert "ISO 8601" in invalid["no-created-at"].reason
+    assert invalid["no-created-at"].created_at is None
+    assert "maxPowerInKiloWatts" in invalid["bad-points"].reason
+    assert invalid["bad-points"].created_at == utc(2026, 10, 24, 10)
+    assert "yesterday" in invalid["bad-created-at"].reason
+    assert "out of range" in invalid["year-9999"].reason
+    assert "out of range" in invalid["offset-overflow"].reason
+    assert "out of range" in invalid["point-9999"].reason
+    assert "resolution" in invalid["long-resolution"].reason
+    assert "out of range" in invalid["huge-limit"].reason
+    assert "targets" in invalid["unreadable-targets"].reason
+    # Nothing above debug: the caller decides what to tell.
+    assert not [
+        r
+        for r in caplog.records
+        if r.name.startswith("custom_components") and r.levelno > logging.DEBUG
+    ]
+    skipped = caplog.text
+    assert "no-payload" in skipped
+    assert "maybe the site's" in skipped
+
+
+async def test_list_events_invalid_read_once(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """An unreadable event pushed onto the next page is listed once."""
+    broken = {
+        "id": "broken",
+        "createdAt": "2026-10-24T10:00:00Z",
+        "payload": _lpc_payload(("2026-10-24T17:00:00Z", "lots")),
+    }
+    fake.on(
+        "GET",
+        EVENTS,
+        reply(body={"events": [broken], "pagination": {"nextPage": 2}}),
+        reply(body={"events": [broken], "pagination": {"nextPage": None}}),
+    )
+    listing = await _client(fake, session).list_events(SITE_ID)
+    assert len(fake.sent("GET", EVENTS)) == 2
+    assert [i.event_id for i in listing.invalid] == ["broken"]
+
+
+async def test_list_events_item_without_payload_counts_for_since(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Any item's createdAt tells where ``since`` is, even one not read."""
+    fake.on(
+        "GET",
+        EVENTS,
+        reply(
+            body={
+                "events": [{"id": "x", "createdAt": "2026-10-20T00:00:00Z"}],
+                "pagination": {"nextPage": 2},
+            }
+        ),
+    )
+    listing = await _client(fake, session).list_events(SITE_ID, since=utc(2026, 10, 21))
+    assert len(fake.sent("GET", EVENTS)) == 1
+    assert listing == EventListing(complete=True)
 
 
 @pytest.mark.parametrize(
@@ -330,7 +525,7 @@ async def test_list_events_empty(
 ) -> None:
     """No events, or no usable next page: one request, nothing found."""
     fake.on("GET", EVENTS, reply(body=body))
-    assert await _client(fake, session).list_events(SITE_ID) == []
+    assert await _client(fake, session).list_events(SITE_ID) == EventListing()
     assert len(fake.sent("GET", EVENTS)) == 1
 
 
@@ -356,6 +551,25 @@ async def test_list_events_page_size(
         await _client(fake, session).list_events(SITE_ID, page_size=page_size)
     with pytest.raises(GridFlexNotFoundError):
         await _client(fake, session).list_events("no-slash")
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_pages": 0}, "max_pages"),
+        ({"since": datetime(2026, 10, 24)}, "time zone"),  # noqa: DTZ001
+    ],
+)
+async def test_list_events_refused_unsent(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    kwargs: dict[str, Any],
+    match: str,
+) -> None:
+    """No pages to read, or a naive ``since``: refused unsent."""
+    with pytest.raises(GridFlexRequestRejectedError, match=match):
+        await _client(fake, session).list_events(SITE_ID, **kwargs)
     assert fake.requests == []
 
 
@@ -573,7 +787,12 @@ def test_user_eligibility(fake: FakePlatform, session: aiohttp.ClientSession) ->
         kind=GridEventKind.USER_ELIGIBILITY,
         created_at=utc(2026, 10, 23, 12),
         raw_type="UserEligibility",
+        eligible=False,
     )
+    added = {**payload, "addedUsers": [USER_ID], "removedUsers": ["someone"]}
+    event = client.parse_event(SITE_ID, "e", "2026-10-23T12:00:00+00:00", added)
+    assert event is not None
+    assert event.eligible is True
     assert client.parse_event("someone-else/house", "e", "x", payload) is None
     assert (
         client.parse_event(
@@ -581,6 +800,11 @@ def test_user_eligibility(fake: FakePlatform, session: aiohttp.ClientSession) ->
         )
         is None
     )
+    both = {**payload, "addedUsers": [USER_ID]}
+    with pytest.raises(GridFlexResponseError, match="not both"):
+        client.parse_event(SITE_ID, "e", "2026-10-23T12:00:00+00:00", both)
+    with pytest.raises(GridFlexResponseError, match="out of range"):
+        client.parse_event(SITE_ID, "e", "1999-12-31T23:59:59Z", added)
 
 
 @pytest.mark.parametrize(
@@ -634,6 +858,170 @@ def test_unreadable_created_at(
     payload = _lpc_payload(("2026-10-24T17:00:00Z", 1))
     with pytest.raises(GridFlexResponseError, match="ISO 8601"):
         _client(fake, session).parse_event(SITE_ID, "e", "soon", payload)
+
+
+def _price_payload(*points: tuple[str, Any], **curve: Any) -> dict[str, Any]:
+    return {
+        "targets": [{"resourceId": "r1", "locationId": USER_ID}],
+        "priceCurveDelta": {
+            "points": [{"price": price, "timestamp": ts} for ts, price in points],
+            "energyUnit": "MWh",
+            "resolution": "01:00:00",
+            **curve,
+        },
+        "payloadType": "PriceCurve",
+    }
+
+
+HOUR = "2026-10-24T17:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("payload", "created_at", "match"),
+    [
+        (_lpc_payload(("9999-12-31T23:00:00Z", 1)), HOUR, "out of range"),
+        (_lpc_payload(("1999-12-31T23:00:00Z", 1)), HOUR, "out of range"),
+        (_lpc_payload(("2200-01-01T00:00:00Z", 1)), HOUR, "out of range"),
+        # 2000-01-01T00:30+01:00 is still 1999 in UTC.
+        (_lpc_payload(("2000-01-01T00:30:00+01:00", 1)), HOUR, "out of range"),
+        # An offset that takes the time past year 9999 or before year 1.
+        (_lpc_payload((HOUR, 1)), "9999-12-31T23:59:59-01:00", "out of range"),
+        (_lpc_payload(("0001-01-01T00:00:00+01:00", 1)), HOUR, "out of range"),
+        (_lpc_payload((HOUR, 1)), "9999-12-31T00:00:00Z", "out of range"),
+        (_lpc_payload((HOUR, 1), resolution="10675199.02:48:05"), HOUR, "resolution"),
+        (_lpc_payload((HOUR, 1), resolution="1.00:00:01"), HOUR, "resolution"),
+        (_lpc_payload((HOUR, 1), resolution="999999999.00:00:00"), HOUR, "resolution"),
+        (_lpc_payload((HOUR, 1), resolution="-01:00:00"), HOUR, "resolution"),
+        (_lpc_payload((HOUR, "1000000.001")), HOUR, "out of range"),
+        (_lpc_payload((HOUR, -(10**7))), HOUR, "out of range"),
+        (_lpc_payload((HOUR, "1E+999999999")), HOUR, "out of range"),
+        (_lpc_payload((HOUR, "NaN")), HOUR, "maxPowerInKiloWatts"),
+        (_lpc_payload((HOUR, "-Infinity")), HOUR, "maxPowerInKiloWatts"),
+        (_lpc_payload((HOUR, float("inf"))), HOUR, "maxPowerInKiloWatts"),
+        (_lpc_payload((HOUR, Decimal("sNaN"))), HOUR, "maxPowerInKiloWatts"),
+        (_lpc_payload((HOUR, True)), HOUR, "maxPowerInKiloWatts"),
+        # An integer too long to write as a string.
+        (_lpc_payload((HOUR, 10**5000)), HOUR, "out of range"),
+        (_lpc_payload(*[(HOUR, 1)] * 10_001), HOUR, "at most 10000 points"),
+        (_price_payload((HOUR, 10**7)), HOUR, "out of range"),
+        (_price_payload((HOUR, 1), resolution="2.00:00:00"), HOUR, "resolution"),
+        (_price_payload(("2300-01-01T00:00:00Z", 1)), HOUR, "out of range"),
+        (_price_payload(*[(HOUR, 1)] * 10_001), HOUR, "at most 10000 price points"),
+        ([1, 2], HOUR, "payload object"),
+        ("LocationLPC", HOUR, "payload object"),
+    ],
+)
+def test_out_of_range(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    payload: Any,
+    created_at: str,
+    match: str,
+) -> None:
+    """Hostile or absurd values are response errors, and nothing else."""
+    with pytest.raises(GridFlexResponseError, match=match):
+        _client(fake, session).parse_event(SITE_ID, "e", created_at, payload)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OverflowError("date value out of range"),
+        ValueError("x" * 1000),
+        decimal.InvalidOperation(),
+        TypeError("unorderable"),
+        RecursionError(),
+    ],
+)
+def test_safety_net(
+    fake: FakePlatform,
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+) -> None:
+    """Whatever slips past the checks still comes out as a response error."""
+
+    def broken(*_: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(energy_coordination, "_limit_windows", broken)
+    with pytest.raises(GridFlexResponseError, match=type(error).__name__) as err:
+        _client(fake, session).parse_event(SITE_ID, "e", HOUR, _lpc_payload((HOUR, 1)))
+    assert err.value.__cause__ is error
+    assert len(str(err.value)) < 300
+
+
+def test_too_many_points_for_the_site(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Six targets of the site with 10,000 points each: more than 50,000."""
+    points = [
+        {"maxPowerInKiloWatts": 1, "timestamp": f"2026-10-24T{hour:02}:00:00Z"}
+        for hour in range(20)
+    ] * 500
+    target = {"locationId": USER_ID, "resolution": "01:00:00", "points": points}
+    payload = {"targets": [target] * 6, "payloadType": "LocationLPC"}
+    with pytest.raises(GridFlexResponseError, match="at most 50000 points"):
+        _client(fake, session).parse_event(SITE_ID, "e", HOUR, payload)
+    payload["targets"] = [target] * 5
+    event = _client(fake, session).parse_event(SITE_ID, "e", HOUR, payload)
+    assert event is not None
+    assert event.windows == (
+        LimitWindow(utc(2026, 10, 24), utc(2026, 10, 24, 20), Decimal(1)),
+    )
+
+
+def test_bounds_are_inclusive(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """The edges of every bound are still read."""
+    payload = _lpc_payload(
+        ("2000-01-01T00:00:00Z", "-1000000"),
+        ("2199-12-31T00:00:00Z", "1000000.000"),
+        resolution="1.00:00:00",
+    )
+    event = _client(fake, session).parse_event(
+        SITE_ID, "e", "2199-12-31T23:59:59.999999Z", payload
+    )
+    assert event is not None
+    assert event.created_at == datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert event.windows == (
+        LimitWindow(utc(2000, 1, 1), utc(2000, 1, 2), Decimal(-1000000)),
+        LimitWindow(utc(2199, 12, 31), utc(2200, 1, 1), Decimal(1000000)),
+    )
+    first = utc(2026, 1, 1)
+    many = _lpc_payload(
+        *[((first + timedelta(hours=h)).isoformat(), h % 2) for h in range(10_000)]
+    )
+    event = _client(fake, session).parse_event(SITE_ID, "e", HOUR, many)
+    assert event is not None
+    assert len(event.windows) == 10_000
+
+
+def test_overlapping_targets_lowest_limit(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Overlapping points of different lengths: the lowest limit in force holds."""
+    payload = _lpc_payload(("2026-10-24T16:00:00Z", 5), resolution="04:00:00")
+    payload["targets"].append(
+        {
+            "locationId": USER_ID,
+            "resolution": "00:30:00",
+            "points": [
+                {"maxPowerInKiloWatts": 2, "timestamp": "2026-10-24T17:00:00Z"},
+                {"maxPowerInKiloWatts": 7, "timestamp": "2026-10-24T18:00:00Z"},
+                {"maxPowerInKiloWatts": 1, "timestamp": "2026-10-24T21:00:00Z"},
+            ],
+        }
+    )
+    event = _client(fake, session).parse_event(SITE_ID, "e", HOUR, payload)
+    assert event is not None
+    assert event.windows == (
+        LimitWindow(utc(2026, 10, 24, 16), utc(2026, 10, 24, 17), Decimal(5)),
+        LimitWindow(utc(2026, 10, 24, 17), utc(2026, 10, 24, 17, 30), Decimal(2)),
+        LimitWindow(utc(2026, 10, 24, 17, 30), utc(2026, 10, 24, 20), Decimal(5)),
+        LimitWindow(utc(2026, 10, 24, 21), utc(2026, 10, 24, 21, 30), Decimal(1)),
+    )
 
 
 def test_price_curve_per_kwh(
@@ -770,6 +1158,75 @@ def test_unreadable_notification(
     body = {**load("ec_notification_lpc"), **change}
     with pytest.raises(GridFlexResponseError, match=match):
         _client(fake, session).parse_notification(SITE_ID, body)
+
+
+@pytest.mark.parametrize("body", [[], "eventId", None, 7])
+def test_notification_not_an_object(
+    fake: FakePlatform, session: aiohttp.ClientSession, body: Any
+) -> None:
+    """A body that is no object at all is a response error too."""
+    with pytest.raises(GridFlexResponseError, match="JSON object"):
+        _client(fake, session).parse_notification(SITE_ID, body)
+
+
+def test_read_notification(fake: FakePlatform, session: aiohttp.ClientSession) -> None:
+    """The raw push as an object, every digit of its prices kept."""
+    raw = (FIXTURES / "ec_notification_price_curve.json").read_bytes()
+    body = read_notification(raw)
+    assert body == json.loads(raw, parse_float=Decimal)
+    assert body["payload"]["priceCurveDelta"]["points"][0]["price"] == Decimal(
+        "0.96313495300801624"
+    )
+    raw = (FIXTURES / "ec_notification_lpc.json").read_bytes()
+    event = _client(fake, session).parse_notification(SITE_ID, read_notification(raw))
+    assert event is not None
+    assert event.windows[0].max_power_kw == Decimal("2.2")
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (b" " * MAX_NOTIFICATION_BYTES + b"{}", "larger"),
+        (
+            b"[" * (MAX_NOTIFICATION_DEPTH + 1) + b"]" * (MAX_NOTIFICATION_DEPTH + 1),
+            "deeper",
+        ),
+        (b'{"a": ' * 100_000 + b"1" + b"}" * 100_000, "deeper"),
+        (b"[" * 10_000_000, "larger"),
+        (b"", "not UTF-8 JSON"),
+        (b'{"eventId": "\xff"}', "not UTF-8 JSON"),
+        (b'{"x": NaN}', "not UTF-8 JSON"),
+        (b'{"x": -Infinity}', "not UTF-8 JSON"),
+        (b'{"x": ' + b"9" * 5000 + b"}", "not UTF-8 JSON"),
+        (b'{"x": 1', "not UTF-8 JSON"),
+        (b"\xef\xbb\xbf{}", "not UTF-8 JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'"eventId"', "JSON object"),
+        (b"null", "JSON object"),
+    ],
+)
+def test_read_notification_refused(raw: bytes, match: str) -> None:
+    """Too large, too deep, not UTF-8 JSON, or no object: response errors."""
+    with pytest.raises(GridFlexResponseError, match=match):
+        read_notification(raw)
+
+
+def test_read_notification_at_the_bounds() -> None:
+    """Exactly the largest and the deepest body allowed are read."""
+    depth = MAX_NOTIFICATION_DEPTH
+    deep = b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    nested: Any = read_notification(deep)["a"]
+    for _ in range(depth - 2):
+        (nested,) = nested
+    assert nested == []
+    large = b'{"a": "' + b"x" * (MAX_NOTIFICATION_BYTES - 9) + b'"}'
+    assert len(large) == MAX_NOTIFICATION_BYTES
+    assert len(read_notification(large)["a"]) == MAX_NOTIFICATION_BYTES - 9
+    # Brackets inside strings, escaped quotes included, do not nest.
+    assert read_notification(b'{"a": "[[[[\\"{{{{", "b": "\\\\"}') == {
+        "a": '[[[["{{{{',
+        "b": "\\",
+    }
 
 
 # --- reports -------------------------------------------------------------------
@@ -925,38 +1382,31 @@ async def test_report_energy_usage_wire_body(
 async def test_report_energy_usage_with_resources(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
-    """All payloads for one event in one report: the location's, then each resource's."""
+    """All payloads for one event in one report: each resource's, in event order."""
     fake.on("POST", REPORTS, reply(fixture="ec_report_created"))
     event = _lpc_event(
         resource_ids=("gridflex-charger", "gridflex-battery", "gridflex-boiler"),
         raw_type="ResourceLPC",
     )
     hour = utc(2026, 10, 24, 16)
-    await _client(fake, session).report_energy_usage(
+    report_id = await _client(fake, session).report_energy_usage(
         SITE_ID,
         event,
-        [(hour, Decimal("4.125"))],
+        [],
         resource_hours={
-            "gridflex-battery": [(hour, Decimal("-1.5"))],
+            "gridflex-battery": [(hour, Decimal("1.5"))],
             "gridflex-charger": [
                 (hour, Decimal("0.1")),
                 (hour + timedelta(hours=1), Decimal(0)),
             ],
+            "gridflex-boiler": [],
         },
     )
+    assert report_id == "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
     (report,) = fake.sent("POST", REPORTS)
     assert report.json() == {
         "eventId": EVENT_ID,
         "payloads": [
-            {
-                "locationId": USER_ID,
-                "meterPointId": GSRN,
-                "points": [
-                    {"timestamp": "2026-10-24T16:00:00.000Z", "kiloWattHours": 4.125}
-                ],
-                "resolution": "01:00:00",
-                "payloadType": "LocationEnergyUsage",
-            },
             {
                 "resourceId": "gridflex-charger",
                 "locationId": USER_ID,
@@ -973,7 +1423,7 @@ async def test_report_energy_usage_with_resources(
                 "locationId": USER_ID,
                 "meterPointId": GSRN,
                 "points": [
-                    {"timestamp": "2026-10-24T16:00:00.000Z", "kiloWattHours": -1.5}
+                    {"timestamp": "2026-10-24T16:00:00.000Z", "kiloWattHours": 1.5}
                 ],
                 "resolution": "01:00:00",
                 "payloadType": "EnergyUsage",
@@ -981,6 +1431,67 @@ async def test_report_energy_usage_with_resources(
         ],
     }
     assert b'"kiloWattHours": 0.1}' in report.body
+
+
+async def test_report_resource_event_without_location_usage(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Site hours for a resource event are refused unsent: they answer location events."""
+    event = _lpc_event(resource_ids=("gridflex-charger",), raw_type="ResourceLPC")
+    hour = utc(2026, 10, 24, 16)
+    with pytest.raises(GridFlexRequestRejectedError, match="targets resources"):
+        await _client(fake, session).report_energy_usage(
+            SITE_ID,
+            event,
+            [(hour, Decimal(1))],
+            resource_hours={"gridflex-charger": [(hour, Decimal(1))]},
+        )
+    with pytest.raises(GridFlexRequestRejectedError, match="targets resources"):
+        await _client(fake, session).report_energy_usage(
+            SITE_ID, event, [(hour, Decimal(1))]
+        )
+    assert fake.requests == []
+
+
+async def test_report_id_and_timeout(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """The report id comes back (None without one); a per-call timeout holds."""
+    client = _client(fake, session)
+    hours = [(utc(2026, 10, 24, 17), Decimal(1))]
+    fake.on("POST", REPORTS, reply(fixture="ec_report_created"))
+    assert (
+        await client.acknowledge_event(SITE_ID, _lpc_event())
+        == "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
+    )
+    for answer in (reply(200), reply(body={"eventId": EVENT_ID}), reply(body=["x"])):
+        fake.on("POST", REPORTS, answer)
+        assert await client.acknowledge_event(SITE_ID, _lpc_event()) is None
+        assert await client.report_energy_usage(SITE_ID, _lpc_event(), hours) is None
+    fake.on("POST", REPORTS, reply(fixture="ec_report_created", delay=0.5))
+    with pytest.raises(GridFlexTimeoutError, match=r"within 0\.05 s"):
+        await client.acknowledge_event(SITE_ID, _lpc_event(), timeout=0.05)
+    with pytest.raises(GridFlexTimeoutError, match=r"within 0\.05 s"):
+        await client.report_energy_usage(SITE_ID, _lpc_event(), hours, timeout=0.05)
+    # The client's own timeout (2 s) otherwise.
+    assert await client.acknowledge_event(SITE_ID, _lpc_event()) is not None
+
+
+async def test_report_timeout_covers_the_meter_point_lookup(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Without a meter point the location is fetched, under the same timeout."""
+    location = f"{API}/users/someone/locations/house"
+    fake.on(
+        "GET",
+        location,
+        reply(body={"locationId": "house", "meterPointIds": [GSRN]}, delay=0.5),
+    )
+    with pytest.raises(GridFlexTimeoutError):
+        await _client(fake, session).acknowledge_event(
+            "someone/house", _lpc_event(meter_point_id=None), timeout=0.05
+        )
+    assert fake.sent("POST", REPORTS) == []
 
 
 async def test_report_energy_usage_across_dst(
@@ -1036,6 +1547,18 @@ async def test_report_energy_usage_across_dst(
         ),
         ([(utc(2026, 10, 24, 17), Decimal("NaN"))], "finite"),
         ([(utc(2026, 10, 24, 17), Decimal("Infinity"))], "finite"),
+        ([(utc(2026, 10, 24, 17), Decimal("-0.001"))], "negative"),
+        ([(utc(2026, 10, 24, 17), Decimal(-1))], "negative"),
+        ([(utc(2026, 10, 24, 17), Decimal("1000000.1"))], "above"),
+        ([(utc(2026, 10, 24, 17), Decimal("1E+999999999"))], "above"),
+        ([(utc(2026, 10, 24, 17), None)], "finite"),
+        ([(utc(1999, 12, 31, 23), Decimal(1))], "2000 to 2199"),
+        ([(datetime(9999, 12, 31, 23, tzinfo=UTC), Decimal(1))], "2000 to 2199"),
+        (
+            [(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))), Decimal(1))],
+            "not a time GridFlex can report",
+        ),
+        ([("2026-10-24T17:00:00Z", Decimal(1))], "no time zone"),
     ],
 )
 async def test_report_energy_usage_refused_unsent(
@@ -1063,6 +1586,28 @@ async def test_report_energy_usage_half_hour_zone(
     )
     points = fake.sent("POST", REPORTS)[0].json()["payloads"][0]["points"]
     assert points == [{"timestamp": "2026-10-24T17:00:00.000Z", "kiloWattHours": 1}]
+
+
+async def test_report_energy_usage_edges(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Zero (also negative zero), the bound itself and tiny values go out."""
+    fake.on("POST", REPORTS, reply(fixture="ec_report_created"))
+    await _client(fake, session).report_energy_usage(
+        SITE_ID,
+        _lpc_event(),
+        [
+            (utc(2026, 10, 24, 17), Decimal("-0")),
+            (utc(2026, 10, 24, 18), Decimal("1000000.000")),
+            (utc(2026, 10, 24, 19), Decimal("1E-400")),
+            (datetime(2000, 1, 1, tzinfo=UTC), Decimal(1)),
+            (datetime(2199, 12, 31, 23, tzinfo=UTC), Decimal(1)),
+        ],
+    )
+    points = fake.sent("POST", REPORTS)[0].json()["payloads"][0]["points"]
+    assert [p["kiloWattHours"] for p in points] == [1, 0, 1000000, 0.0, 1]
+    assert points[0]["timestamp"] == "2000-01-01T00:00:00.000Z"
+    assert points[-1]["timestamp"] == "2199-12-31T23:00:00.000Z"
 
 
 async def test_report_energy_usage_for_resources_not_targeted(
@@ -1241,6 +1786,98 @@ async def test_delete_webhook(
     count = len(fake.requests)
     with pytest.raises(GridFlexNotFoundError):
         await client.delete_webhook("")
+    assert len(fake.requests) == count
+
+
+async def test_list_webhooks(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Health per webhook; missing optional fields tolerated, junk left out."""
+    created = load("ec_webhook_created")
+    fake.on(
+        "GET",
+        WEBHOOKS,
+        reply(
+            body={
+                "webhooks": [
+                    {**created, "status": "Unhealthy", "enabled": False},
+                    {"webhookId": "bare"},
+                    {**created, "webhookId": None},
+                    {**created, "webhookId": ""},
+                    {"webhookId": "odd", "enabled": "no", "status": 3, "webhookUrl": 1},
+                    "junk",
+                ]
+            }
+        ),
+    )
+    client = _client(fake, session)
+    assert await client.list_webhooks() == [
+        WebhookInfo(
+            webhook_id=created["webhookId"],
+            url=WEBHOOK_URL,
+            enabled=False,
+            status="Unhealthy",
+        ),
+        WebhookInfo(webhook_id="bare", url="", enabled=True, status=None),
+        WebhookInfo(webhook_id="odd", url="", enabled=True, status=None),
+    ]
+    assert fake.sent("GET", WEBHOOKS)[0].headers["Authorization"] == "Bearer ec-token-1"
+    for body in ({"webhooks": None}, {}):
+        fake.on("GET", WEBHOOKS, reply(body=body))
+        assert await client.list_webhooks() == []
+    for body in ({"webhooks": {"webhookId": "x"}}, ["x"]):
+        fake.on("GET", WEBHOOKS, reply(body=body))
+        with pytest.raises(GridFlexResponseError):
+            await client.list_webhooks()
+
+
+async def test_get_webhook(fake: FakePlatform, session: aiohttp.ClientSession) -> None:
+    """One webhook's health; gone is not-found; the id escaped; empty unsent."""
+    created = load("ec_webhook_created")
+    path = f"{WEBHOOKS}/{created['webhookId']}"
+    fake.on("GET", path, reply(fixture="ec_webhook_created"), reply(404))
+    client = _client(fake, session)
+    assert await client.get_webhook(created["webhookId"]) == WebhookInfo(
+        webhook_id=created["webhookId"], url=WEBHOOK_URL, enabled=True, status="New"
+    )
+    with pytest.raises(GridFlexNotFoundError):
+        await client.get_webhook(created["webhookId"])
+    fake.on("GET", f"{WEBHOOKS}/a/b", reply(body={"enabled": False}))
+    assert await client.get_webhook("a/b") == WebhookInfo(
+        webhook_id="a/b", url="", enabled=False
+    )
+    assert fake.requests[-1].raw_path == f"{WEBHOOKS}/a%2Fb"
+    fake.on("GET", f"{WEBHOOKS}/x", reply(body=["x"]))
+    with pytest.raises(GridFlexResponseError):
+        await client.get_webhook("x")
+    fake.on("GET", f"{WEBHOOKS}/y", reply(body={"webhookId": 7}))
+    with pytest.raises(GridFlexResponseError, match="webhookId"):
+        await client.get_webhook("y")
+    count = len(fake.requests)
+    with pytest.raises(GridFlexNotFoundError):
+        await client.get_webhook("")
+    assert len(fake.requests) == count
+
+
+async def test_enable_webhook(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """PUT .../enabled with ``enabled=true`` in the query, no body; 404 when gone."""
+    path = f"{WEBHOOKS}/a7b8c9d0-e1f2-3456-0123-567890123456/enabled"
+    fake.on("PUT", path, reply(204), reply(200), reply(404))
+    client = _client(fake, session)
+    await client.enable_webhook("a7b8c9d0-e1f2-3456-0123-567890123456")
+    await client.enable_webhook("a7b8c9d0-e1f2-3456-0123-567890123456")
+    with pytest.raises(GridFlexNotFoundError):
+        await client.enable_webhook("a7b8c9d0-e1f2-3456-0123-567890123456")
+    sent = fake.sent("PUT", path)
+    assert [r.query for r in sent] == [{"enabled": "true"}] * 3
+    assert sent[0].body == b""
+    assert sent[0].headers["Authorization"] == "Bearer ec-token-1"
+    fake.on("PUT", f"{WEBHOOKS}/a%2Fb/enabled", reply(204))
+    count = len(fake.requests)
+    with pytest.raises(GridFlexNotFoundError):
+        await client.enable_webhook("")
     assert len(fake.requests) == count
 
 

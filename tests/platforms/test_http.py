@@ -111,6 +111,22 @@ async def test_timeout(fake: FakePlatform, session: aiohttp.ClientSession) -> No
         await _http_client(session, timeout=0.05).request("GET", f"{fake.url}/slow")
 
 
+async def test_timeout_per_request(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """``timeout`` overrides the client's limit for one request, either way."""
+    fake.on("GET", "/slow", reply(body={"ok": 1}, delay=0.3))
+    client = _http_client(session, timeout=2.0)
+    with pytest.raises(GridFlexTimeoutError, match=r"within 0\.05 s"):
+        await client.request("GET", f"{fake.url}/slow", timeout=0.05)
+    # The next request has the client's own limit again.
+    assert await client.request("GET", f"{fake.url}/slow") == {"ok": 1}
+    short = _http_client(session, timeout=0.05)
+    assert await short.request("GET", f"{fake.url}/slow", timeout=2.0) == {"ok": 1}
+    with pytest.raises(GridFlexTimeoutError, match=r"within 0\.05 s"):
+        await short.request("GET", f"{fake.url}/slow", timeout=None)
+
+
 async def test_connection_refused(session: aiohttp.ClientSession) -> None:
     """Nobody listening is a connection error."""
     with socket.socket() as sock:
@@ -336,6 +352,26 @@ async def test_second_401_is_auth_error(
     fake.on("GET", "/x", reply(body={}))
     await auth.request("GET", f"{fake.url}/x")
     assert tokens.fetches == 3
+
+
+async def test_token_auth_timeout_per_request(
+    fake: FakePlatform, session: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    """The override reaches the request, and the retry after a 401."""
+    fake.on("GET", "/slow", reply(body={"ok": 1}, delay=0.3))
+    auth = _auth(session, _Tokens(), clock)
+    with pytest.raises(GridFlexTimeoutError, match=r"within 0\.05 s"):
+        await auth.request("GET", f"{fake.url}/slow", timeout=0.05)
+    fake.on(
+        "GET",
+        "/retry",
+        reply(401, body={"message": "expired"}),
+        reply(body={"ok": 1}, delay=0.3),
+    )
+    with pytest.raises(GridFlexTimeoutError, match=r"within 0\.05 s"):
+        await auth.request("GET", f"{fake.url}/retry", timeout=0.05)
+    assert len(fake.sent("GET", "/retry")) == 2
+    assert await auth.request("GET", f"{fake.url}/slow") == {"ok": 1}
 
 
 async def test_authenticate_always_fetches(

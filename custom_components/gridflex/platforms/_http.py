@@ -89,8 +89,12 @@ class JsonHttp:
         params: Mapping[str, str] | None = None,
         json_body: object | None = None,
         form: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - one request's limit, applied with asyncio.timeout
     ) -> object:
         """Send one request and return its parsed JSON body (``None`` when empty).
+
+        ``timeout`` overrides the client's request timeout for this request
+        only (seconds); ``None`` keeps the client's.
 
         Raises:
             GridFlexTimeoutError: no complete answer within the request timeout.
@@ -105,8 +109,9 @@ class JsonHttp:
         send_headers = {"Accept": "application/json"}
         if headers:
             send_headers.update(headers)
+        limit = self._timeout if timeout is None else timeout
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(limit):
                 async with self._session.request(
                     method,
                     url,
@@ -121,7 +126,7 @@ class JsonHttp:
         except TimeoutError as err:
             raise GridFlexTimeoutError(
                 f"{self._platform_name} did not answer {method} {_path(url)} "
-                f"within {self._timeout:g} s"
+                f"within {limit:g} s"
             ) from err
         except (aiohttp.ClientError, OSError) as err:
             raise GridFlexConnectionError(
@@ -265,8 +270,13 @@ class TokenAuth:
         *,
         params: Mapping[str, str] | None = None,
         json_body: object | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - one request's limit, applied with asyncio.timeout
     ) -> object:
-        """Send an authorized request; renew the token once on HTTP 401."""
+        """Send an authorized request; renew the token once on HTTP 401.
+
+        ``timeout`` overrides the request timeout for each of the (at most
+        two) attempts; ``None`` keeps the client's.
+        """
         token = await self._valid_token()
         try:
             return await self._http.request(
@@ -275,6 +285,7 @@ class TokenAuth:
                 headers=self._header(token),
                 params=params,
                 json_body=json_body,
+                timeout=timeout,
             )
         except UnauthorizedError:
             _LOGGER.debug("Token refused on %s %s, renewing it", method, _path(url))
@@ -286,6 +297,7 @@ class TokenAuth:
                 headers=self._header(token),
                 params=params,
                 json_body=json_body,
+                timeout=timeout,
             )
         except UnauthorizedError as err:
             if self._token == token:

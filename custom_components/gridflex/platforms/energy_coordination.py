@@ -17,42 +17,71 @@ Wire facts this module relies on:
 
 Grid events (``GET /events``, newest first, paged; webhook pushes):
 
+- ``GET /events`` takes ``page`` and ``pageSize`` (at most 1000) and answers
+  ``{events: [{id, createdAt, payload}], pagination: {nextPage | null}}``,
+  newest first. An event created while paging pushes the others down, so an
+  id can show up again on the next page. Polling reads pages until one holds
+  an event created before the caller's ``since``, or there is no next page,
+  or ``max_pages`` were read (the listing is then not ``complete``).
 - ``payload.payloadType`` is the discriminator: ``LocationLPC``,
   ``ResourceLPC`` and ``LPCReservation`` carry ``targets`` with
   ``points: [{timestamp, maxPowerInKiloWatts}]``, each point lasting the
   target's ``resolution`` (a .NET TimeSpan, ``"01:00:00"``); ``PriceCurve``
   targets resources (``{resourceId, locationId}``) with a
-  ``priceCurveDelta``; ``UserEligibility`` lists added and removed users.
-  Other types are not read.
+  ``priceCurveDelta``; ``UserEligibility`` lists ``addedUsers`` and
+  ``removedUsers`` (user ids). Other types are not read.
 - Targets name a location, not a user: a target is this site's when its
   ``locationId`` is the site's and its ``meterPointId`` (where both are
   known) is the site's meter point.
 - A pushed notification (``EventNotification``) wraps the payload in
   ``{notificationId, eventId, eventCreatedAtUtc, notificationSentUtc,
   notificationType}`` and is signed in ``X-Payload-Signature``: base64 of
-  HMAC-SHA256 over the raw body, keyed with the webhook secret.
-- Reports (``POST /reports``) carry every payload for one event. The
-  acknowledgement types are spelled as in the spec,
+  HMAC-SHA256 over the raw body, keyed with the webhook secret. Check the
+  signature, then ``read_notification`` (size, depth, JSON) and
+  ``parse_notification``.
+
+Sanity bounds on what is read (anything outside is a ``GridFlexResponseError``,
+an ``InvalidGridEvent`` in a listing): event times in the years 2000 to 2199,
+a resolution above zero and at most one day, limits and prices finite and at
+most 1,000,000 either way, at most 10,000 points per target and 50,000 per
+event, a pushed body of at most 1 MiB nested at most 32 levels deep. Window
+ends follow their starts (resolution > 0) and cannot overflow.
+
+Reports (``POST /reports``, answered ``{id, eventId, createdAt}``) carry
+every payload for one event:
+
+- The acknowledgement types are spelled as in the spec,
   ``LocationLPCAcknowledgement`` / ``ResourceLPCAcknowledgement``; the
   written guides say ``LocationLPCAcknowledged``, which no version of the
-  spec has. Energy usage goes out hourly (``resolution "01:00:00"``) with UTC
-  hour starts written ``yyyy-MM-ddTHH:mm:ss.fffZ`` as the guide asks (the
-  spec's ``date-time`` accepts that form too) and ``kiloWattHours`` as JSON
-  numbers (the spec's ``double``).
+  spec has.
+- Energy usage goes out hourly (``resolution "01:00:00"``) with UTC hour
+  starts written ``yyyy-MM-ddTHH:mm:ss.fffZ`` as the guide asks (the spec's
+  ``date-time`` accepts that form too) and ``kiloWattHours`` as JSON numbers
+  (the spec's ``double``), never negative and at most 1,000,000 an hour, in
+  the years 2000 to 2199 like the events. A ``LocationLPC`` event is
+  answered with ``LocationEnergyUsage``, a ``ResourceLPC`` event with one
+  ``EnergyUsage`` per resource and nothing for the location.
+
+Webhooks: ``GET /webhooks`` lists ``{webhookId, webhookUrl, enabled, status}``
+(``New``, ``Healthy``, ``Unhealthy``, ``TimeOut``); ``PUT
+/webhooks/{id}/enabled?enabled=true`` switches one back on (the flag is a
+query parameter, there is no body).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 import hashlib
+import heapq
 import hmac
 from itertools import pairwise
 import logging
 import re
+import reprlib
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import quote
@@ -71,6 +100,7 @@ from ._http import (
     to_decimal,
     to_lifetime,
 )
+from ._json import loads_bounded
 from .base import Capabilities
 from .errors import (
     GridFlexAuthError,
@@ -80,8 +110,10 @@ from .errors import (
 )
 from .models import (
     Environment,
+    EventListing,
     GridEvent,
     GridEventKind,
+    InvalidGridEvent,
     LimitWindow,
     Location,
     PlatformKey,
@@ -92,6 +124,7 @@ from .models import (
     ResourceType,
     Site,
     SiteRegistration,
+    WebhookInfo,
 )
 
 if TYPE_CHECKING:
@@ -148,6 +181,45 @@ CAPABILITIES: Final = Capabilities(
 MAX_PAGE_SIZE: Final = 1000
 """The largest ``pageSize`` ``GET /events`` takes."""
 
+DEFAULT_MAX_PAGES: Final = 50
+"""How many pages of ``GET /events`` one poll reads at most by default."""
+
+# Sanity bounds on what GridFlex reads from events. The platform documents
+# none; these are far beyond anything a real event holds (events come at most
+# two days ahead, hourly, for one home) and only keep hostile or garbled
+# input from costing time, memory or an exception other than
+# GridFlexResponseError.
+EARLIEST_EVENT_TIME: Final = datetime(2000, 1, 1, tzinfo=UTC)
+"""Event times (creation, points) before this are out of range."""
+LATEST_EVENT_TIME: Final = datetime(2200, 1, 1, tzinfo=UTC)
+"""Event times from this on are out of range (years 2000 to 2199 are read)."""
+MAX_RESOLUTION: Final = timedelta(days=1)
+"""The longest a point may last; a resolution must also be above zero."""
+MAX_ABS_KW: Final = Decimal(1_000_000)
+"""The largest limit (kW), either way; also the largest kWh per reported hour."""
+MAX_ABS_PRICE: Final = Decimal(1_000_000)
+"""The largest price delta per energy unit as sent, either way."""
+MAX_POINTS_PER_TARGET: Final = 10_000
+"""The most points one target (or one price curve) may hold."""
+MAX_POINTS_PER_EVENT: Final = 50_000
+"""The most limit points the site's targets of one event may hold together."""
+MAX_NOTIFICATION_BYTES: Final = 1 << 20
+"""The largest webhook push body read (1 MiB; a real push is a few kB)."""
+MAX_NOTIFICATION_DEPTH: Final = 32
+"""The deepest nesting of arrays and objects in a push read (a real one has 6)."""
+
+_UNREADABLE: Final = (
+    OverflowError,
+    ValueError,
+    ArithmeticError,
+    TypeError,
+    RecursionError,
+)
+"""What reading hostile input may raise below GridFlex's own checks."""
+
+_SHOW: Final = reprlib.Repr(maxstring=80, maxother=80, maxlevel=3)
+"""Wire values in messages: short, and safe for deep nesting."""
+
 SIGNATURE_HEADER: Final = "X-Payload-Signature"
 """The header of a webhook push that carries its signature."""
 
@@ -177,7 +249,7 @@ EVENT_KINDS: Final[dict[str, GridEventKind]] = {
 
 _ONE_HOUR: Final = timedelta(hours=1)
 _TIMESPAN: Final = re.compile(
-    r"(?:(?P<days>\d+)\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{1,2}):"
+    r"(?:(?P<days>\d{1,8})\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{1,2}):"
     r"(?P<seconds>\d{1,2})(?:\.(?P<fraction>\d{1,7}))?",
     re.ASCII,
 )
@@ -374,32 +446,46 @@ class EnergyCoordinationClient:
         self,
         site_id: str,
         *,
-        stop_at: Callable[[str], bool] | None = None,
+        since: datetime | None = None,
         page_size: int = 100,
-    ) -> list[GridEvent]:
-        """Return the site's grid events, oldest first.
+        max_pages: int = DEFAULT_MAX_PAGES,
+    ) -> EventListing:
+        """Return the site's grid events, oldest first, and those it cannot read.
 
-        Pages through ``GET /events`` (newest first) until ``stop_at`` is true
-        for an event id (an event the caller knows already; it and everything
-        older is left out) or there is no next page. Events for other
-        locations, and events GridFlex does not read, are left out; an event
-        that cannot be read is logged and skipped so it cannot block the
-        events after it.
+        Pages through ``GET /events`` (newest first) until a page holds an
+        event created before ``since`` (that page is still read in full, so
+        events older than ``since`` may be returned too; the caller
+        deduplicates by id), or there is no next page. Without ``since``
+        every page is read, up to ``max_pages``. After ``max_pages`` pages
+        with a next page still to come and ``since`` not reached, the listing
+        is not ``complete``: the caller must not move its ``since`` past what
+        was read.
+
+        An id seen on an earlier page (pushed down by an event created while
+        paging) is read once. Events for other locations or users, and types
+        GridFlex does not read, are left out. An event for the site that
+        cannot be read (or whose targets cannot be read, so it may be the
+        site's) is returned in ``invalid`` with the reason (``event_id`` is
+        empty when the platform gave none); an item that is not even
+        recognisably the site's without an id or a readable ``createdAt``
+        is skipped with a debug log. No single item makes this raise.
 
         Raises:
             GridFlexRequestRejectedError: before anything is sent, for a
-                ``page_size`` outside 1 to ``MAX_PAGE_SIZE``.
+                ``page_size`` outside 1 to ``MAX_PAGE_SIZE``, ``max_pages``
+                below 1, or a naive ``since``.
             GridFlexNotFoundError: before anything is sent, for a bad site id.
+            GridFlexResponseError: a page that is not a JSON object or whose
+                ``events`` is not an array.
 
         """
-        _split_site_id(site_id)
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise GridFlexRequestRejectedError(
-                400, f"pageSize must be between 1 and {MAX_PAGE_SIZE}"
-            )
+        user_id, location_id = _split_site_id(site_id)
+        _check_listing(since, page_size, max_pages)
         found: list[GridEvent] = []
+        invalid: list[InvalidGridEvent] = []
         seen: set[str] = set()
         page = 1
+        pages_read = 0
         while True:
             answer = as_object(
                 await self._auth.request(
@@ -409,24 +495,28 @@ class EnergyCoordinationClient:
                 ),
                 "the Energy Coordination events",
             )
+            pages_read += 1
             items = answer.get("events")
+            reached_since = False
             for item in as_list([] if items is None else items, "the events"):
-                if not isinstance(item, dict):
-                    continue
-                event_id = optional_str(item, "id")
-                if not event_id or event_id in seen:
-                    # Without an id; or seen on the previous page already,
-                    # pushed down by an event created while paging.
-                    continue
-                if stop_at is not None and stop_at(event_id):
-                    return _oldest_first(found)
-                seen.add(event_id)
-                event = self._listed_event(site_id, event_id, item)
-                if event is not None:
+                created, event = self._listed_item(
+                    site_id, user_id, location_id, item, seen
+                )
+                if since is not None and created is not None and created < since:
+                    reached_since = True
+                if isinstance(event, GridEvent):
                     found.append(event)
+                elif event is not None:
+                    invalid.append(event)
             next_page = _next_page(answer.get("pagination"), page)
-            if next_page is None:
-                return _oldest_first(found)
+            if reached_since or next_page is None:
+                return _listing(found, invalid, complete=True)
+            if pages_read >= max_pages:
+                _LOGGER.debug(
+                    "Stopped listing Energy Coordination events after %s pages",
+                    pages_read,
+                )
+                return _listing(found, invalid, complete=False)
             page = next_page
 
     def parse_event(
@@ -440,81 +530,48 @@ class EnergyCoordinationClient:
 
         ``None`` when the payload type is one GridFlex does not read, or the
         event is not for this site (no target at its location; for
-        ``UserEligibility``: the site's user neither added nor removed).
-        Limits and prices are exact ``Decimal`` values of the JSON numbers as
-        parsed (parse a pushed body with ``parse_float=Decimal`` to keep every
-        digit); times are aware UTC.
+        ``UserEligibility``: the site's user neither added, ``eligible``
+        true, nor removed, ``eligible`` false). Limits and prices are exact
+        ``Decimal`` values of the JSON numbers as parsed (parse a pushed body
+        with ``read_notification`` to keep every digit); times are aware UTC.
 
         Raises:
             GridFlexResponseError: a payload of a type GridFlex reads that
-                cannot be read.
+                cannot be read, or is outside the module's sanity bounds;
+                never any other exception for whatever the payload holds.
             GridFlexNotFoundError: a bad site id.
 
         """
         user_id, location_id = _split_site_id(site_id)
-        raw_type = optional_str(payload, "payloadType")
-        kind = None if raw_type is None else EVENT_KINDS.get(raw_type)
-        if raw_type is None or kind is None:
-            return None
-        what = f"Energy Coordination event {event_id!r}"
-        if kind is GridEventKind.USER_ELIGIBILITY:
-            if user_id not in _eligibility_users(payload):
-                return None
-            return GridEvent(
-                event_id=event_id,
-                kind=kind,
-                created_at=_parse_time(created_at, what),
-                raw_type=raw_type,
+        what = f"Energy Coordination event {_SHOW.repr(event_id)}"
+        try:
+            return self._parse_event(
+                user_id, location_id, event_id, created_at, payload
             )
-        site_meter_point = _meter_point_id(user_id)
-        targets = _site_targets(payload, location_id, site_meter_point, what)
-        if not targets:
-            return None
-        created = _parse_time(created_at, what)
-        meter_point = next(
-            (mp for t in targets if (mp := optional_str(t, "meterPointId"))),
-            site_meter_point,
-        )
-        if kind is GridEventKind.PRICE_CURVE:
-            prices, currency = _price_curve(payload, what)
-            return GridEvent(
-                event_id=event_id,
-                kind=kind,
-                created_at=created,
-                prices=prices,
-                currency=currency,
-                resource_ids=_resource_ids(targets, what, required=False),
-                meter_point_id=meter_point,
-                raw_type=raw_type,
-            )
-        return GridEvent(
-            event_id=event_id,
-            kind=kind,
-            created_at=created,
-            windows=_limit_windows(targets, what),
-            resource_ids=(
-                _resource_ids(targets, what, required=True)
-                if raw_type == "ResourceLPC"
-                else ()
-            ),
-            meter_point_id=meter_point,
-            raw_type=raw_type,
-        )
+        except _UNREADABLE as err:
+            raise GridFlexResponseError(
+                f"Cannot read {what}: {type(err).__name__}: "
+                f"{_SHOW.repr(str(err))[1:-1]}"
+            ) from err
 
     def parse_notification(
         self, site_id: str, body: Mapping[str, Any]
     ) -> GridEvent | None:
         """Read a webhook push (``EventNotification``) for the site.
 
-        Check the signature with ``verify_signature`` on the raw body first.
+        Check the signature with ``verify_signature`` on the raw body first,
+        then read the body with ``read_notification``.
 
         Raises:
             GridFlexResponseError: the body is not an event notification, or
-                its payload cannot be read.
+                its payload cannot be read; never any other exception for
+                whatever the body holds.
             GridFlexNotFoundError: a bad site id.
 
         """
         what = "an Energy Coordination notification"
+        if not isinstance(body, Mapping):
+            raise GridFlexResponseError(f"Expected {what} to be a JSON object")
         event_id = required_str(body, "eventId", what)
         created_at = required_str(body, "eventCreatedAtUtc", what)
         payload = body.get("payload")
@@ -523,12 +580,19 @@ class EnergyCoordinationClient:
         return self.parse_event(site_id, event_id, created_at, payload)
 
     async def acknowledge_event(
-        self, site_id: str, event: GridEvent, *, accept: bool = True
-    ) -> None:
+        self,
+        site_id: str,
+        event: GridEvent,
+        *,
+        accept: bool = True,
+        timeout: float | None = None,  # noqa: ASYNC109 - one request's limit, applied with asyncio.timeout
+    ) -> str | None:
         """Acknowledge (or, with ``accept=False``, decline) an LPC event.
 
         A location event is answered for the site's location and meter point,
         a resource event (``resource_ids`` set) for each of its resources.
+        Returns the platform's report id (``None`` when its answer has none).
+        ``timeout`` (seconds) overrides the request timeout for this call.
 
         Raises:
             GridFlexRequestRejectedError: before anything is sent, for an
@@ -541,7 +605,9 @@ class EnergyCoordinationClient:
             raise GridFlexRequestRejectedError(
                 400, f"Energy Coordination acknowledges LPC events, not {event.kind}"
             )
-        meter_point = await self._event_meter_point(user_id, location_id, event)
+        meter_point = await self._event_meter_point(
+            user_id, location_id, event, timeout
+        )
         targets: list[dict[str, object]]
         if event.resource_ids:
             payload_type = "ResourceLPCAcknowledgement"
@@ -561,7 +627,7 @@ class EnergyCoordinationClient:
             "declinedTargets": [] if accept else targets,
             "payloadType": payload_type,
         }
-        await self._post_report(event.event_id, [payload])
+        return await self._post_report(event.event_id, [payload], timeout)
 
     async def report_energy_usage(
         self,
@@ -570,42 +636,33 @@ class EnergyCoordinationClient:
         hours: Sequence[tuple[datetime, Decimal]],
         *,
         resource_hours: Mapping[str, Sequence[tuple[datetime, Decimal]]] | None = None,
-    ) -> None:
+        timeout: float | None = None,  # noqa: ASYNC109 - one request's limit, applied with asyncio.timeout
+    ) -> str | None:
         """Report the energy used in each hour of the event, in one report.
 
-        ``hours`` are the site's ``(hour start, kWh)``, sent as a
-        ``LocationEnergyUsage`` payload (left out when empty);
-        ``resource_hours`` holds the same per resource of a resource event,
-        each sent as an ``EnergyUsage`` payload. Hour starts may be in any
-        time zone (aware) and go out in UTC.
+        For a location event, ``hours`` are the site's ``(hour start, kWh)``,
+        sent as a ``LocationEnergyUsage`` payload. For a resource event
+        (``resource_ids`` set), ``resource_hours`` holds the same per
+        resource, each sent as an ``EnergyUsage`` payload, and ``hours`` must
+        be empty: location usage answers location events only. Hour starts
+        may be in any time zone (aware) and go out in UTC. Returns the
+        platform's report id (``None`` when its answer has none).
+        ``timeout`` (seconds) overrides the request timeout for this call.
 
         Raises:
             GridFlexRequestRejectedError: before anything is sent, for a time
-                that is naive or not the start of a UTC hour, the same hour
-                twice, a value that is not finite, a resource the event does
-                not target, nothing to report, or an unknown meter point.
+                that is naive, not the start of a UTC hour or outside the
+                years 2000 to 2199, the same hour twice, a value that is
+                negative, not finite or above ``MAX_ABS_KW``, site hours for
+                a resource event, a resource the event does not target,
+                nothing to report, or an unknown meter point.
 
         """
         user_id, location_id = _split_site_id(site_id)
-        extra = resource_hours or {}
-        strangers = sorted(set(extra) - set(event.resource_ids))
-        if strangers:
-            raise GridFlexRequestRejectedError(
-                400,
-                f"Event {event.event_id} does not target resource(s) "
-                + ", ".join(strangers),
-            )
-        points = _hourly(hours, "kiloWattHours")
-        resource_points = {
-            resource_id: _hourly(extra[resource_id], "kiloWattHours")
-            for resource_id in event.resource_ids
-            if resource_id in extra
-        }
-        if not points and not resource_points:
-            raise GridFlexRequestRejectedError(
-                400, f"No energy usage to report for event {event.event_id}"
-            )
-        meter_point = await self._event_meter_point(user_id, location_id, event)
+        points, resource_points = usage_points(event, hours, resource_hours)
+        meter_point = await self._event_meter_point(
+            user_id, location_id, event, timeout
+        )
         payloads: list[dict[str, object]] = []
         if points:
             payloads.append(
@@ -628,7 +685,7 @@ class EnergyCoordinationClient:
             }
             for resource_id in resource_points
         )
-        await self._post_report(event.event_id, payloads)
+        return await self._post_report(event.event_id, payloads, timeout)
 
     async def register_webhook(
         self, url: str, secret: str, notification_types: Sequence[str]
@@ -669,8 +726,64 @@ class EnergyCoordinationClient:
         """Delete the webhook; ``GridFlexNotFoundError`` when it is gone."""
         if not webhook_id:
             raise GridFlexNotFoundError("A webhook id cannot be empty")
+        await self._auth.request("DELETE", self._webhook_url(webhook_id))
+
+    async def list_webhooks(self) -> list[WebhookInfo]:
+        """Return the partner's webhooks with their health.
+
+        Entries without a ``webhookId`` are left out; a missing URL reads as
+        ``""``, a missing ``enabled`` as true, a missing status as ``None``.
+
+        Raises:
+            GridFlexResponseError: an answer that is not a JSON object, or
+                whose ``webhooks`` is not an array.
+
+        """
+        what = "the Energy Coordination webhooks"
+        answer = as_object(
+            await self._auth.request("GET", f"{self.base_url}/webhooks"), what
+        )
+        webhooks = answer.get("webhooks")
+        return [
+            info
+            for item in as_list([] if webhooks is None else webhooks, what)
+            if (info := _webhook_info(item)) is not None
+        ]
+
+    async def get_webhook(self, webhook_id: str) -> WebhookInfo:
+        """Return one webhook with its health.
+
+        Raises:
+            GridFlexNotFoundError: the webhook does not exist (or, unsent, an
+                empty id).
+            GridFlexResponseError: an answer that is not a JSON object.
+
+        """
+        if not webhook_id:
+            raise GridFlexNotFoundError("A webhook id cannot be empty")
+        what = "an Energy Coordination webhook"
+        answer = as_object(
+            await self._auth.request("GET", self._webhook_url(webhook_id)), what
+        )
+        info = _webhook_info({"webhookId": webhook_id, **answer})
+        if info is None:
+            raise GridFlexResponseError(f"Expected {what} to have a webhookId")
+        return info
+
+    async def enable_webhook(self, webhook_id: str) -> None:
+        """Switch the webhook back on (``PUT .../enabled?enabled=true``).
+
+        Raises:
+            GridFlexNotFoundError: the webhook does not exist (or, unsent, an
+                empty id).
+
+        """
+        if not webhook_id:
+            raise GridFlexNotFoundError("A webhook id cannot be empty")
         await self._auth.request(
-            "DELETE", f"{self.base_url}/webhooks/{quote(webhook_id, safe='')}"
+            "PUT",
+            f"{self._webhook_url(webhook_id)}/enabled",
+            params={"enabled": "true"},
         )
 
     async def simulate_lpc_event(
@@ -717,49 +830,201 @@ class EnergyCoordinationClient:
             payload,
         )
 
-    def _listed_event(
-        self, site_id: str, event_id: str, item: dict[str, object]
-    ) -> GridEvent | None:
+    def _listed_item(
+        self,
+        site_id: str,
+        user_id: str,
+        location_id: str,
+        item: object,
+        seen: set[str],
+    ) -> tuple[datetime | None, GridEvent | InvalidGridEvent | None]:
+        """Read one item of a page: its creation time, and what it is to the site.
+
+        ``seen`` holds the ids read so far; this item's is added. Never raises.
+        """
+        if not isinstance(item, dict):
+            _LOGGER.debug("Skipping an Energy Coordination event that is no object")
+            return None, None
+        event_id = optional_str(item, "id") or None
+        if event_id is not None:
+            if event_id in seen:
+                # Seen on an earlier page already, pushed down by an event
+                # created while paging.
+                return None, None
+            seen.add(event_id)
+        raw_created = item.get("createdAt")
         payload = item.get("payload")
-        created_at = item.get("createdAt")
-        problem = None
         if not isinstance(payload, dict):
-            problem = "no payload object"
-        elif not isinstance(created_at, str):
-            problem = "no createdAt"
-        else:
-            try:
-                return self.parse_event(site_id, event_id, created_at, payload)
-            except GridFlexResponseError as err:
-                problem = str(err)
-        _LOGGER.warning(
-            "Skipping Energy Coordination event %s that cannot be read: %s",
-            event_id,
-            problem,
-        )
+            _LOGGER.debug(
+                "Skipping Energy Coordination event %s without a payload object",
+                _SHOW.repr(event_id),
+            )
+            return _listed_time(raw_created), None
+        try:
+            created = _event_time(raw_created, "the event's createdAt")
+        except GridFlexResponseError as err:
+            return None, self._unidentified(
+                user_id, location_id, event_id, payload, problem=str(err), created=None
+            )
+        if event_id is None:
+            return created, self._unidentified(
+                user_id,
+                location_id,
+                event_id,
+                payload,
+                problem="no id",
+                created=created,
+            )
+        try:
+            event = self.parse_event(site_id, event_id, str(raw_created), payload)
+        except GridFlexResponseError as err:
+            return created, self._invalid(
+                event_id, str(err), created, optional_str(payload, "payloadType")
+            )
+        return created, event
+
+    def _unidentified(
+        self,
+        user_id: str,
+        location_id: str,
+        event_id: str | None,
+        payload: dict[str, object],
+        *,
+        problem: str,
+        created: datetime | None,
+    ) -> InvalidGridEvent | None:
+        """An item without an id or a readable ``createdAt``: invalid if the site's.
+
+        Skipped (with a debug log when it may be the site's) otherwise.
+        """
+        raw_type = optional_str(payload, "payloadType")
+        relevance = _site_relevance(user_id, location_id, payload)
+        if relevance is True:
+            return self._invalid(event_id or "", problem, created, raw_type)
+        if relevance is None:
+            _LOGGER.debug(
+                "Skipping Energy Coordination event %s (%s), maybe the site's: %s",
+                _SHOW.repr(event_id),
+                _SHOW.repr(raw_type),
+                problem,
+            )
         return None
 
+    @staticmethod
+    def _invalid(
+        event_id: str, reason: str, created: datetime | None, raw_type: str | None
+    ) -> InvalidGridEvent:
+        _LOGGER.debug(
+            "Energy Coordination event %s cannot be read: %s",
+            _SHOW.repr(event_id),
+            reason,
+        )
+        return InvalidGridEvent(
+            event_id=event_id, reason=reason, created_at=created, raw_type=raw_type
+        )
+
+    def _parse_event(
+        self,
+        user_id: str,
+        location_id: str,
+        event_id: str,
+        created_at: object,
+        payload: object,
+    ) -> GridEvent | None:
+        what = f"Energy Coordination event {_SHOW.repr(event_id)}"
+        if not isinstance(payload, Mapping):
+            raise GridFlexResponseError(f"Expected {what} to have a payload object")
+        raw_type = optional_str(payload, "payloadType")
+        kind = None if raw_type is None else EVENT_KINDS.get(raw_type)
+        if raw_type is None or kind is None:
+            return None
+        if kind is GridEventKind.USER_ELIGIBILITY:
+            eligible = _eligibility(payload, user_id, what)
+            if eligible is None:
+                return None
+            return GridEvent(
+                event_id=event_id,
+                kind=kind,
+                created_at=_event_time(created_at, what),
+                raw_type=raw_type,
+                eligible=eligible,
+            )
+        site_meter_point = _meter_point_id(user_id)
+        targets = _site_targets(payload, location_id, site_meter_point, what)
+        if not targets:
+            return None
+        created = _event_time(created_at, what)
+        meter_point = next(
+            (mp for t in targets if (mp := optional_str(t, "meterPointId"))),
+            site_meter_point,
+        )
+        if kind is GridEventKind.PRICE_CURVE:
+            prices, currency = _price_curve(payload, what)
+            return GridEvent(
+                event_id=event_id,
+                kind=kind,
+                created_at=created,
+                prices=prices,
+                currency=currency,
+                resource_ids=_resource_ids(targets, what, required=False),
+                meter_point_id=meter_point,
+                raw_type=raw_type,
+            )
+        return GridEvent(
+            event_id=event_id,
+            kind=kind,
+            created_at=created,
+            windows=_limit_windows(targets, what),
+            resource_ids=(
+                _resource_ids(targets, what, required=True)
+                if raw_type == "ResourceLPC"
+                else ()
+            ),
+            meter_point_id=meter_point,
+            raw_type=raw_type,
+        )
+
     async def _post_report(
-        self, event_id: str, payloads: list[dict[str, object]]
-    ) -> None:
-        await self._auth.request(
+        self,
+        event_id: str,
+        payloads: list[dict[str, object]],
+        limit: float | None,
+    ) -> str | None:
+        """Send the report; return its id.
+
+        The report was taken whatever the answer holds, so an answer without
+        an id is ``None``, not an error.
+        """
+        answer = await self._auth.request(
             "POST",
             f"{self.base_url}/reports",
             json_body={"eventId": event_id, "payloads": payloads},
+            timeout=limit,
         )
+        report_id = optional_str(answer, "id") if isinstance(answer, dict) else None
+        return report_id or None
 
     async def _event_meter_point(
-        self, user_id: str, location_id: str, event: GridEvent
+        self,
+        user_id: str,
+        location_id: str,
+        event: GridEvent,
+        limit: float | None = None,
     ) -> str:
         if event.meter_point_id:
             return event.meter_point_id
-        return await self._site_meter_point(user_id, location_id)
+        return await self._site_meter_point(user_id, location_id, limit)
 
-    async def _site_meter_point(self, user_id: str, location_id: str) -> str:
+    async def _site_meter_point(
+        self, user_id: str, location_id: str, limit: float | None = None
+    ) -> str:
         """GridFlex's grid identifier in the user id, else the location's own."""
         meter_point = _meter_point_id(user_id)
         if meter_point is None:
-            site = await self.get_site(f"{user_id}/{location_id}")
+            answer = await self._auth.request(
+                "GET", self._location_url(user_id, location_id), timeout=limit
+            )
+            site = _site(user_id, as_object(answer, "an Energy Coordination location"))
             meter_point = site.grid_identifier or None
         if meter_point is None:
             raise GridFlexRequestRejectedError(
@@ -802,6 +1067,9 @@ class EnergyCoordinationClient:
         if answer is None:
             return await self.get_resource(site_id, resource_id)
         return _resource(answer)
+
+    def _webhook_url(self, webhook_id: str) -> str:
+        return f"{self.base_url}/webhooks/{quote(webhook_id, safe='')}"
 
     def _resource_url(self, resource_id: str) -> str:
         return f"{self.base_url}/resources/{quote(resource_id, safe='')}"
@@ -977,6 +1245,97 @@ def verify_signature(secret: str, body: bytes, signature: str | None) -> bool:
     return hmac.compare_digest(expected, claimed)
 
 
+def read_notification(raw: bytes) -> Mapping[str, Any]:
+    """Read the raw body of a webhook push as a JSON object.
+
+    Check its signature with ``verify_signature`` first, and hand the result
+    to ``parse_notification``. The body is refused before parsing when it is
+    larger than ``MAX_NOTIFICATION_BYTES`` or nests deeper than
+    ``MAX_NOTIFICATION_DEPTH``; numbers with a fraction keep every digit
+    (``Decimal``).
+
+    Raises:
+        GridFlexResponseError: too large, too deep, not UTF-8 JSON, or not a
+            JSON object.
+
+    """
+    body = loads_bounded(
+        raw, max_bytes=MAX_NOTIFICATION_BYTES, max_depth=MAX_NOTIFICATION_DEPTH
+    )
+    if not isinstance(body, dict):
+        raise GridFlexResponseError(
+            "Expected an Energy Coordination notification to be a JSON object"
+        )
+    return body
+
+
+def usage_points(
+    event: GridEvent,
+    hours: Sequence[tuple[datetime, Decimal]],
+    resource_hours: Mapping[str, Sequence[tuple[datetime, Decimal]]] | None = None,
+) -> tuple[list[dict[str, object]], dict[str, list[dict[str, object]]]]:
+    """Check and write the energy usage of an event as report points.
+
+    Returns the location's points (for a location event) and each resource's
+    (for a resource event), as ``report_energy_usage`` sends them.
+
+    Raises:
+        GridFlexRequestRejectedError: site hours for a resource event, hours
+            of a resource the event does not target, nothing to report, or
+            an hour or value ``_hourly`` refuses.
+
+    """
+    extra = resource_hours or {}
+    strangers = sorted(str(key) for key in set(extra) - set(event.resource_ids))
+    if strangers:
+        raise GridFlexRequestRejectedError(
+            400,
+            f"Event {event.event_id} does not target resource(s) "
+            + ", ".join(strangers),
+        )
+    if event.resource_ids and hours:
+        raise GridFlexRequestRejectedError(
+            400,
+            f"Event {event.event_id} targets resources: report their energy "
+            "usage, not the location's (that answers location events)",
+        )
+    points = _hourly(hours, "kiloWattHours")
+    resource_points = {
+        resource_id: _hourly(extra[resource_id], "kiloWattHours")
+        for resource_id in event.resource_ids
+        if resource_id in extra
+    }
+    resource_points = {key: value for key, value in resource_points.items() if value}
+    if not points and not resource_points:
+        raise GridFlexRequestRejectedError(
+            400, f"No energy usage to report for event {event.event_id}"
+        )
+    return points, resource_points
+
+
+def _check_listing(since: datetime | None, page_size: int, max_pages: int) -> None:
+    """Refuse what ``list_events`` cannot ask for."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise GridFlexRequestRejectedError(
+            400, f"pageSize must be between 1 and {MAX_PAGE_SIZE}"
+        )
+    if max_pages < 1:
+        raise GridFlexRequestRejectedError(400, "max_pages must be at least 1")
+    if since is not None and since.utcoffset() is None:
+        raise GridFlexRequestRejectedError(400, "since needs a time zone")
+
+
+def _listing(
+    events: list[GridEvent], invalid: list[InvalidGridEvent], *, complete: bool
+) -> EventListing:
+    """Newest-first finds as a listing, oldest first (ties keep the order)."""
+    return EventListing(
+        events=tuple(_oldest_first(events)),
+        invalid=tuple(reversed(invalid)),
+        complete=complete,
+    )
+
+
 def _oldest_first(events: list[GridEvent]) -> list[GridEvent]:
     """Newest-first events oldest first (ties keep the platform's order)."""
     return sorted(events, key=lambda event: event.created_at, reverse=True)[::-1]
@@ -991,64 +1350,156 @@ def _next_page(pagination: object, page: int) -> int | None:
     return next_page if next_page > page else None
 
 
+def _webhook_info(item: object) -> WebhookInfo | None:
+    """A listed webhook; ``None`` without a ``webhookId``."""
+    if not isinstance(item, dict):
+        return None
+    webhook_id = optional_str(item, "webhookId")
+    if not webhook_id:
+        return None
+    enabled = item.get("enabled")
+    return WebhookInfo(
+        webhook_id=webhook_id,
+        url=optional_str(item, "webhookUrl") or "",
+        enabled=enabled if isinstance(enabled, bool) else True,
+        status=optional_str(item, "status") or None,
+    )
+
+
 def _parse_time(value: object, what: str) -> datetime:
     """An ISO 8601 time as aware UTC (a time without offset is read as UTC)."""
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
             if parsed.tzinfo is None:
                 return parsed.replace(tzinfo=UTC)
             return parsed.astimezone(UTC)
+        except ValueError:
+            pass
+        except OverflowError:
+            # An offset that moves the time beyond year 1 or 9999.
+            raise GridFlexResponseError(
+                f"Expected {what} to have times in the years 2000 to 2199, "
+                f"not {_SHOW.repr(value)} (out of range)"
+            ) from None
     raise GridFlexResponseError(
-        f"Expected {what} to have ISO 8601 times, not {value!r}"
+        f"Expected {what} to have ISO 8601 times, not {_SHOW.repr(value)}"
     )
 
 
+def _event_time(value: object, what: str) -> datetime:
+    """An event time (``_parse_time``) within the years 2000 to 2199."""
+    when = _parse_time(value, what)
+    if not EARLIEST_EVENT_TIME <= when < LATEST_EVENT_TIME:
+        raise GridFlexResponseError(
+            f"Expected {what} to have times in the years 2000 to 2199, "
+            f"not {when.isoformat()} (out of range)"
+        )
+    return when
+
+
+def _listed_time(value: object) -> datetime | None:
+    """A listed item's ``createdAt``, ``None`` when it cannot be read."""
+    try:
+        return _event_time(value, "the event's createdAt")
+    except GridFlexResponseError:
+        return None
+
+
 def _timespan(value: object, what: str) -> timedelta:
-    """A positive .NET TimeSpan (``"01:00:00"``); one hour when missing."""
+    """A .NET TimeSpan above zero and at most a day; one hour when missing."""
     if value is None:
         return _ONE_HOUR
     match = _TIMESPAN.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is not None:
-        hours, minutes, seconds = (
+        days, hours, minutes, seconds = (
+            int(match["days"] or 0),
             int(match["hours"]),
             int(match["minutes"]),
             int(match["seconds"]),
         )
         if hours < 24 and minutes < 60 and seconds < 60:
             span = timedelta(
-                days=int(match["days"] or 0),
+                days=days,
                 hours=hours,
                 minutes=minutes,
                 seconds=seconds,
                 microseconds=int((match["fraction"] or "0").ljust(7, "0")) // 10,
             )
-            if span > timedelta(0):
+            if timedelta(0) < span <= MAX_RESOLUTION:
                 return span
     raise GridFlexResponseError(
-        f"Expected {what} to have a positive resolution, not {value!r}"
+        f"Expected {what} to have a resolution above zero and at most one day, "
+        f"not {_SHOW.repr(value)}"
     )
 
 
 def _objects(value: object, what: str, key: str) -> list[dict[str, object]]:
-    """The objects in the JSON array ``value`` (found at ``key``)."""
+    """The objects in the JSON array ``value`` (found at ``key``), bounded."""
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise GridFlexResponseError(f"Expected {what} to have a list of {key}")
+    if len(value) > MAX_POINTS_PER_TARGET:
+        raise GridFlexResponseError(
+            f"Expected {what} to have at most {MAX_POINTS_PER_TARGET} {key} "
+            f"in a list, not {len(value)} (out of range)"
+        )
     return value
 
 
-def _eligibility_users(payload: Mapping[str, object]) -> set[str]:
-    users: set[str] = set()
-    for key in ("addedUsers", "removedUsers"):
-        value = payload.get(key)
-        if isinstance(value, list):
-            users.update(user for user in value if isinstance(user, str))
-    return users
+def _bounded_number(
+    value: object, bound: Decimal, what: str, key: str, unit: str
+) -> Decimal:
+    """A finite number at ``key`` of at most ``bound`` either way."""
+    number = _decimal(value)
+    if number is None:
+        raise GridFlexResponseError(f"Expected {what} to have a {key} in each point")
+    if number.copy_abs() > bound:
+        raise GridFlexResponseError(
+            f"Expected {what} to have a {key} of at most {bound} {unit} either "
+            f"way, not {_SHOW.repr(value)} (out of range)"
+        )
+    return number
+
+
+def _decimal(value: object) -> Decimal | None:
+    """``to_decimal``, with integers of any length read without ``str``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return to_decimal(value)
+
+
+def _users(value: object) -> set[str]:
+    """The user ids in a list of them (anything else holds none)."""
+    if not isinstance(value, list):
+        return set()
+    return {user for user in value if isinstance(user, str)}
+
+
+def _eligibility(payload: Mapping[str, object], user_id: str, what: str) -> bool | None:
+    """Whether the site's user was added (true) or removed (false).
+
+    ``None`` when the event names neither.
+    """
+    added = user_id in _users(payload.get("addedUsers"))
+    removed = user_id in _users(payload.get("removedUsers"))
+    if added and removed:
+        raise GridFlexResponseError(
+            f"Expected {what} to list the site's user as added or removed, not both"
+        )
+    if added or removed:
+        return added
+    return None
+
+
+def _is_site_target(target: object, location_id: str, meter_point: str | None) -> bool:
+    if not isinstance(target, dict) or target.get("locationId") != location_id:
+        return False
+    target_meter_point = optional_str(target, "meterPointId")
+    return not (
+        meter_point and target_meter_point and target_meter_point != meter_point
+    )
 
 
 def _site_targets(
@@ -1061,15 +1512,34 @@ def _site_targets(
     targets = payload.get("targets")
     if not isinstance(targets, list):
         raise GridFlexResponseError(f"Expected {what} to have a list of targets")
-    found: list[dict[str, object]] = []
-    for target in targets:
-        if not isinstance(target, dict) or target.get("locationId") != location_id:
-            continue
-        target_meter_point = optional_str(target, "meterPointId")
-        if meter_point and target_meter_point and target_meter_point != meter_point:
-            continue
-        found.append(target)
-    return found
+    return [
+        target
+        for target in targets
+        if isinstance(target, dict)
+        and _is_site_target(target, location_id, meter_point)
+    ]
+
+
+def _site_relevance(
+    user_id: str, location_id: str, payload: Mapping[str, object]
+) -> bool | None:
+    """Whether the payload is for the site; ``None`` when that cannot be told.
+
+    False for types GridFlex does not read. Never raises.
+    """
+    raw_type = optional_str(payload, "payloadType")
+    kind = None if raw_type is None else EVENT_KINDS.get(raw_type)
+    if kind is None:
+        return False
+    if kind is GridEventKind.USER_ELIGIBILITY:
+        return user_id in _users(payload.get("addedUsers")) or user_id in _users(
+            payload.get("removedUsers")
+        )
+    targets = payload.get("targets")
+    if not isinstance(targets, list):
+        return None
+    meter_point = _meter_point_id(user_id)
+    return any(_is_site_target(t, location_id, meter_point) for t in targets)
 
 
 def _resource_ids(
@@ -1101,20 +1571,46 @@ def _limit_windows(
     for target in targets:
         step = _timespan(target.get("resolution"), what)
         for point in _objects(target.get("points"), what, "points"):
-            start = _parse_time(point.get("timestamp"), what)
-            limit = to_decimal(point.get("maxPowerInKiloWatts"))
-            if limit is None:
-                raise GridFlexResponseError(
-                    f"Expected {what} to have a maxPowerInKiloWatts in each point"
-                )
+            start = _event_time(point.get("timestamp"), what)
+            limit = _bounded_number(
+                point.get("maxPowerInKiloWatts"),
+                MAX_ABS_KW,
+                what,
+                "maxPowerInKiloWatts",
+                "kW",
+            )
             periods.append((start, start + step, limit))
-    bounds = sorted({moment for start, end, _ in periods for moment in (start, end)})
+        if len(periods) > MAX_POINTS_PER_EVENT:
+            raise GridFlexResponseError(
+                f"Expected {what} to have at most {MAX_POINTS_PER_EVENT} points "
+                "for the site (out of range)"
+            )
+    return _merged_windows(periods)
+
+
+def _merged_windows(
+    periods: list[tuple[datetime, datetime, Decimal]],
+) -> tuple[LimitWindow, ...]:
+    """The lowest limit in force between each two period edges, merged.
+
+    A sweep over the sorted edges with a heap of the periods in force (the
+    lowest limit on top, periods that ended popped lazily): n log n.
+    """
+    edges = sorted({moment for start, end, _ in periods for moment in (start, end)})
+    by_start = sorted(periods, key=lambda period: period[0])
+    in_force: list[tuple[Decimal, datetime]] = []
+    next_period = 0
     windows: list[LimitWindow] = []
-    for start, end in pairwise(bounds):
-        limits = [limit for s, e, limit in periods if s <= start and end <= e]
-        if not limits:
+    for start, end in pairwise(edges):
+        while next_period < len(by_start) and by_start[next_period][0] <= start:
+            _, period_end, limit = by_start[next_period]
+            heapq.heappush(in_force, (limit, period_end))
+            next_period += 1
+        while in_force and in_force[0][1] <= start:
+            heapq.heappop(in_force)
+        if not in_force:
             continue
-        limit = min(limits)
+        limit = in_force[0][0]
         last = windows[-1] if windows else None
         if last is not None and last.end == start and last.max_power_kw == limit:
             windows[-1] = replace(last, end=end)
@@ -1134,12 +1630,10 @@ def _price_curve(
     per_mwh = curve.get("energyUnit") == "MWh"
     prices: list[PricePoint] = []
     for point in _objects(curve.get("points"), what, "price points"):
-        start = _parse_time(point.get("timestamp"), what)
-        price = to_decimal(point.get("price"))
-        if price is None:
-            raise GridFlexResponseError(
-                f"Expected {what} to have a price in each point"
-            )
+        start = _event_time(point.get("timestamp"), what)
+        price = _bounded_number(
+            point.get("price"), MAX_ABS_PRICE, what, "price", "per energy unit"
+        )
         prices.append(
             PricePoint(
                 start=start, end=start + step, price=price / 1000 if per_mwh else price
@@ -1156,21 +1650,14 @@ def _hourly(
 
     Raises:
         GridFlexRequestRejectedError: a naive time, a time that is not the
-            start of a UTC hour, an hour given twice, or a value that is not
-            a finite number.
+            start of a UTC hour or is outside the years 2000 to 2199, an
+            hour given twice, or a value that is not a finite number, is
+            negative or is above ``MAX_ABS_KW``.
 
     """
     by_hour: dict[datetime, int | float] = {}
     for when, value in values:
-        if when.tzinfo is None or when.utcoffset() is None:
-            raise GridFlexRequestRejectedError(
-                400, f"{when.isoformat()} has no time zone"
-            )
-        hour = when.astimezone(UTC)
-        if hour.minute or hour.second or hour.microsecond:
-            raise GridFlexRequestRejectedError(
-                400, f"{when.isoformat()} is not the start of a UTC hour"
-            )
+        hour = _report_hour(when)
         if hour in by_hour:
             raise GridFlexRequestRejectedError(
                 400, f"The hour from {hour:%Y-%m-%dT%H:%M}Z is given twice"
@@ -1182,11 +1669,45 @@ def _hourly(
     ]
 
 
+def _report_hour(when: datetime) -> datetime:
+    """The UTC hour starting at ``when``."""
+    try:
+        offset = when.utcoffset() if isinstance(when, datetime) else None
+        hour = None if offset is None else when.astimezone(UTC)
+    except (OverflowError, ValueError, TypeError) as err:
+        raise GridFlexRequestRejectedError(
+            400, f"{_SHOW.repr(when)} is not a time GridFlex can report"
+        ) from err
+    if hour is None:
+        raise GridFlexRequestRejectedError(400, f"{_SHOW.repr(when)} has no time zone")
+    if not EARLIEST_EVENT_TIME <= hour < LATEST_EVENT_TIME:
+        raise GridFlexRequestRejectedError(
+            400, f"{hour.isoformat()} is not in the years 2000 to 2199"
+        )
+    if hour.minute or hour.second or hour.microsecond:
+        raise GridFlexRequestRejectedError(
+            400, f"{when.isoformat()} is not the start of a UTC hour"
+        )
+    return hour
+
+
 def _json_number(value: Decimal) -> int | float:
-    """A JSON number: an integer when whole, else the nearest double."""
-    number = to_decimal(value)
+    """A JSON number: an integer when whole, else the nearest double.
+
+    Raises:
+        GridFlexRequestRejectedError: not a finite number, negative, or above
+            ``MAX_ABS_KW``.
+
+    """
+    number = _decimal(value)
     if number is None:
-        raise GridFlexRequestRejectedError(400, f"Not a finite number: {value}")
+        raise GridFlexRequestRejectedError(
+            400, f"Not a finite number: {_SHOW.repr(value)}"
+        )
+    if number < 0:
+        raise GridFlexRequestRejectedError(400, f"{number} is negative")
+    if number > MAX_ABS_KW:
+        raise GridFlexRequestRejectedError(400, f"{number} is above {MAX_ABS_KW}")
     if number == number.to_integral_value():
         return int(number)
     return float(number)
