@@ -7,7 +7,7 @@ Routes:
   deliveries.
 - ``GET /_sandbox/faults``: the registered faults.
 - ``POST /_sandbox/faults`` ``{"method": "*", "path": "<glob>", "kind":
-  "status"|"delay"|"rate_limit"|"malformed", "status": 503, "seconds": 0.5,
+  "status"|"delay"|"delay_after"|"rate_limit"|"malformed", "status": 503, "seconds": 0.5,
   "retry_after": 1, "times": null}`` → 201 ``{"id"}``.
 - ``DELETE /_sandbox/faults`` (all) and ``DELETE /_sandbox/faults/{id}`` (one).
 - ``POST /_sandbox/tokens/expire`` ``{"platform": <key>|null}``: every token
@@ -25,17 +25,48 @@ Routes:
   null}``: add the product docs' status and health checks to a resource's
   ``ResourceDto`` (given checks are merged, missing ones start ``initial``);
   ``null`` removes the field again.
-- ``POST /_sandbox/energy_coordination/events`` ``{payload, id?,
+Energy Coordination routes answer under ``/_sandbox/energy-coordination/``
+and, as before, ``/_sandbox/energy_coordination/`` (both spellings):
+
+- ``POST /_sandbox/energy-coordination/events`` ``{payload, id?,
   createdAt?}`` (or a bare payload with ``payloadType``): store the event
   exactly as given after checking the payload (``id`` defaults to a new
   uuid, ``createdAt`` to now; an id in use is 400) and push it to the
   subscribed webhooks → 201 ``GetEventResponse``. Locations and resources
   named in it need not exist.
-- ``POST /_sandbox/energy_coordination/webhooks/deliver`` ``{eventId,
+- ``POST /_sandbox/energy-coordination/webhooks/deliver`` ``{eventId,
   webhookId?, reuseNotificationId?: bool}``: push an existing event again
   (to every subscribed webhook, or one), under new notification ids unless
   ``reuseNotificationId`` → 200 ``{eventId, notifications: [{webhookId,
-  notificationId}]}``; 404 for an unknown event or webhook.
+  notificationId}]}`` at once (deliveries run in the background); 404 for
+  an unknown event or webhook.
+- ``POST /_sandbox/energy-coordination/events/{eventId}/deliver``
+  ``{"times"?: 1..100 (default 1), "webhookId"?}``: deliver a stored event
+  ``times`` times **concurrently** to each enabled subscribed webhook (or
+  the one named), each delivery with its own ``notificationId`` (retries
+  as usual), and answer once all have finished: 200 ``{eventId,
+  deliveries: [{webhookId, notificationId, delivered, attempts,
+  responseStatusCode, requestTimeout}]}``; 404 for an unknown event or
+  webhook. Disabled webhooks get nothing (an empty list).
+- ``POST /_sandbox/energy-coordination/events/raw`` ``{"event": {...},
+  "push"?: false, "notificationType"?}``: store ``event`` exactly as given,
+  **without any validation** (hostile events: year-9999 timestamps,
+  resolution ``"10675199.02:48:05"``, non-numeric limits, nested junk),
+  under its ``id`` when that is a string (an id in use is 400) or a new
+  uuid; ``GET /events`` lists it like the others. With ``push`` it is sent
+  (signed) to the enabled subscribed webhooks, announced as
+  ``notificationType`` (default: from ``payload.payloadType``, else
+  ``Unknown``) → 201 ``{key, event, notifications}``.
+- ``PATCH /_sandbox/energy-coordination/webhooks/{webhookId}``
+  ``{"status"?: New|Healthy|Unhealthy|TimeOut, "enabled"?: bool}``: set a
+  registered webhook's status or enabled flag behind the client's back
+  (deliveries set ``status`` again) → 200 ``GetWebhookResponse``; 404.
+- ``DELETE /_sandbox/energy-coordination/webhooks/{webhookId}``: delete a
+  webhook behind the client's back (pending retries stop) → 200
+  ``{"deleted": webhookId}``; 404.
+- ``GET /_sandbox/energy-coordination/duplicates``: reports repeated per
+  event and payload type, ``{eventId: {payloadType: reports}}`` (see
+  ``EnergyCoordinationState.duplicate_reports``).
 - ``GET /_sandbox/state``: all state as JSON.
 - ``GET /_sandbox/requests``: the request log (``method, path, query, status,
   platform, fault``).
@@ -47,7 +78,9 @@ Errors are ``{"error": "<what is wrong>"}`` with 400 or 404.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+import uuid
 
 from aiohttp import web
 
@@ -55,20 +88,43 @@ from .energy_coordination_events import (
     Errors,
     check_event_payload,
     describe,
+    iso,
     new_event,
     parse_date_time,
+    utc_now,
 )
-from .energy_coordination_webhooks import WEBHOOKS_KEY, publish_event
+from .energy_coordination_webhooks import (
+    NOTIFICATION_TYPES,
+    WEBHOOK_STATUSES,
+    WEBHOOKS_KEY,
+    publish_event,
+)
 from .envelopes import PLATFORMS
 from .faults import FaultSpecError, parse_fault
 from .powernaut import SITE_STATUSES, UPSTREAM_STATUSES, validate_markets
 from .powernaut_resources import RESOURCE_NOT_FOUND, apply_status_control
 from .state import JSONDict, get_state
-from .validation import BodyError, read_json, unknown_fields, utc_now_iso
+from .validation import BodyError, is_int, read_json, unknown_fields, utc_now_iso
 
 routes = web.RouteTableDef()
 
 PREFIX = "/_sandbox"
+#: Energy Coordination control routes answer under both spellings.
+EC_CONTROL_PREFIXES = (f"{PREFIX}/energy-coordination", f"{PREFIX}/energy_coordination")
+MAX_DELIVERIES = 100
+
+type _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _ec_route(method: str, tail: str) -> Callable[[_Handler], _Handler]:
+    """Register an Energy Coordination control route under both spellings."""
+
+    def register(handler: _Handler) -> _Handler:
+        for prefix in EC_CONTROL_PREFIXES:
+            routes.route(method, prefix + tail)(handler)
+        return handler
+
+    return register
 
 
 class ControlError(Exception):
@@ -255,7 +311,7 @@ def _control_event(body: Any, events: dict[str, JSONDict]) -> JSONDict:
     return new_event(payload, event_id=event_id, created_at=created_at)
 
 
-@routes.post(f"{PREFIX}/energy_coordination/events")
+@_ec_route("POST", "/events")
 async def create_energy_coordination_event(request: web.Request) -> web.Response:
     """Create an Energy Coordination event as given and push it to webhooks (201)."""
     body = await _json(request)
@@ -264,7 +320,7 @@ async def create_energy_coordination_event(request: web.Request) -> web.Response
     return web.json_response(event, status=201)
 
 
-@routes.post(f"{PREFIX}/energy_coordination/webhooks/deliver")
+@_ec_route("POST", "/webhooks/deliver")
 async def deliver_energy_coordination_event(request: web.Request) -> web.Response:
     """Push an existing event to the subscribed webhooks again."""
     body = await _json(request)
@@ -290,6 +346,107 @@ async def deliver_energy_coordination_event(request: web.Request) -> web.Respons
         state, event, webhook_id=webhook_id, reuse_notification_id=reuse
     )
     return web.json_response({"eventId": event_id, "notifications": notifications})
+
+
+def _object(body: Any, allowed: tuple[str, ...]) -> JSONDict:
+    if not isinstance(body, dict):
+        raise ControlError(400, "The body must be a JSON object")
+    if extra := unknown_fields(body, allowed):
+        raise ControlError(400, f"Unknown fields: {', '.join(extra)}")
+    return body
+
+
+@_ec_route("POST", "/events/{eventId}/deliver")
+async def deliver_event_concurrently(request: web.Request) -> web.Response:
+    """Deliver a stored event N times at once to each subscriber; answer when done."""
+    body = _object(await _json(request, optional=True), ("times", "webhookId"))
+    times, webhook_id = body.get("times", 1), body.get("webhookId")
+    if not is_int(times) or not 1 <= times <= MAX_DELIVERIES:
+        raise ControlError(400, f"times must be an integer from 1 to {MAX_DELIVERIES}")
+    if webhook_id is not None and not isinstance(webhook_id, str):
+        raise ControlError(400, "webhookId must be a string or null")
+    state = get_state(request)
+    event_id = request.match_info["eventId"]
+    event = state.energy_coordination.events.get(event_id)
+    if event is None:
+        raise ControlError(404, f"No event {event_id!r}")
+    if webhook_id is not None and webhook_id not in state.energy_coordination.webhooks:
+        raise ControlError(404, f"No webhook {webhook_id!r}")
+    deliveries = await request.app[WEBHOOKS_KEY].deliver(
+        state, event, times=times, webhook_id=webhook_id
+    )
+    return web.json_response({"eventId": event_id, "deliveries": deliveries})
+
+
+@_ec_route("POST", "/events/raw")
+async def insert_raw_event(request: web.Request) -> web.Response:
+    """Store an event exactly as given, unchecked; optionally push it (201)."""
+    body = _object(await _json(request), ("event", "push", "notificationType"))
+    event, push = body.get("event"), body.get("push", False)
+    notification_type = body.get("notificationType")
+    if not isinstance(event, dict):
+        raise ControlError(400, "event must be a JSON object (its contents are free)")
+    if not isinstance(push, bool):
+        raise ControlError(400, "push must be a boolean")
+    if notification_type is not None and notification_type not in NOTIFICATION_TYPES:
+        raise ControlError(
+            400, f"notificationType must be one of {', '.join(NOTIFICATION_TYPES)}"
+        )
+    state = get_state(request)
+    events = state.energy_coordination.events
+    key = event["id"] if isinstance(event.get("id"), str) else str(uuid.uuid4())
+    if key in events:
+        raise ControlError(400, f"An event with id {key!r} exists already")
+    events[key] = event
+    notifications = (
+        request.app[WEBHOOKS_KEY].notify(
+            state, event, notification_type=notification_type
+        )
+        if push
+        else []
+    )
+    return web.json_response(
+        {"key": key, "event": event, "notifications": notifications}, status=201
+    )
+
+
+def _ec_webhook(request: web.Request) -> JSONDict:
+    webhook_id = request.match_info["webhookId"]
+    webhook = get_state(request).energy_coordination.webhooks.get(webhook_id)
+    if webhook is None:
+        raise ControlError(404, f"No webhook {webhook_id!r}")
+    return webhook
+
+
+@_ec_route("PATCH", "/webhooks/{webhookId}")
+async def set_webhook_state(request: web.Request) -> web.Response:
+    """Set a webhook's status and/or enabled flag behind the client's back."""
+    body = _object(await _json(request), ("status", "enabled"))
+    webhook = _ec_webhook(request)
+    if "status" in body and body["status"] not in WEBHOOK_STATUSES:
+        raise ControlError(400, f"status must be one of {', '.join(WEBHOOK_STATUSES)}")
+    if "enabled" in body and not isinstance(body["enabled"], bool):
+        raise ControlError(400, "enabled must be a boolean")
+    webhook.update(body)
+    if body:
+        webhook["modifiedDate"] = iso(utc_now())
+    return web.json_response(webhook)
+
+
+@_ec_route("DELETE", "/webhooks/{webhookId}")
+async def delete_webhook_behind_back(request: web.Request) -> web.Response:
+    """Delete a webhook behind the client's back (pending retries stop)."""
+    webhook = _ec_webhook(request)
+    store = get_state(request).energy_coordination
+    del store.webhooks[webhook["webhookId"]]
+    store.webhook_secrets.pop(webhook["webhookId"], None)
+    return web.json_response({"deleted": webhook["webhookId"]})
+
+
+@_ec_route("GET", "/duplicates")
+async def list_duplicate_reports(request: web.Request) -> web.Response:
+    """Return the reports repeated per event and payload type."""
+    return web.json_response(get_state(request).energy_coordination.duplicate_reports())
 
 
 @routes.get(f"{PREFIX}/state")

@@ -428,7 +428,9 @@ def newest_first(events: dict[str, JSONDict]) -> list[JSONDict]:
     ordered = list(enumerate(events.values()))
     ordered.sort(
         key=lambda pair: (
-            parse_date_time(pair[1]["createdAt"]) or datetime.min.replace(tzinfo=UTC),
+            # Raw events (control route) may have any createdAt, or none.
+            parse_date_time(pair[1].get("createdAt"))
+            or datetime.min.replace(tzinfo=UTC),
             pair[0],
         ),
         reverse=True,

@@ -13,9 +13,9 @@ Accepted reports are kept in ``state.energy_coordination.reports``.
 - ``ResourceLPCAcknowledgement`` ``{acknowledgedTargets?: [{meterPointId,
   locationId, resourceId}], declinedTargets?}`` — for ``ResourceLPC`` events;
 - ``LocationEnergyUsage`` ``{locationId, meterPointId, points?: [{timestamp,
-  kiloWattHours}], resolution}`` — for ``LocationLPC``/``LPCReservation``,
-  and for ``ResourceLPC`` at the location and meter point of its targets
-  (the location's usage next to the resources', in one report);
+  kiloWattHours}], resolution}`` — for ``LocationLPC``/``LPCReservation``
+  only: location usage belongs to location events, a ``ResourceLPC`` event
+  is answered per resource (``EnergyUsage``); refused otherwise;
 - ``LocationEnergyUsagePlan`` ``{locationId, meterPointId, resolution,
   baseline: [points], flexibility: [points]}`` — as ``LocationEnergyUsage``;
 - ``EnergyUsage`` ``{resourceId, locationId?, meterPointId?, points?,
@@ -32,7 +32,10 @@ point's ``[timestamp, timestamp + resolution)``); ``kiloWattHours`` is a
 number ≥ 0 (``flexibility`` may be negative); acknowledged and declined
 targets must be targets of the event, each listed once; the same target may
 not get two payloads of one type in a report. A UserEligibility event takes
-no report payloads. Not checked: whether the event's hours have ended (the
+no report payloads; an event inserted raw (``POST
+/_sandbox/energy-coordination/events/raw``) whose payload is junk has no
+targets. Repeated reports on one event are accepted and counted
+(``EnergyCoordinationState.duplicate_reports()``). Not checked: whether the event's hours have ended (the
 docs ask for energy usage after the event), and the end-of-month deadline.
 """
 
@@ -107,14 +110,9 @@ _LOCATION_PAYLOADS = frozenset(
 APPLICABLE: dict[str, frozenset[str]] = {
     "LocationLPC": _LOCATION_PAYLOADS,
     "LPCReservation": _LOCATION_PAYLOADS,
-    "ResourceLPC": frozenset(
-        {
-            "ResourceLPCAcknowledgement",
-            "EnergyUsage",
-            "LocationEnergyUsage",
-            "LocationEnergyUsagePlan",
-        }
-    ),
+    # A resource event is answered per resource: location usage (and its
+    # plan) belongs to LocationLPC events.
+    "ResourceLPC": frozenset({"ResourceLPCAcknowledgement", "EnergyUsage"}),
     "PriceCurve": frozenset({"EnergyUsage"}),
     "UserEligibility": frozenset(),
 }
@@ -156,8 +154,15 @@ def _intervals(points: Any, resolution: Any) -> tuple[tuple[datetime, datetime],
 
 
 def _event_targets(event: JSONDict) -> list[_Target]:
-    payload = event["payload"]
-    targets = [t for t in payload.get("targets") or [] if isinstance(t, dict)]
+    payload = event.get("payload")
+    if not isinstance(payload, dict):  # a raw event's junk
+        return []
+    raw_targets = payload.get("targets")
+    targets = [
+        t
+        for t in (raw_targets if isinstance(raw_targets, list) else [])
+        if isinstance(t, dict)
+    ]
     if payload.get("payloadType") == "PriceCurve":
         curve = payload.get("priceCurveDelta") or {}
         covered = _intervals(curve.get("points"), curve.get("resolution"))
@@ -377,7 +382,8 @@ def _check_against_event(
     event: JSONDict, payloads: list[JSONDict], types: list[str]
 ) -> None:
     errors: Errors = {}
-    event_type = event["payload"].get("payloadType", "")
+    payload = event.get("payload")
+    event_type = payload.get("payloadType", "") if isinstance(payload, dict) else ""
     targets = _event_targets(event)
     seen: set[tuple[Any, ...]] = set()
     for index, (payload, payload_type) in enumerate(zip(payloads, types, strict=True)):

@@ -143,7 +143,7 @@ class WebhookDispatcher:
         self.retry_base_delay = retry_base_delay
         self.timeout = timeout
         self.retries = retries
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -158,50 +158,94 @@ class WebhookDispatcher:
         *,
         webhook_id: str | None = None,
         reuse_notification_id: bool = False,
+        notification_type: str | None = None,
     ) -> list[JSONDict]:
         """Start delivering ``event`` to its subscribers; return ``[{webhookId, notificationId}]``.
 
         ``webhook_id`` narrows the delivery to one webhook;
         ``reuse_notification_id`` sends under the notification id that
-        webhook got for the event before (a new one when there is none).
+        webhook got for the event before (a new one when there is none);
+        ``notification_type`` overrides the type derived from the payload
+        (raw events: ``Unknown`` when the payload names no known type).
         """
-        store = state.energy_coordination
-        notification_type = NOTIFICATION_TYPE_OF[event["payload"]["payloadType"]]
+        kind = notification_type or notification_type_of(event)
         started: list[JSONDict] = []
-        for webhook in list(store.webhooks.values()):
+        for webhook in self.subscribers(state, kind, webhook_id=webhook_id):
+            notification_id = (
+                _previous_notification(
+                    state.energy_coordination, event_key(event), webhook["webhookId"]
+                )
+                if reuse_notification_id
+                else None
+            ) or str(uuid.uuid4())
+            self._start(state, webhook["webhookId"], event, notification_id, kind)
+            started.append(
+                {"webhookId": webhook["webhookId"], "notificationId": notification_id}
+            )
+        return started
+
+    async def deliver(
+        self,
+        state: SandboxState,
+        event: JSONDict,
+        *,
+        times: int = 1,
+        webhook_id: str | None = None,
+        notification_type: str | None = None,
+    ) -> list[JSONDict]:
+        """Deliver ``event`` ``times`` times to each subscriber, all at once; wait for them.
+
+        Every delivery has its own notification id (retries included, as
+        for any notification). Returns one result per delivery:
+        ``{webhookId, notificationId, delivered, attempts,
+        responseStatusCode, requestTimeout}`` (the last attempt's answer).
+        """
+        kind = notification_type or notification_type_of(event)
+        tasks = [
+            self._start(state, webhook["webhookId"], event, str(uuid.uuid4()), kind)
+            for webhook in self.subscribers(state, kind, webhook_id=webhook_id)
+            for _ in range(times)
+        ]
+        return list(await asyncio.gather(*tasks))
+
+    @staticmethod
+    def subscribers(
+        state: SandboxState, notification_type: str, *, webhook_id: str | None = None
+    ) -> list[JSONDict]:
+        """Return the enabled webhooks subscribed to a notification type (or the one named)."""
+        found: list[JSONDict] = []
+        for webhook in state.energy_coordination.webhooks.values():
             if webhook_id is not None and webhook["webhookId"] != webhook_id:
                 continue
             types = webhook["notificationTypes"]
             if not webhook["enabled"] or (types and notification_type not in types):
                 continue
-            notification_id = (
-                _previous_notification(store, event["id"], webhook["webhookId"])
-                if reuse_notification_id
-                else None
-            ) or str(uuid.uuid4())
-            store.notifications[notification_id] = {
-                "notificationId": notification_id,
-                "webhookId": webhook["webhookId"],
-                "eventId": event["id"],
-                "notificationType": notification_type,
-                "content": store.notifications.get(notification_id, {}).get("content"),
-            }
-            task = asyncio.get_running_loop().create_task(
-                self._deliver(
-                    state,
-                    webhook["webhookId"],
-                    event,
-                    notification_id,
-                    notification_type,
-                ),
-                name=f"sandbox-webhook-{notification_id}",
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            started.append(
-                {"webhookId": webhook["webhookId"], "notificationId": notification_id}
-            )
-        return started
+            found.append(webhook)
+        return found
+
+    def _start(
+        self,
+        state: SandboxState,
+        webhook_id: str,
+        event: JSONDict,
+        notification_id: str,
+        notification_type: str,
+    ) -> asyncio.Task[JSONDict]:
+        store = state.energy_coordination
+        store.notifications[notification_id] = {
+            "notificationId": notification_id,
+            "webhookId": webhook_id,
+            "eventId": event_key(event),
+            "notificationType": notification_type,
+            "content": store.notifications.get(notification_id, {}).get("content"),
+        }
+        task = asyncio.get_running_loop().create_task(
+            self._deliver(state, webhook_id, event, notification_id, notification_type),
+            name=f"sandbox-webhook-{notification_id}",
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def wait_idle(self) -> None:
         """Wait until every delivery (retries included) has finished."""
@@ -235,18 +279,33 @@ class WebhookDispatcher:
         event: JSONDict,
         notification_id: str,
         notification_type: str,
-    ) -> None:
+    ) -> JSONDict:
+        result: JSONDict = {
+            "webhookId": webhook_id,
+            "notificationId": notification_id,
+            "delivered": False,
+            "attempts": 0,
+            "responseStatusCode": None,
+            "requestTimeout": False,
+        }
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.retry_base_delay * 2 ** (attempt - 1))
             store = state.energy_coordination
             webhook = store.webhooks.get(webhook_id)
             if webhook is None or not webhook["enabled"]:
-                return
-            if await self._attempt(
+                break
+            result["attempts"] = attempt + 1
+            log = await self._attempt(
                 store, webhook, event, notification_id, notification_type
-            ):
-                return
+            )
+            result["responseStatusCode"] = log["responseStatusCode"]
+            result["requestTimeout"] = log["requestTimeout"]
+            status = log["responseStatusCode"]
+            if status is not None and 200 <= status < 300:
+                result["delivered"] = True
+                break
+        return result
 
     async def _attempt(
         self,
@@ -255,17 +314,18 @@ class WebhookDispatcher:
         event: JSONDict,
         notification_id: str,
         notification_type: str,
-    ) -> bool:
-        created = parse_date_time(event["createdAt"])
+    ) -> JSONDict:
+        created_at = event.get("createdAt")
+        created = parse_date_time(created_at)
         sent = iso(utc_now())
         body = json.dumps(
             {
                 "notificationId": notification_id,
-                "eventId": event["id"],
-                "eventCreatedAtUtc": iso(created) if created else event["createdAt"],
+                "eventId": event.get("id"),
+                "eventCreatedAtUtc": iso(created) if created else created_at,
                 "notificationSentUtc": sent,
                 "notificationType": notification_type,
-                "payload": event["payload"],
+                "payload": event.get("payload"),
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -293,21 +353,20 @@ class WebhookDispatcher:
         except aiohttp.ClientError, OSError:
             pass
         duration_ms = round((time.monotonic() - started) * 1000)
-        store.webhook_logs.append(
-            {
-                "webhookId": webhook["webhookId"],
-                "tenantId": SANDBOX_TENANT_ID,
-                "partnerEventId": event["id"],
-                "notificationId": notification_id,
-                "notificationType": notification_type,
-                "notificationSent": sent,
-                "sparkSignature": signature,
-                "webhookUrl": webhook["webhookUrl"],
-                "requestTimeout": timed_out,
-                "responseStatusCode": status,
-                "requestDurationMs": duration_ms,
-            }
-        )
+        log: JSONDict = {
+            "webhookId": webhook["webhookId"],
+            "tenantId": SANDBOX_TENANT_ID,
+            "partnerEventId": event_key(event),
+            "notificationId": notification_id,
+            "notificationType": notification_type,
+            "notificationSent": sent,
+            "sparkSignature": signature,
+            "webhookUrl": webhook["webhookUrl"],
+            "requestTimeout": timed_out,
+            "responseStatusCode": status,
+            "requestDurationMs": duration_ms,
+        }
+        store.webhook_logs.append(log)
         if (notification := store.notifications.get(notification_id)) is not None:
             notification["content"] = body.decode("utf-8")
         delivered = status is not None and 200 <= status < 300
@@ -315,7 +374,7 @@ class WebhookDispatcher:
             "Healthy" if delivered else "TimeOut" if timed_out else "Unhealthy"
         )
         webhook["lastAnalyzedTimestamp"] = iso(utc_now())
-        return delivered
+        return log
 
 
 def _previous_notification(
@@ -331,6 +390,19 @@ def _previous_notification(
 
 
 WEBHOOKS_KEY: web.AppKey[WebhookDispatcher] = web.AppKey("sandbox_webhooks")
+
+
+def event_key(event: JSONDict) -> str:
+    """The id an event is stored and logged under (raw events may have a junk ``id``)."""
+    event_id = event.get("id")
+    return event_id if isinstance(event_id, str) else json.dumps(event_id)
+
+
+def notification_type_of(event: JSONDict) -> str:
+    """The ``NotificationType`` an event is announced with (``Unknown`` for junk)."""
+    payload = event.get("payload")
+    payload_type = payload.get("payloadType") if isinstance(payload, dict) else None
+    return NOTIFICATION_TYPE_OF.get(str(payload_type), "Unknown")
 
 
 def publish_event(app: web.Application, event: JSONDict) -> list[JSONDict]:

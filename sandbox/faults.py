@@ -7,6 +7,9 @@ registered first applies. Kinds:
 
 - ``status``: answer ``status`` (default 503) in the platform's error envelope.
 - ``delay``: wait ``seconds``, then answer normally.
+- ``delay_after``: handle the request fully (state changed, report stored,
+  violations recorded), then wait ``seconds`` before sending the answer — a
+  client that times out meanwhile has in fact been served.
 - ``rate_limit``: answer 429 with ``Retry-After: <retry_after>`` in the
   platform's envelope.
 - ``malformed``: answer 200 with ``Content-Type: application/json`` and a body
@@ -29,7 +32,13 @@ from aiohttp import web
 from .envelopes import platform_error
 from .validation import is_int, is_number, unknown_fields
 
-FAULT_KINDS: tuple[str, ...] = ("status", "delay", "rate_limit", "malformed")
+FAULT_KINDS: tuple[str, ...] = (
+    "status",
+    "delay",
+    "delay_after",
+    "rate_limit",
+    "malformed",
+)
 FAULT_METHODS: tuple[str, ...] = (
     "*",
     "GET",
@@ -100,6 +109,7 @@ def _set_retry_after(fault: Fault, body: dict[str, Any]) -> None:
 _KIND_OPTIONS = {
     "status": _set_status,
     "delay": _set_delay,
+    "delay_after": _set_delay,
     "rate_limit": _set_retry_after,
 }
 
@@ -176,7 +186,7 @@ class FaultStore:
 
 
 def fault_response(fault: Fault, platform: str | None) -> web.Response | None:
-    """Return the answer for a fault, or None when the request should go on (delay)."""
+    """Return the answer for a fault, or None when the request should go on (delays)."""
     if fault.kind == "status":
         return platform_error(
             platform, fault.status, f"Injected fault: HTTP {fault.status}"

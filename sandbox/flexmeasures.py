@@ -234,6 +234,11 @@ def _authenticate(request: web.Request) -> JSONDict:
     return state.flexmeasures.users[FLEXMEASURES_USER_ID]
 
 
+def authenticate(request: web.Request) -> JSONDict:
+    """Check the bare token in Authorization (401 otherwise); return the user."""
+    return _authenticate(request)
+
+
 async def _body(request: web.Request) -> Any:
     try:
         return await read_json(request)

@@ -99,6 +99,7 @@ from .flexmeasures import (
     _authenticate,
     _Duration,
 )
+from .openapi import RAW_BODY_KEY
 from .state import FlexMeasuresState, JSONDict, get_state
 from .validation import RequestRejectedError, unknown_fields
 
@@ -530,6 +531,11 @@ async def _read_body(request: web.Request, limit: int | None) -> bytes:
     too_large = limit is not None and (request.content_length or 0) > limit
     chunks: list[bytes] = []
     size = 0
+    if (read := request.get(RAW_BODY_KEY)) is not None:
+        # The OpenAPI validation read the body already (bodies up to 3 MiB).
+        size = len(read)
+        too_large = too_large or (limit is not None and size > limit)
+        chunks.append(read)
     async for chunk in request.content.iter_chunked(65536):
         size += len(chunk)
         if limit is not None and size > limit:

@@ -5,11 +5,15 @@ Paths: Powernaut Connect under ``/v1``, Energy Coordination under
 FlexMeasures under ``/api``, the sandbox's own controls under ``/_sandbox``
 (see the platform modules and ``control.py`` for the routes).
 
-One middleware wraps every platform request: it applies injected faults,
-turns ``RequestRejectedError`` into the platform's response (recording violations),
-answers unknown routes in the platform's envelope (also a violation), adds
-FlexMeasures' version headers and appends the request to the log. Control
-requests are neither logged nor faulted.
+One middleware wraps every platform request: it validates the request
+against the vendor's OpenAPI spec (``openapi.py``; a failure is a violation
+answered in the platform's envelope — 400, FlexMeasures 422 — and the handler
+never runs), applies
+injected faults, turns ``RequestRejectedError`` into the platform's response
+(recording violations), answers unknown routes in the platform's envelope
+(also a violation), adds FlexMeasures' version headers and appends the
+request to the log. Control requests are neither validated, logged nor
+faulted.
 
 Use ``SandboxServer`` in tests (same event loop) or ``python -m sandbox``.
 """
@@ -53,6 +57,7 @@ from .envelopes import (
     platform_for_path,
 )
 from .faults import DelayScheduler, fault_response
+from .openapi import MAX_BODY_BYTES, Rejection, RequestValidator
 from .state import STATE_KEY, SandboxState
 from .validation import RequestRejectedError
 
@@ -62,7 +67,26 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DELAYS_KEY: web.AppKey[DelayScheduler] = web.AppKey("sandbox_delays")
+OPENAPI_KEY: web.AppKey[RequestValidator | None] = web.AppKey("sandbox_openapi")
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _authenticated(request: web.Request, platform: str | None) -> bool:
+    """Whether the request carries valid credentials of its platform.
+
+    The services authenticate before they validate: an unauthenticated
+    request gets the handler's 401, whatever its body.
+    """
+    try:
+        if platform == POWERNAUT:
+            powernaut.authenticate(request, edge=True)
+        elif platform == ENERGY_COORDINATION:
+            energy_coordination.authenticate(request)
+        elif platform == FLEXMEASURES:
+            flexmeasures.authenticate(request)
+    except RequestRejectedError:
+        return False
+    return True
 
 
 def _unknown_route(
@@ -116,38 +140,71 @@ async def _dispatch(
         return response
 
 
+async def _control(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ControlError as err:
+        return err.response()
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as err:
+        return web.json_response(
+            {"error": f"No such control route: {request.method} {request.path}"},
+            status=err.status,
+        )
+
+
+async def _validate(
+    request: web.Request, platform: str | None, state: SandboxState
+) -> Rejection | None:
+    """Check the request against the vendor's spec; record a violation."""
+    validator = request.app[OPENAPI_KEY]
+    if validator is None:
+        return None
+    rejection = await validator.check(request, platform, authenticated=_authenticated)
+    if rejection is not None:
+        state.record_violation(
+            method=request.method,
+            path=request.path,
+            platform=platform,
+            status=rejection.response.status,
+            reason=rejection.reason,
+        )
+    return rejection
+
+
 @web.middleware
 async def sandbox_middleware(
     request: web.Request, handler: Handler
 ) -> web.StreamResponse:
-    """Apply faults, render rejections, add headers and log platform requests."""
+    """Validate, apply faults, render rejections, add headers and log platform requests."""
     path = request.path
     if is_control_path(path):
-        try:
-            return await handler(request)
-        except ControlError as err:
-            return err.response()
-        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as err:
-            return web.json_response(
-                {"error": f"No such control route: {request.method} {path}"},
-                status=err.status,
-            )
+        return await _control(request, handler)
 
     state = request.app[STATE_KEY]
     platform = platform_for_path(path)
-    fault = state.faults.take(request.method, path)
+    delays = request.app[DELAYS_KEY]
+    fault = None
     status: int | None = None  # stays None when the server stops mid-request
     try:
+        # Every request is checked against the spec, even one a fault answers.
+        rejection = await _validate(request, platform, state)
+        fault = state.faults.take(request.method, path)
         response: web.StreamResponse | None = None
         if fault is not None:
             if fault.kind == "delay":
-                await request.app[DELAYS_KEY].sleep(fault.seconds)
+                await delays.sleep(fault.seconds)
             response = fault_response(fault, platform)
         if response is None:
-            response = await _dispatch(request, handler, platform, state)
+            response = (
+                rejection.response
+                if rejection is not None
+                else await _dispatch(request, handler, platform, state)
+            )
         if platform == FLEXMEASURES:
             flexmeasures.add_version_headers(response)
         status = response.status
+        if fault is not None and fault.kind == "delay_after":
+            await delays.sleep(fault.seconds)  # handled and stored; the answer is late
     except web.HTTPException as err:
         status = err.status
         raise
@@ -170,13 +227,20 @@ def create_app(
     state: SandboxState | None = None,
     delays: DelayScheduler | None = None,
     webhooks: WebhookDispatcher | None = None,
+    *,
+    openapi_validation: bool = True,
 ) -> web.Application:
     """Build the sandbox app around a state (a fresh seeded one by default).
 
     ``webhooks`` delivers Energy Coordination event notifications; the app's
     cleanup cancels its pending deliveries and closes its HTTP session.
+    ``openapi_validation`` (on by default) checks every platform request
+    against the vendor specs before the handler (``openapi.py``).
     """
-    app = web.Application(middlewares=[sandbox_middleware])
+    app = web.Application(
+        middlewares=[sandbox_middleware], client_max_size=MAX_BODY_BYTES + 2**20
+    )
+    app[OPENAPI_KEY] = RequestValidator() if openapi_validation else None
     app[STATE_KEY] = state if state is not None else SandboxState()
     app[DELAYS_KEY] = delays if delays is not None else DelayScheduler()
     app[WEBHOOKS_KEY] = webhooks if webhooks is not None else WebhookDispatcher()
@@ -212,6 +276,10 @@ class SandboxServer:
     Webhook deliveries: ``webhook_retry_base_delay`` seconds before the first
     retry (doubled per retry, default 1 s), ``webhook_timeout`` seconds per
     attempt (default 5 s), ``webhook_retries`` retries (default 3).
+
+    ``openapi_validation`` (default on) validates every platform request
+    against the vendor's OpenAPI spec; turn it off only to show what it
+    catches.
     """
 
     def __init__(
@@ -223,9 +291,11 @@ class SandboxServer:
         webhook_retry_base_delay: float = DEFAULT_RETRY_BASE_DELAY,
         webhook_timeout: float = DEFAULT_TIMEOUT,
         webhook_retries: int = DEFAULT_RETRIES,
+        openapi_validation: bool = True,
     ) -> None:
         """Prepare the server; nothing is bound until ``start()``."""
         self.host = host
+        self.openapi_validation = openapi_validation
         self.port = port
         self.state = SandboxState()
         self.webhooks = WebhookDispatcher(
@@ -255,7 +325,12 @@ class SandboxServer:
         if self._runner is not None:
             raise RuntimeError("The sandbox server is already started")
         runner = web.AppRunner(
-            create_app(self.state, self._delays, self.webhooks),
+            create_app(
+                self.state,
+                self._delays,
+                self.webhooks,
+                openapi_validation=self.openapi_validation,
+            ),
             access_log=_LOGGER if self._access_log else None,
             shutdown_timeout=1.0,
         )

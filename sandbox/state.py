@@ -65,6 +65,20 @@ FLEXMEASURES_USER_ID = 1
 
 STATE_KEY: web.AppKey[SandboxState] = web.AppKey("sandbox_state")
 
+#: Report payloads a client sends once per event: a second report on the same
+#: event carrying one of them is a duplicate (``duplicate_reports``). The
+#: docs' ``…Acknowledged`` spelling counts as the spec's ``…Acknowledgement``.
+ONCE_PER_EVENT_PAYLOADS: tuple[str, ...] = (
+    "LocationLPCAcknowledgement",
+    "ResourceLPCAcknowledgement",
+    "LocationEnergyUsage",
+    "EnergyUsage",
+)
+_DOCS_SPELLING = {
+    "LocationLPCAcknowledged": "LocationLPCAcknowledgement",
+    "ResourceLPCAcknowledged": "ResourceLPCAcknowledgement",
+}
+
 
 @dataclass(slots=True)
 class IssuedToken:
@@ -148,6 +162,30 @@ class EnergyCoordinationState:
             report["payloadTypes"].count(payload_type)
             for report in self.reports_for(event_id)
         )
+
+    def duplicate_reports(self) -> dict[str, dict[str, int]]:
+        """Return ``{event id: {payloadType: reports}}`` where a payload came more than once.
+
+        Counts, per event, the accepted reports carrying an acknowledgement
+        (``LocationLPCAcknowledgement``, ``ResourceLPCAcknowledgement``, docs
+        spelling ``…Acknowledged`` included) or energy usage
+        (``LocationEnergyUsage``, ``EnergyUsage``); only counts above 1 are
+        listed. Several ``EnergyUsage`` payloads in one report (one per
+        resource) are one report: a second *report* is the duplicate. An
+        empty dict means no duplicates.
+        """
+        counts: dict[str, dict[str, int]] = {}
+        for report in self.reports:
+            kinds = {_DOCS_SPELLING.get(kind, kind) for kind in report["payloadTypes"]}
+            per_event = counts.setdefault(str(report["eventId"]), {})
+            for kind in kinds.intersection(ONCE_PER_EVENT_PAYLOADS):
+                per_event[kind] = per_event.get(kind, 0) + 1
+        duplicates: dict[str, dict[str, int]] = {}
+        for event_id, per_type in counts.items():
+            repeated = {kind: n for kind, n in sorted(per_type.items()) if n > 1}
+            if repeated:
+                duplicates[event_id] = repeated
+        return duplicates
 
     def logs_for(self, event_id: str) -> list[JSONDict]:
         """Return the webhook delivery attempts for one event, oldest first."""

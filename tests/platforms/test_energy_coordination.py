@@ -255,7 +255,7 @@ async def test_register_creates_user_and_location(
 async def test_register_without_coordinates(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
-    """Unknown coordinates go out as ``null``; the meter point identifies it."""
+    """Unknown coordinates are left out (not nullable); the meter point identifies it."""
     fake.on("GET", USER, reply(fixture="ec_user"))
     fake.on("GET", LOCATIONS, reply(body=[]))
     fake.on(
@@ -268,7 +268,6 @@ async def test_register_without_coordinates(
     assert fake.sent("POST", LOCATIONS)[0].json() == {
         "locationId": USER_ID,
         "locationType": "Residential",
-        "coordinates": None,
         "meterPointIds": [GSRN],
     }
     assert registered.created is True

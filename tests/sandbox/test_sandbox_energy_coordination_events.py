@@ -236,7 +236,9 @@ async def test_resource_lpc_simulation(client: Client) -> None:
         headers=headers,
     )
     assert (status, resp.content_type) == (400, "application/problem+json")
-    assert "$.resources[0].resource" in body["errors"]
+    assert body["errors"] == {
+        "$.resources[0].resource.kind": ["is not allowed (additionalProperties: false)"]
+    }
 
 
 @pytest.mark.parametrize("path", ["pricecurve", "priceCurve"])

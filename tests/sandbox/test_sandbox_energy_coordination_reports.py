@@ -148,26 +148,28 @@ async def test_reservation_plan_and_resource_reports(
         headers=headers,
     )
     assert status == 200, body
-    # The location's usage next to the resource's, in one report.
+    # Location usage belongs to location events: a resource event is
+    # answered per resource.
+    for payloads in ([USAGE, usage], [plan], [LOCATION_ACK]):
+        status, body, _ = await client.request(
+            "POST",
+            REPORTS,
+            json={"eventId": resource_event, "payloads": payloads},
+            headers=headers,
+        )
+        assert status == 400
+        assert "does not apply to a ResourceLPC event" in body
     status, body, _ = await client.request(
         "POST",
         REPORTS,
-        json={"eventId": resource_event, "payloads": [USAGE, usage]},
+        json={"eventId": resource_event, "payloads": [usage]},
         headers=headers,
     )
     assert status == 200, body
     store = sandbox.state.energy_coordination
     assert store.count_payloads(resource_event, "ResourceLPCAcknowledgement") == 1
     assert store.count_payloads(resource_event, "EnergyUsage") == 1
-    assert store.count_payloads(resource_event, "LocationEnergyUsage") == 1
-    status, body, _ = await client.request(
-        "POST",
-        REPORTS,
-        json={"eventId": resource_event, "payloads": [LOCATION_ACK]},
-        headers=headers,
-    )
-    assert status == 400
-    assert "does not apply to a ResourceLPC event" in body
+    assert store.count_payloads(resource_event, "LocationEnergyUsage") == 0
 
     price = await _event(
         client,

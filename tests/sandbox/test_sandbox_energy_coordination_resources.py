@@ -135,14 +135,14 @@ async def test_duplicate_resource_id_is_refused_everywhere(
     [
         pytest.param(
             {"resourceId": "r", "resourceType": "Heatpump"},
-            "resourceType is required and must be one of Generic",
+            "body.resourceType: 'Heatpump' is not one of ['Generic',",
             id="bad-enum",
         ),
         pytest.param(
-            {"resourceId": "r"}, "resourceType is required", id="missing-type"
+            {"resourceId": "r"}, "body.resourceType: is required", id="missing-type"
         ),
         pytest.param(
-            {"resourceType": "Generic"}, "resourceId is required", id="missing-id"
+            {"resourceType": "Generic"}, "body.resourceId: is required", id="missing-id"
         ),
         pytest.param(
             {"resourceId": "", "resourceType": "Generic"},
@@ -151,7 +151,7 @@ async def test_duplicate_resource_id_is_refused_everywhere(
         ),
         pytest.param(
             {"resourceId": "r", "resourceType": "Generic", "locationId": "home"},
-            "Unknown fields are not allowed: locationId",
+            "body.locationId: is not allowed",
             id="unknown-field",
         ),
         pytest.param(
@@ -159,7 +159,7 @@ async def test_duplicate_resource_id_is_refused_everywhere(
             "meterPointId '123' is not a meter point id",
             id="bad-meter-point",
         ),
-        pytest.param(["r"], "The body must be a JSON object", id="not-an-object"),
+        pytest.param(["r"], "body: ['r'] is not of type 'object'", id="not-an-object"),
     ],
 )
 async def test_resource_validation(

@@ -336,10 +336,15 @@ class EnergyCoordinationClient:
         if match is not None:
             site = _site(user_id, match, registration.location.address)
             return RegisteredSite(site=site, created=False)
-        body = {
+        # Without coordinates the key is left out: the spec's
+        # ``PostLocationRequest.coordinates`` is a non-nullable object (its own
+        # example sends ``null``, which the service may take; leaving it out is
+        # valid either way).
+        coordinates = _wire_coordinates(registration.location)
+        body: dict[str, object] = {
             "locationId": location_id,
             "locationType": "Residential",
-            "coordinates": _wire_coordinates(registration.location),
+            **({"coordinates": coordinates} if coordinates is not None else {}),
             "meterPointIds": [grid_identifier],
         }
         try:
