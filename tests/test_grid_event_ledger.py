@@ -478,3 +478,42 @@ async def test_old_events_are_pruned(
     await _advance(hass, freezer, T0 + timedelta(days=61, minutes=10))
     assert event_id not in events.ledger.events
     assert _acks(sandbox, event_id) == 1
+
+
+async def test_platform_pushes_for_real(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The sandbox itself pushes to Home Assistant over HTTP: signed, once each.
+
+    The event's first delivery, then three concurrent redeliveries (each with
+    its own notification id) racing a poll: one grid event, one acknowledgement.
+    """
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    assert not entry.data.get("platform_webhook_id")  # no address yet
+    client = await hass_client_no_auth()
+    await hass.config.async_update(external_url=str(client.make_url("")).rstrip("/"))
+    # The daily check registers the webhook once Home Assistant has an address.
+    await _advance(hass, freezer, T0 + timedelta(days=1, minutes=1))
+    assert entry.data.get("platform_webhook_id")
+    fired: list[Any] = []
+    hass.bus.async_listen(f"{DOMAIN}_grid_event", fired.append)
+    event_id = await _event(sandbox, _lpc_payload(entry, [4]))
+    delivered = await sandbox.control(
+        "POST", f"energy-coordination/events/{event_id}/deliver", {"times": 3}
+    )
+    await entry.runtime_data.event_coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [d["responseStatusCode"] for d in delivered["deliveries"]] == [200] * 3
+    assert _acks(sandbox, event_id) == 1
+    assert [e.data["type"] for e in fired] == ["lpc_received"]
+    state = sandbox.server.state.energy_coordination
+    # The automatic delivery at creation reached Home Assistant too.
+    assert {log["responseStatusCode"] for log in state.logs_for(event_id)} == {200}
+    assert len(state.logs_for(event_id)) == 4
+    assert not issue_registry.async_get_issue(
+        DOMAIN, f"webhook_unreachable_{entry.entry_id}"
+    )
