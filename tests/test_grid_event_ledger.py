@@ -60,12 +60,18 @@ def _location(entry: ConfigEntry) -> str:
 def _lpc_payload(
     entry: ConfigEntry, hours: list[float], *, first: datetime | None = None
 ) -> dict[str, Any]:
+    return _location_lpc(_location(entry), hours, first=first)
+
+
+def _location_lpc(
+    location: str, hours: list[float], *, first: datetime | None = None
+) -> dict[str, Any]:
     start = first or T0 + timedelta(hours=1)
     return {
         "payloadType": "LocationLPC",
         "targets": [
             {
-                "locationId": _location(entry),
+                "locationId": location,
                 "meterPointId": GSRN_NO,
                 "resolution": "01:00:00",
                 "points": [
@@ -517,3 +523,48 @@ async def test_platform_pushes_for_real(
     assert not issue_registry.async_get_issue(
         DOMAIN, f"webhook_unreachable_{entry.entry_id}"
     )
+
+
+async def test_first_poll_keeps_past_events_as_history(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Added to a site with a past: ended events are history, running ones answered.
+
+    Whether an event that ended before GridFlex followed the site was answered
+    or reported then is not known here; nothing is guessed or sent for it.
+    """
+    await hass.config.async_update(external_url=None)
+    freezer.move_to(T0 - timedelta(hours=6))
+    # The platform's history for this location, before GridFlex is added.
+    location = "gridflex-" + GSRN_NO
+    entry_like = type("E", (), {"data": {"site_id": f"{location}/{location}"}})()
+    past = await _event(
+        sandbox,
+        _lpc_payload(entry_like, [4], first=T0 - timedelta(hours=5)),  # type: ignore[arg-type]
+    )
+    running = await _event(
+        sandbox,
+        _lpc_payload(entry_like, [3, 3], first=T0 - timedelta(hours=1)),  # type: ignore[arg-type]
+    )
+    freezer.move_to(T0)
+    fired: list[Any] = []
+    hass.bus.async_listen(f"{DOMAIN}_grid_event", fired.append)
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _acks(sandbox, past) == 0
+    assert _acks(sandbox, running) == 1
+    assert [e.data["event_id"] for e in fired if e.data["type"] == "lpc_received"] == [
+        running
+    ]
+    listed = {e["event_id"]: e for e in await _list(hass, entry)}
+    assert listed[past]["answer"]["state"] == "history"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "acknowledge_event",
+            {"config_entry_id": entry.entry_id, "event_id": past},
+            blocking=True,
+        )
+    assert err.value.translation_key == "event_history"
+    await _advance(hass, freezer, T0 + timedelta(hours=2))
+    assert _acks(sandbox, past) == 0

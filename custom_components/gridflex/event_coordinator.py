@@ -157,6 +157,7 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
             ) from err
         events = list(listing.events)
         invalid = list(listing.invalid)
+        first = self.ledger.last_poll is None
         if self.client.capabilities.lpc_events:
             # The page that reaches back past ``since`` is read whole; what is
             # older was covered by the previous complete poll (and may have
@@ -170,7 +171,9 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         pruned = self.ledger.prune(started, self.worker.still_matters)
         if pruned:
             LOGGER.debug("Pruned %s grid events from the ledger", pruned)
-        await self.async_receive(events, invalid)
+        await self.async_receive(
+            events, invalid, history=first and self.client.capabilities.lpc_events
+        )
 
     async def _list_activations(self) -> list[GridEvent]:
         """Poll the activations of every resource (fallback for the webhook)."""
@@ -186,13 +189,25 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         self,
         events: list[GridEvent],
         invalid: list[InvalidGridEvent] | None = None,
+        *,
+        history: bool = False,
     ) -> None:
         """Take in events from any source, store them, act on the new ones.
 
+        With ``history`` (the first poll of a site GridFlex never followed),
+        events that are over already are kept as history: whether they were
+        answered or reported before is not known, so nothing is sent or fired
+        for them. A reinstall finds the site's ledger and is no first poll.
         Returns once the ledger is on disk; sending happens in the worker.
         """
         cancelled = self._take_cancellations(events)
         new = self.ledger.add(events)
+        now = dt_util.utcnow()
+        if history:
+            past = [e for e in new if e.end is not None and e.end <= now]
+            for event in past:
+                self.ledger.mark_history(event.event_id)
+            new = [e for e in new if e not in past]
         for item in self.ledger.add_invalid(invalid or []):
             LOGGER.warning(
                 "Grid event %s cannot be read and is kept aside: %s",
@@ -200,7 +215,6 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 item.reason,
             )
         await self.ledger.async_save()
-        now = dt_util.utcnow()
         for event in new:
             self._announce(event, now)
         if new or cancelled:

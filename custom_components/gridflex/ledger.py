@@ -60,7 +60,10 @@ UNKNOWN: Final = "unknown"
 GIVEN_UP: Final = "given_up"
 EXPIRED: Final = "expired"
 """A report the platform no longer takes (past its deadline)."""
-FINAL_STATES: Final = frozenset({DONE, GIVEN_UP, EXPIRED})
+HISTORY: Final = "history"
+"""An event that had ended before GridFlex first followed the site: whether
+it was answered or reported then is not known here, so nothing is sent."""
+FINAL_STATES: Final = frozenset({DONE, GIVEN_UP, EXPIRED, HISTORY})
 
 
 def ledger_key(platform: str, environment: str, base_url: str | None, site: str) -> str:
@@ -243,6 +246,13 @@ class SiteLedger:
         if state == REJECTED:
             return retry_rejected
         return True  # FAILED
+
+    def mark_history(self, event_id: str) -> None:
+        """Record an event from before GridFlex followed the site (sends nothing)."""
+        now = dt_util.utcnow().isoformat()
+        self.rows[event_id] = {
+            slot: {"state": HISTORY, "updated_at": now} for slot in ("answer", "report")
+        }
 
     async def async_mark(
         self, event_id: str, slot: Slot, state: str, **details: Any

@@ -22,7 +22,7 @@ from .coordinator import GridFlexConfigEntry
 from .event_coordinator import GridEventCoordinator
 from .event_worker import NothingToReportError, ReportIncompleteError
 from .grid_events import LPC_KINDS, event_to_dict
-from .ledger import DONE, EXPIRED, GIVEN_UP, SENDING, UNKNOWN, AlreadyDoneError
+from .ledger import DONE, EXPIRED, GIVEN_UP, HISTORY, SENDING, UNKNOWN, AlreadyDoneError
 from .platforms.errors import GridFlexError
 from .platforms.models import Environment
 
@@ -102,6 +102,8 @@ def _check_answer(events: GridEventCoordinator, event_id: str, *, accept: bool) 
     state = None if outcome is None else outcome.get("state")
     if state in (SENDING, UNKNOWN):
         _refuse("answer_pending", event_id, outcome)
+    if state == HISTORY:
+        _refuse("event_history", event_id, outcome)
     if state != DONE:
         return
     assert outcome is not None
@@ -151,6 +153,8 @@ def _check_report(events: GridEventCoordinator, event_id: str) -> None:
         _refuse("already_reported", event_id, outcome)
     if state in (SENDING, UNKNOWN):
         _refuse("report_pending", event_id, outcome)
+    if state == HISTORY:
+        _refuse("event_history", event_id, outcome)
     if state in (GIVEN_UP, EXPIRED):
         _refuse("report_closed", event_id, outcome)
 
