@@ -568,3 +568,94 @@ async def test_first_poll_keeps_past_events_as_history(
     assert err.value.translation_key == "event_history"
     await _advance(hass, freezer, T0 + timedelta(hours=2))
     assert _acks(sandbox, past) == 0
+
+
+async def test_webhook_check_survives_platform_errors(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The daily check tolerates an unreachable platform; enabling may fail."""
+    entry = await _pushing_site(hass, sandbox)
+    [webhook] = sandbox.server.state.energy_coordination.webhooks.values()
+    await sandbox.fault("/energy-coordination/v1/webhooks/*", "status", status=503)
+    await _advance(hass, freezer, T0 + timedelta(days=1, minutes=1))
+    assert entry.data["platform_webhook_id"] == webhook["webhookId"]
+    await sandbox.clear_faults()
+    webhook["enabled"] = False
+    await sandbox.fault(
+        "/energy-coordination/v1/webhooks/*/enabled", "status", status=503
+    )
+    await _advance(hass, freezer, T0 + timedelta(days=2, minutes=2))
+    assert webhook["enabled"] is False
+    assert "Could not enable the grid event webhook" in caplog.text
+    assert not issue_registry.async_get_issue(
+        DOMAIN, f"webhook_unhealthy_{entry.entry_id}"
+    )
+
+
+async def test_signed_but_unreadable_notifications(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sandbox: Sandbox,
+) -> None:
+    """Signed junk is refused with 400; an unreadable event is kept aside by id."""
+    entry = await _pushing_site(hass, sandbox)
+    client = await hass_client_no_auth()
+    no_id = json.dumps({"notificationId": "n-1", "payload": {}}).encode()
+    assert await _push(client, entry, no_id) == 400
+    bad = json.dumps(
+        {
+            "notificationId": "n-2",
+            "eventId": "bad-limits",
+            "eventCreatedAtUtc": "2026-11-22T10:00:00Z",
+            "notificationSentUtc": "2026-11-22T10:00:00Z",
+            "notificationType": "LocationLPCRequested",
+            "payload": {
+                **_lpc_payload(entry, [4]),
+                "targets": [
+                    {
+                        **_lpc_payload(entry, [4])["targets"][0],
+                        "points": [
+                            {
+                                "timestamp": "2026-11-22T11:00:00Z",
+                                "maxPowerInKiloWatts": "x",
+                            }
+                        ],
+                    }
+                ],
+            },
+        }
+    ).encode()
+    assert await _push(client, entry, bad) == 400
+    listed = {e["event_id"]: e for e in await _list(hass, entry)}
+    assert listed["bad-limits"]["valid"] is False
+    assert listed["bad-limits"]["raw_type"] == "LocationLPC"
+    assert set(listed) == {"bad-limits"}
+
+
+async def test_answer_in_flight_is_not_sent_again(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """While an answer's outcome is unknown, the actions refuse to send another."""
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    event_id = await _event(sandbox, _lpc_payload(entry, [4]))
+    await sandbox.fault("/energy-coordination/v1/reports", "status", status=503)
+    await _advance(hass, freezer, T0 + timedelta(minutes=5))
+    events = entry.runtime_data.event_coordinator
+    events.ledger.rows[event_id]["answer"] |= {"state": "unknown", "resent": True}
+    for action in ("acknowledge_event", "decline_event"):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN,
+                action,
+                {"config_entry_id": entry.entry_id, "event_id": event_id},
+                blocking=True,
+            )
+        assert err.value.translation_key == "answer_pending"
+    assert _acks(sandbox, event_id) == 0

@@ -492,3 +492,28 @@ async def test_reinstall_sends_nothing_again(
     }
     assert all(flags[event_id] == (True, True) for event_id in reported)
     assert all(flags[event_id][0] for event_id in running)
+
+
+async def test_incomplete_report_fix_flow_failures(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The fix flow says when the platform refuses, and keeps the repair."""
+    entry = await _with_energy_sensor(hass, sandbox)
+    event_id = await _event_at(sandbox, entry, DAY_START - timedelta(hours=1), 2)
+    _feed_statistics(hass, 1)
+    await async_wait_recording_done(hass)
+    await _advance(hass, freezer, DAY_START + timedelta(days=1, hours=1))
+    issue_id = f"report_incomplete_{entry.entry_id}_{event_id.replace('-', '_')}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id)
+    await sandbox.fault("/energy-coordination/v1/reports", "status", status=503)
+    assert await _fix(hass, issue_id, "send_available") == "abort"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert _reports(sandbox, event_id) == 0
+    await sandbox.clear_faults()
+    # Failed sends are retried by the worker only once hours are complete;
+    # the homeowner's choice sends it.
+    assert await _fix(hass, issue_id, "send_available") == "create_entry"
+    assert _reports(sandbox, event_id) == 1
