@@ -28,7 +28,7 @@ GSRN_NO = "707057500000123458"
 SITE_INPUT: dict[str, dict[str, Any]] = {
     "powernaut": {
         "site_name": "Home",
-        "country": "BE",
+        "country": "be",
         "grid_identifier": EAN_BE,
         "direction": "bidirectional",
         "address": "Dok Noord 1, 9000 Gent, Belgium",
@@ -36,13 +36,13 @@ SITE_INPUT: dict[str, dict[str, Any]] = {
     },
     "energy_coordination": {
         "site_name": "Home",
-        "country": "NO",
+        "country": "no",
         "grid_identifier": GSRN_NO,
         "location": {"latitude": 79.519137, "longitude": 15.976113},
     },
     "flexmeasures": {
         "site_name": "Home",
-        "country": "BE",
+        "country": "be",
         "grid_identifier": EAN_BE,
         "address": "Dok Noord 1, 9000 Gent, Belgium",
         "location": {"latitude": 51.0673, "longitude": 3.7302},

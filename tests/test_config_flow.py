@@ -207,11 +207,11 @@ async def test_base_url_checks(hass: HomeAssistant) -> None:
 @pytest.mark.parametrize(
     ("country", "identifier", "error"),
     [
-        ("BE", "54144882004415709", "invalid_length"),
-        ("BE", "541448820044157097", "invalid_check_digit"),
-        ("BE", "54144882004415709A", "invalid_characters"),
-        ("ES", "ES0021000000000000AA", "invalid_check_letters"),
-        ("FR", "1234567890123", "invalid_length"),
+        ("be", "54144882004415709", "invalid_length"),
+        ("be", "541448820044157097", "invalid_check_digit"),
+        ("be", "54144882004415709A", "invalid_characters"),
+        ("es", "ES0021000000000000AA", "invalid_check_letters"),
+        ("fr", "1234567890123", "invalid_length"),
     ],
 )
 async def test_invalid_grid_identifier(
@@ -492,7 +492,7 @@ async def test_country_default_outside_platform(
     )
     schema = result["data_schema"].schema
     country = next(k for k in schema if k == "country")
-    assert country.default() == "NO"
+    assert country.default() == "no"
 
 
 async def test_invalid_url_text(hass: HomeAssistant) -> None:

@@ -258,7 +258,9 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {"detail": ""}
         if user_input is not None:
-            country = user_input[CONF_COUNTRY]
+            # The form's options are lowercase (translation keys must be); the
+            # entry and the platforms use ISO 3166 codes in capitals.
+            country = str(user_input[CONF_COUNTRY]).upper()
             direction = SupplyDirection(
                 user_input.get(CONF_DIRECTION, SupplyDirection.BIDIRECTIONAL)
             )
@@ -329,10 +331,11 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         schema: dict[vol.Marker, Any] = {
             vol.Required(CONF_SITE_NAME): TextSelector(),
             vol.Required(
-                CONF_COUNTRY, default=self._default_country(countries)
+                CONF_COUNTRY, default=self._default_country(countries).lower()
             ): SelectSelector(
                 SelectSelectorConfig(
-                    options=list(countries), translation_key=CONF_COUNTRY
+                    options=[country.lower() for country in countries],
+                    translation_key=CONF_COUNTRY,
                 )
             ),
             vol.Required(CONF_GRID_IDENTIFIER): TextSelector(),
