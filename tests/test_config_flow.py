@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
 from custom_components.gridflex.const import DOMAIN
@@ -14,7 +16,9 @@ from custom_components.gridflex.platforms.errors import (
     GridFlexAuthError,
     GridFlexConnectionError,
     GridFlexError,
+    GridFlexNotFoundError,
     GridFlexRequestRejectedError,
+    GridFlexResponseError,
 )
 
 from .conftest import (
@@ -436,7 +440,11 @@ async def test_credentials_unexpected_error(
             GridFlexRequestRejectedError(403, "Insufficient permissions"),
             "wrong_account",
         ),
-        (GridFlexRequestRejectedError(400, "Bad request"), {"base": "unknown"}),
+        (
+            GridFlexRequestRejectedError(400, "Bad request"),
+            {"base": "unexpected_answer"},
+        ),
+        (GridFlexResponseError("not JSON"), {"base": "unexpected_answer"}),
         (GridFlexConnectionError("down"), {"base": "cannot_connect"}),
         (RuntimeError("boom"), {"base": "unknown"}),
     ],
@@ -509,3 +517,169 @@ async def test_invalid_url_text(hass: HomeAssistant) -> None:
         },
     )
     assert result["errors"] == {"base": "invalid_base_url"}
+
+
+def _suggested(result: Any, field: str) -> Any:
+    """Return the value the form suggests for a field."""
+    key = next(k for k in result["data_schema"].schema if k == field)
+    return (key.description or {}).get("suggested_value")
+
+
+async def _site_form(hass: HomeAssistant, sandbox: Sandbox, platform: str) -> Any:
+    """Run the flow up to the site step."""
+    result = await start_flow(hass, sandbox, platform)
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(platform)
+    )
+
+
+async def test_default_site_name_tells_sites_apart(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Two sites whose suggested name was kept get names, devices and ids of their own."""
+    await hass.config.async_update(location_name="Home")
+    entries = []
+    for identifier in (EAN_BE, EAN_BE_OTHER):
+        result = await _site_form(hass, sandbox, "powernaut")
+        suggested = _suggested(result, "site_name")
+        # The home's name and the platform's; the identifier is not known yet.
+        assert suggested == "Home · Powernaut"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {
+                **SITE_INPUT["powernaut"],
+                "site_name": suggested,
+                "grid_identifier": identifier,
+            },
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+        entries.append(result["result"])
+
+    assert [e.title for e in entries] == [
+        "Home · Powernaut …7096",
+        "Home · Powernaut …7102",
+    ]
+    assert [e.data["site_name"] for e in entries] == [e.title for e in entries]
+    for entry in entries:
+        device = device_registry.async_get_device_by_identifier(
+            (DOMAIN, entry.entry_id), entry.entry_id
+        )
+        assert device is not None
+        assert device.name == entry.title
+    status_ids = sorted(
+        e.entity_id
+        for entry in entries
+        for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if e.translation_key == "site_status"
+    )
+    # No "_2": each site's entities carry its own name.
+    assert status_ids == [
+        "sensor.home_powernaut_7096_site_status",
+        "sensor.home_powernaut_7102_site_status",
+    ]
+
+
+async def test_typed_site_name_kept(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """A name the homeowner typed is used exactly (trimmed), nothing appended."""
+    entry = await setup_site(hass, sandbox, "flexmeasures", site_name="  Cabin  ")
+    assert entry.title == "Cabin"
+    assert entry.data["site_name"] == "Cabin"
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_unset_home_location_refused(
+    hass: HomeAssistant, sandbox: Sandbox, platform: str
+) -> None:
+    """Home Assistant's unset home (0, 0) without an address is no site location."""
+    await hass.config.async_update(latitude=0, longitude=0)
+    result = await _site_form(hass, sandbox, platform)
+    assert _suggested(result, "location") == {"latitude": 0, "longitude": 0}
+    site = {
+        **SITE_INPUT[platform],
+        "address": "",
+        "location": {"latitude": 0, "longitude": 0},
+    }
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], site)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"location": "location_unset"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {key: v for key, v in site.items() if key != "location"}
+    )
+    assert result["errors"] == {"location": "location_unset"}
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+    # A real location, or an address with the unset one, is fine.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {**site, "address": "Dok Noord 1, 9000 Gent, Belgium"}
+        if platform != "energy_coordination"
+        else {**site, "location": SITE_INPUT[platform]["location"]},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_reconfigure_unset_location_refused(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """Reconfigure refuses 0, 0 without an address too."""
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    result = await start_reconfigure_flow(hass, entry)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"base_url": sandbox.url, "location": {"latitude": 0, "longitude": 0}},
+    )
+    assert result["errors"] == {"location": "location_unset"}
+    assert entry.data["latitude"] == SITE_INPUT["flexmeasures"]["location"]["latitude"]
+
+
+async def test_credentials_unexpected_answer(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """An answer that is not the platform's is not "cannot connect"."""
+    result = await start_flow(hass, sandbox, "powernaut")
+    await sandbox.fault("*", "malformed", times=1)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials("powernaut")
+    )
+    assert result["errors"] == {"base": "unexpected_answer"}
+    assert "not JSON" in result["description_placeholders"]["detail"]
+
+    # A URL that is not the platform's answers 404.
+    with patch(f"{CLIENT}.authenticate", side_effect=GridFlexNotFoundError()):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], credentials("powernaut")
+        )
+    assert result["errors"] == {"base": "unexpected_answer"}
+    assert result["description_placeholders"]["detail"] == "HTTP 404: not found"
+
+
+async def test_register_unexpected_answer(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """A registration answered with a body that is not JSON says so."""
+    result = await _site_form(hass, sandbox, "powernaut")
+    await sandbox.fault("/v1/connect/sites*", "malformed", method="POST", times=1)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], SITE_INPUT["powernaut"]
+    )
+    assert result["errors"] == {"base": "unexpected_answer"}
+    assert "not JSON" in result["description_placeholders"]["detail"]
+
+
+async def test_reconfigure_unexpected_answer(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """A location change answered with a body that is not JSON says so."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    result = await start_reconfigure_flow(hass, entry)
+    with patch(
+        f"{CLIENT}.update_site_location", side_effect=GridFlexResponseError("not JSON")
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"base_url": sandbox.url, "address": "Elsewhere 1, Gent"}
+        )
+    assert result["errors"] == {"base": "unexpected_answer"}

@@ -20,6 +20,7 @@ from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
     issue_registry as ir,
+    translation,
 )
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -179,6 +180,8 @@ async def test_add_reconfigure_remove(
     )
     assert device is not None
     assert device.name == "Home battery"
+    # The type's name, not its key (models have no translation key in HA).
+    assert device.model == "Battery"
     assert device.via_device_id == entry.runtime_data.site_device_id
     assert device.config_subentry_id == subentry.subentry_id
 
@@ -493,6 +496,17 @@ async def test_orphan_resource_issue(
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.is_fixable
+    # Named as the platform names it, with its type.
+    names = {
+        "site": "Home",
+        # Energy Coordination names a resource by the id the partner chose.
+        "resource": "elsewhere"
+        if platform == "energy_coordination"
+        else "Installer's test",
+        "type": "Other",
+        "resource_id": orphan.resource_id,
+    }
+    assert issue.translation_placeholders == names
     # Never deleted silently.
     assert orphan.resource_id in platform_resources(sandbox, platform)
 
@@ -506,12 +520,15 @@ async def test_orphan_resource_issue(
     result = await resp.json()
     assert result["type"] == "menu"
     assert result["menu_options"] == ["keep", "delete"]
+    # Every placeholder the dialog's texts use, "site" included.
+    assert result["description_placeholders"] == names
     resp = await client.post(
         f"/api/repairs/issues/fix/{result['flow_id']}", json={"next_step_id": choice}
     )
     result = await resp.json()
     if choice == "delete":
         assert result["step_id"] == "delete"
+        assert result["description_placeholders"] == names
         resp = await client.post(
             f"/api/repairs/issues/fix/{result['flow_id']}", json={}
         )
@@ -529,23 +546,48 @@ async def test_orphan_resource_issue(
         assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
+STATUS_SENSOR = "sensor.home_battery_resource_status"
+HEALTH_SENSORS = {
+    "availability": "sensor.home_battery_availability",
+    "activation_compliance": "sensor.home_battery_activation_compliance",
+    "baselines": "sensor.home_battery_baselines",
+    "bids": "sensor.home_battery_bids",
+    "meter_data": "sensor.home_battery_meter_data",
+}
+
+
+async def test_status_sensors_disabled_by_default(
+    hass: HomeAssistant, sandbox: Sandbox, entity_registry: er.EntityRegistry
+) -> None:
+    """The platform does not send status yet: the six sensors start disabled."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    await add_resource(hass, entry, "Home battery", "battery", BATTERY)
+    for entity_id in (STATUS_SENSOR, *HEALTH_SENSORS.values()):
+        registered = entity_registry.async_get(entity_id)
+        assert registered is not None, entity_id
+        assert registered.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entity_id) is None
+
+
 async def test_status_and_health(
-    hass: HomeAssistant, sandbox: Sandbox, issue_registry: ir.IssueRegistry
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    issue_registry: ir.IssueRegistry,
+    entity_registry: er.EntityRegistry,
 ) -> None:
     """Status and health entities follow the platform; unknown when it has none."""
     entry = await setup_site(hass, sandbox, "powernaut")
     await add_resource(hass, entry, "Home battery", "battery", BATTERY)
     subentry = subentry_by_title(entry, "Home battery")
     resource_id = subentry.data["resource_id"]
+    status = STATUS_SENSOR
+    checks = HEALTH_SENSORS
+    # Disabled by default; the homeowner enables them.
+    for entity_id in (status, *checks.values()):
+        entity_registry.async_update_entity(entity_id, disabled_by=None)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
     await _poll(hass)
-    status = "sensor.home_battery_resource_status"
-    checks = {
-        "availability": "sensor.home_battery_availability",
-        "activation_compliance": "sensor.home_battery_activation_compliance",
-        "baselines": "sensor.home_battery_baselines",
-        "bids": "sensor.home_battery_bids",
-        "meter_data": "sensor.home_battery_meter_data",
-    }
     # The current spec has no status fields: the entities exist, unknown.
     assert hass.states.get(status).state == STATE_UNKNOWN
     for entity_id in checks.values():
@@ -739,3 +781,31 @@ async def test_orphan_delete_fails(
     result = await run_delete()
     assert result["reason"] == "not_loaded"
     assert orphan.resource_id in sandbox.server.state.powernaut.resources
+
+
+async def test_device_model_translated(
+    hass: HomeAssistant, sandbox: Sandbox, device_registry: dr.DeviceRegistry
+) -> None:
+    """The model is the type's name in Home Assistant's language; old raw keys go."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    await add_resource(hass, entry, "Charger", "ev_charger", CHARGER)
+    subentry = subentry_by_title(entry, "Charger")
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}"), entry.entry_id
+    )
+    assert device is not None
+    assert device.model == "EV charger"
+
+    # A device registered by an earlier version has the raw key: replaced.
+    device_registry.async_update_device(device.id, model="ev_charger")
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert device_registry.async_get(device.id).model == "EV charger"
+
+    # In Dutch, once Home Assistant speaks it (Home Assistant loads the
+    # translations of the new language; the test harness does not on its own).
+    await hass.config.async_update(language="nl")
+    await translation.async_load_integrations(hass, {DOMAIN})
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert device_registry.async_get(device.id).model == "Laadpaal"

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_UNKNOWN, Platform
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.const import (
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    Platform,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -18,6 +26,7 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.gridflex.const import DOMAIN
+from custom_components.gridflex.platforms.errors import GridFlexRequestRejectedError
 
 from .conftest import PLATFORMS, Sandbox, setup_site
 
@@ -184,3 +193,83 @@ async def test_issues_removed_with_entry(
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert not [d for (d, _) in issue_registry.issues if d == DOMAIN]
+
+
+REACHABLE = "binary_sensor.home_platform_reachable"
+
+
+# A timeout is unreachable too (tests/test_init.py: this module freezes time).
+@pytest.mark.parametrize(
+    ("kind", "extra", "reachable", "translation_key"),
+    [
+        ("status", {"status": 503}, False, "cannot_connect"),
+        ("rate_limit", {"retry_after": 30}, True, "rate_limited"),
+        ("malformed", {}, True, "unexpected_error"),
+    ],
+)
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_reachable_only_off_when_unreachable(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    platform: str,
+    kind: str,
+    extra: dict[str, Any],
+    reachable: bool,
+    translation_key: str,
+) -> None:
+    """Off for no connection, a timeout or a 5xx; on for answers (429, not JSON)."""
+    entry = await setup_site(hass, sandbox, platform)
+    coordinator = entry.runtime_data.site_coordinator
+    await sandbox.fault("*", kind, **extra)
+    await _poll(hass)
+    expected = STATE_ON if reachable else STATE_OFF
+    assert hass.states.get(REACHABLE).state == expected
+    assert coordinator.last_exception.translation_key == translation_key
+    await sandbox.clear_faults()
+    await _poll(hass)
+    assert hass.states.get(REACHABLE).state == STATE_ON
+    assert coordinator.last_error_kind is None
+
+
+async def test_reachable_on_rejected_poll(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """A 400 is an answer: unexpected, with its status; the platform is reachable."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    coordinator = entry.runtime_data.site_coordinator
+    with patch(
+        "custom_components.gridflex.platforms.powernaut.PowernautClient.get_site",
+        side_effect=GridFlexRequestRejectedError(400, "Invalid page size"),
+    ):
+        await _poll(hass)
+    assert hass.states.get(REACHABLE).state == STATE_ON
+    assert hass.states.get(STATUS).state == STATE_UNAVAILABLE
+    assert coordinator.last_exception.translation_key == "unexpected_error"
+    assert "HTTP 400: Invalid page size" in str(coordinator.last_exception)
+    assert coordinator.last_error_kind == "unexpected_answer"
+
+
+async def test_reachable_on_site_not_found(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """A 404 for the site says the site is gone, not that the platform is."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    sandbox.server.state.powernaut.sites.clear()
+    await _poll(hass)
+    coordinator = entry.runtime_data.site_coordinator
+    assert coordinator.last_exception.translation_key == "site_not_found"
+    assert hass.states.get(REACHABLE).state == STATE_ON
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+async def test_reachable_on_refused_credentials(
+    hass: HomeAssistant, sandbox: Sandbox, platform: str
+) -> None:
+    """Refused credentials come from the platform: reauth, but reachable."""
+    entry = await setup_site(hass, sandbox, platform)
+    await sandbox.control("POST", "credentials/revoke", {"platform": platform})
+    await _poll(hass)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+    assert entry.runtime_data.site_coordinator.last_error_kind == "auth"
+    assert hass.states.get(REACHABLE).state == STATE_ON

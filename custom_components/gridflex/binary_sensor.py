@@ -87,8 +87,13 @@ class PlatformReachableSensor(GridFlexSiteEntity, BinarySensorEntity):
 
     @property
     def is_on(self) -> bool:
-        """Return whether the latest poll reached the platform."""
-        return self.coordinator.last_update_success
+        """Return whether the latest poll got an answer from the platform.
+
+        Off only when the platform could not be reached (no connection,
+        timeout, 5xx). A 429, refused credentials (reauth) or an answer
+        GridFlex cannot use came from the platform: it is reachable.
+        """
+        return self.coordinator.platform_reachable
 
 
 class StreamConnectedSensor(GridFlexMeterEntity, BinarySensorEntity):

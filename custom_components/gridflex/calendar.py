@@ -24,19 +24,19 @@ HISTORY = timedelta(days=30)
 CALENDAR_KINDS: Final = LPC_KINDS | {GridEventKind.LPC_RESERVATION}
 
 TEXTS: Final = {
-    ("message", "lpc"): "LPC {limit} kW",
-    ("message", "lpc_reservation"): "LPC reservation {limit} kW",
-    ("message", "for_resources"): "{summary} for {resources}",
-    ("message", "declined"): "{summary} (declined)",
-    ("description", "grid_event"): "Grid event {event_id}",
+    ("message", "lpc"): "LPC",
+    ("message", "lpc_reservation"): "LPC reservation",
+    ("message", "for_resources"): "for",
+    ("message", "declined"): "declined",
+    ("description", "grid_event"): "Grid event",
 }
-"""The English summary and description parts; the translations hold the others.
+"""The English words of summaries and descriptions; the translations hold the others.
 
 A calendar's ``message`` and ``description`` attributes are the summary and
 description of its current event, so their translations
-(``state_attributes.<attribute>.state``) are where the parts live. The
-frontend looks there only for an attribute value equal to a key, which a
-filled-in text never is.
+(``state_attributes.<attribute>.state``) are where the words live. State texts
+take no placeholders (hassfest), so they hold words only and the summary is put
+together here: ``LPC 5 kW``, ``LPC 5 kW for Battery``, ``LPC 5 kW (declined)``.
 """
 
 
@@ -73,32 +73,28 @@ class GridEventCalendar(CoordinatorEntity[GridEventCoordinator], CalendarEntity)
         self._attr_unique_id = f"{entry.unique_id}_grid_events"
         self._attr_device_info = site_device_info(entry)
 
-    def _text(self, attribute: str, key: str, **values: str) -> str:
-        """Return a text part in Home Assistant's language (else English)."""
-        template = self.platform_data.platform_translations.get(
-            f"component.{DOMAIN}.entity.calendar.{self._attr_translation_key}"
-            f".state_attributes.{attribute}.state.{key}",
-            TEXTS[attribute, key],
+    def _text(self, attribute: str, key: str) -> str:
+        """Return a word in Home Assistant's language (else English)."""
+        return str(
+            self.platform_data.platform_translations.get(
+                f"component.{DOMAIN}.entity.calendar.{self._attr_translation_key}"
+                f".state_attributes.{attribute}.state.{key}",
+                TEXTS[attribute, key],
+            )
         )
-        return template.format(**values)
 
     def _summary(
         self, event: GridEvent, window: LimitWindow, names: dict[str, str]
     ) -> str:
-        limit = str(window.max_power_kw)
-        if event.kind is GridEventKind.LPC_RESERVATION:
-            summary = self._text("message", "lpc_reservation", limit=limit)
-        else:
-            summary = self._text("message", "lpc", limit=limit)
+        kind = (
+            "lpc_reservation" if event.kind is GridEventKind.LPC_RESERVATION else "lpc"
+        )
+        summary = f"{self._text('message', kind)} {window.max_power_kw} kW"
         if event.resource_ids:
-            summary = self._text(
-                "message",
-                "for_resources",
-                summary=summary,
-                resources=", ".join(names.get(r, r) for r in event.resource_ids),
-            )
+            resources = ", ".join(names.get(r, r) for r in event.resource_ids)
+            summary = f"{summary} {self._text('message', 'for_resources')} {resources}"
         if self.coordinator.ledger.declined(event.event_id):
-            summary = self._text("message", "declined", summary=summary)
+            summary = f"{summary} ({self._text('message', 'declined')})"
         return summary
 
     def _events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
@@ -114,8 +110,8 @@ class GridEventCalendar(CoordinatorEntity[GridEventCoordinator], CalendarEntity)
                 start=window.start,
                 end=window.end,
                 summary=self._summary(event, window, names),
-                description=self._text(
-                    "description", "grid_event", event_id=event.event_id
+                description=(
+                    f"{self._text('description', 'grid_event')} {event.event_id}"
                 ),
                 uid=f"{event.event_id}_{window.start.isoformat()}",
             )

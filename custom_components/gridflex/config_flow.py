@@ -70,6 +70,7 @@ from .platforms.errors import (
     GridFlexError,
     GridFlexNotFoundError,
     GridFlexRequestRejectedError,
+    GridFlexResponseError,
 )
 from .platforms.models import (
     Environment,
@@ -81,6 +82,10 @@ from .platforms.models import (
 from .subentry_flow import ResourceSubentryFlow
 
 SECRET_FIELDS = frozenset({"client_secret", "password"})
+NAME_SEPARATOR = " · "
+"""Between the home's name and the platform's in the suggested site name."""
+IDENTIFIER_TAIL = 4
+"""Characters of the grid identifier a kept suggested site name ends with."""
 
 
 def _credential_schema(
@@ -113,6 +118,19 @@ def _valid_base_url(value: str) -> bool:
     except ValueError:
         return False
     return url.scheme in ("http", "https") and bool(url.host)
+
+
+def _location_unset(address: str | None, location: Mapping[str, Any] | None) -> bool:
+    """Return whether neither an address nor a real location was given.
+
+    Home Assistant's home location is 0, 0 until it is set; no site is
+    there, so that is no location.
+    """
+    if address:
+        return False
+    if not location:
+        return True
+    return not location.get(CONF_LATITUDE) and not location.get(CONF_LONGITUDE)
 
 
 def _location_from(data: Mapping[str, Any]) -> Location:
@@ -216,7 +234,10 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def _async_test_credentials(
-        self, data: Mapping[str, Any], errors: dict[str, str]
+        self,
+        data: Mapping[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
     ) -> bool:
         """Fetch a token with ``data``; fill ``errors`` when that fails."""
         client = async_create_platform_client(self.hass, data)
@@ -225,6 +246,11 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
             await client.authenticate()
         except GridFlexAuthError:
             errors[_secret_field(platform)] = "invalid_auth"
+        except (GridFlexResponseError, GridFlexRequestRejectedError) as err:
+            # It answered, so it is reachable: an unreadable body, or a 404 or
+            # 400 (typically a URL that is not the platform's).
+            errors["base"] = "unexpected_answer"
+            placeholders["detail"] = str(err)
         except GridFlexConnectionError:
             errors["base"] = "cannot_connect"
         except Exception:  # noqa: BLE001
@@ -237,15 +263,16 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask for the platform credentials and test them."""
         errors: dict[str, str] = {}
+        placeholders = {"platform": self._platform.value, "detail": ""}
         if user_input is not None:
             data = {**self._data, **user_input}
-            if await self._async_test_credentials(data, errors):
+            if await self._async_test_credentials(data, errors, placeholders):
                 self._data = data
                 return await self.async_step_site()
         return self.async_show_form(
             step_id="credentials",
             data_schema=_credential_schema(self._platform, user_input or {}),
-            description_placeholders={"platform": self._platform.value},
+            description_placeholders=placeholders,
             errors=errors,
         )
 
@@ -281,17 +308,22 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
                 else:
                     if injection == grid_identifier:
                         errors[CONF_INJECTION_GRID_IDENTIFIER] = "same_as_offtake"
+            address = (user_input.get(CONF_ADDRESS) or "").strip() or None
+            location = user_input.get(CONF_LOCATION) or {}
+            if _location_unset(address, location):
+                errors[CONF_LOCATION] = "location_unset"
             if not errors and grid_identifier:
                 await self.async_set_unique_id(f"{platform.value}_{grid_identifier}")
                 self._abort_if_unique_id_configured()
-                location = user_input.get(CONF_LOCATION) or {}
                 site_data = {
-                    CONF_SITE_NAME: user_input[CONF_SITE_NAME].strip(),
+                    CONF_SITE_NAME: self._site_name(
+                        user_input[CONF_SITE_NAME], caps.display_name, grid_identifier
+                    ),
                     CONF_COUNTRY: country,
                     CONF_GRID_IDENTIFIER: grid_identifier,
                     CONF_DIRECTION: direction.value,
                     CONF_INJECTION_GRID_IDENTIFIER: injection,
-                    CONF_ADDRESS: (user_input.get(CONF_ADDRESS) or "").strip() or None,
+                    CONF_ADDRESS: address,
                     CONF_LATITUDE: location.get(CONF_LATITUDE),
                     CONF_LONGITUDE: location.get(CONF_LONGITUDE),
                 }
@@ -304,7 +336,7 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._site_schema(caps.countries, caps.supply_direction),
                 user_input
                 or {
-                    CONF_SITE_NAME: self.hass.config.location_name,
+                    CONF_SITE_NAME: self._default_site_name(caps.display_name),
                     CONF_LOCATION: {
                         CONF_LATITUDE: self.hass.config.latitude,
                         CONF_LONGITUDE: self.hass.config.longitude,
@@ -317,6 +349,23 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
             },
             errors=errors,
         )
+
+    def _default_site_name(self, platform_name: str) -> str:
+        """Suggest a site name: the home's name and the platform's."""
+        home = self.hass.config.location_name.strip()
+        return NAME_SEPARATOR.join(part for part in (home, platform_name) if part)
+
+    def _site_name(self, typed: str, platform_name: str, grid_identifier: str) -> str:
+        """Return the site's name; a kept suggestion gets the identifier's tail.
+
+        The suggestion names the home and the platform only, the same for two
+        sites of one home: the grid identifier's last characters tell them
+        apart ("Home · Powernaut …7096").
+        """
+        name = typed.strip()
+        if name == self._default_site_name(platform_name):
+            return f"{name} …{grid_identifier[-IDENTIFIER_TAIL:]}"
+        return name
 
     def _default_country(self, countries: tuple[str, ...]) -> str:
         """Return Home Assistant's country when the platform serves it."""
@@ -378,6 +427,9 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
             registered = await client.register_site(registration)
         except GridFlexAuthError:
             errors["base"] = "invalid_auth"
+        except GridFlexResponseError as err:
+            errors["base"] = "unexpected_answer"
+            placeholders["detail"] = str(err)
         except GridFlexConnectionError:
             errors["base"] = "cannot_connect"
         except GridFlexRequestRejectedError as err:
@@ -421,10 +473,11 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reauth_entry()
         platform = PlatformKey(entry.data[CONF_PLATFORM])
         errors: dict[str, str] = {}
+        placeholders = {"platform": platform.value, "detail": ""}
         if user_input is not None:
             data = {**entry.data, **user_input}
-            if await self._async_test_credentials(data, errors):
-                result = await self._async_check_site(data, errors)
+            if await self._async_test_credentials(data, errors, placeholders):
+                result = await self._async_check_site(data, errors, placeholders)
                 if result is None:
                     return self._async_update_entry(entry, user_input)
                 if result != "error":
@@ -432,7 +485,7 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=_credential_schema(platform, user_input or entry.data),
-            description_placeholders={"platform": platform.value},
+            description_placeholders=placeholders,
             errors=errors,
         )
 
@@ -450,7 +503,10 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_update_reload_and_abort(entry, data_updates=updates)
 
     async def _async_check_site(
-        self, data: Mapping[str, Any], errors: dict[str, str]
+        self,
+        data: Mapping[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
     ) -> str | None:
         """Check the entry's site is reachable with ``data``.
 
@@ -467,7 +523,11 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         except GridFlexRequestRejectedError as err:
             if err.status == 403:
                 return "wrong_account"
-            errors["base"] = "unknown"
+            errors["base"] = "unexpected_answer"
+            placeholders["detail"] = str(err)
+        except GridFlexResponseError as err:
+            errors["base"] = "unexpected_answer"
+            placeholders["detail"] = str(err)
         except GridFlexConnectionError:
             errors["base"] = "cannot_connect"
         except Exception:  # noqa: BLE001
@@ -492,6 +552,10 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
                 CONF_LATITUDE: location.get(CONF_LATITUDE),
                 CONF_LONGITUDE: location.get(CONF_LONGITUDE),
             }
+            # A location at 0, 0 without an address is refused; a form without
+            # a location (e.g. only the URL changes) is not checked here.
+            if location and _location_unset(updates[CONF_ADDRESS], location):
+                errors[CONF_LOCATION] = "location_unset"
             if custom:
                 base_url = (user_input.get(CONF_BASE_URL) or "").strip().rstrip("/")
                 if not _valid_base_url(base_url):
@@ -499,7 +563,7 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
                 updates[CONF_BASE_URL] = base_url
             data = {**entry.data, **updates}
             if not errors:
-                result = await self._async_check_site(data, errors)
+                result = await self._async_check_site(data, errors, placeholders)
                 if result == "wrong_account":
                     errors["base"] = "site_not_found"
                 elif result is None and await self._async_update_location(
@@ -551,6 +615,9 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
             placeholders["detail"] = err.detail
         except GridFlexAuthError:
             errors["base"] = "invalid_auth"
+        except GridFlexResponseError as err:
+            errors["base"] = "unexpected_answer"
+            placeholders["detail"] = str(err)
         except GridFlexConnectionError:
             errors["base"] = "cannot_connect"
         except GridFlexError:

@@ -58,3 +58,20 @@ CONF_MQTT_CA_FILE: Final = "mqtt_ca_file"
 CONF_SITE_TOPIC: Final = "site_topic"
 CONF_RESOURCE_TOPIC: Final = "resource_topic"
 CONF_GRID_ENERGY_ENTITY: Final = "grid_energy_entity"
+
+RESOURCE_TYPE_NAMES: Final[dict[str, str]] = {
+    "battery": "Battery",
+    "electric_vehicle": "Electric vehicle",
+    "ev_charger": "EV charger",
+    "heat_pump": "Heat pump",
+    "solar": "Solar panels",
+    "boiler": "Electric boiler",
+    "wind": "Wind turbine",
+    "group": "Group (hybrid resources)",
+    "other": "Other",
+}
+"""English names of the resource types, as in the ``resource_type`` selector.
+
+Used where Home Assistant takes a plain string rather than a translation key
+(a device's model, a repair's placeholders) and the translations are not loaded.
+"""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
@@ -21,6 +22,7 @@ from .platforms.errors import (
     GridFlexError,
     GridFlexNotFoundError,
     GridFlexRateLimitedError,
+    GridFlexResponseError,
 )
 from .platforms.models import Resource, Site
 
@@ -61,6 +63,26 @@ class GridFlexRuntimeData:
 type GridFlexConfigEntry = ConfigEntry[GridFlexRuntimeData]
 
 
+class PlatformErrorKind(StrEnum):
+    """Why the latest poll of the site failed."""
+
+    UNREACHABLE = "unreachable"
+    """No answer: DNS, TCP or TLS failure, timeout, or a 5xx."""
+    RATE_LIMITED = "rate_limited"
+    """HTTP 429: the platform answered and asked to slow down."""
+    AUTH = "auth"
+    """The platform answered and refused the credentials (reauth)."""
+    NOT_FOUND = "not_found"
+    """The platform answered that the site does not exist (HTTP 404)."""
+    UNEXPECTED_ANSWER = "unexpected_answer"
+    """The platform answered, but not usably: another 4xx, or a body that is
+    not JSON."""
+
+
+REACHABLE_ERROR_KINDS = frozenset(PlatformErrorKind) - {PlatformErrorKind.UNREACHABLE}
+"""Failures that are answers: the platform was reached."""
+
+
 class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
     """Read the site's status, upstream status and markets from the platform."""
 
@@ -81,47 +103,78 @@ class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
             update_interval=timedelta(seconds=client.capabilities.site_poll_seconds),
         )
         self.client = client
+        self.last_error_kind: PlatformErrorKind | None = None
+        """Why the latest poll failed; ``None`` after a successful one."""
+
+    @property
+    def platform_reachable(self) -> bool:
+        """Return whether the latest poll got an answer from the platform.
+
+        Off only when it truly could not be reached; a 429, refused
+        credentials or an unexpected answer all came from the platform.
+        """
+        return self.last_update_success or self.last_error_kind in REACHABLE_ERROR_KINDS
 
     async def _async_update_data(self) -> SiteSnapshot:
-        """Fetch the site; map platform errors to what Home Assistant expects."""
+        """Fetch the site; remember why it failed, if it did."""
+        try:
+            snapshot = await self._async_fetch()
+        except GridFlexError as err:
+            self.last_error_kind = error_kind(err)
+            raise self._as_update_error(err) from err
+        self.last_error_kind = None
+        return snapshot
+
+    def _as_update_error(self, err: GridFlexError) -> Exception:
+        """Map a platform error to what Home Assistant expects, with a true message."""
+        match err:
+            case GridFlexAuthError():
+                # The coordinator starts the reauth flow when this is raised.
+                return ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN, translation_key="authentication_failed"
+                )
+            case GridFlexRateLimitedError():
+                return UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="rate_limited",
+                    translation_placeholders={
+                        "retry_after": str(int(err.retry_after or 0))
+                    },
+                    retry_after=err.retry_after,
+                )
+            case GridFlexNotFoundError():
+                return UpdateFailed(
+                    translation_domain=DOMAIN, translation_key="site_not_found"
+                )
+            case GridFlexResponseError():
+                # A subclass of the connection error, but the platform answered.
+                return UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="unexpected_error",
+                    translation_placeholders={"error": str(err) or type(err).__name__},
+                )
+            case GridFlexConnectionError():
+                return UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="cannot_connect",
+                    translation_placeholders={"error": str(err) or type(err).__name__},
+                )
+        # Another 4xx (with its status in the message) or any other answer.
+        return UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="unexpected_error",
+            translation_placeholders={"error": str(err) or type(err).__name__},
+        )
+
+    async def _async_fetch(self) -> SiteSnapshot:
+        """Read the site (and its resources' status) from the platform."""
         site_id = self.config_entry.data[CONF_SITE_ID]
         resources: dict[str, Resource] = {}
-        try:
-            site = await self.client.get_site(site_id)
-            if self.client.capabilities.resource_status and self._has_resources():
-                resources = {
-                    r.resource_id: r for r in await self.client.list_resources(site_id)
-                }
-        except GridFlexAuthError as err:
-            # The coordinator starts the reauth flow when this is raised.
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="authentication_failed"
-            ) from err
-        except GridFlexRateLimitedError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="rate_limited",
-                translation_placeholders={
-                    "retry_after": str(int(err.retry_after or 0))
-                },
-                retry_after=err.retry_after,
-            ) from err
-        except GridFlexNotFoundError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN, translation_key="site_not_found"
-            ) from err
-        except GridFlexConnectionError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": str(err) or type(err).__name__},
-            ) from err
-        except GridFlexError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="unexpected_error",
-                translation_placeholders={"error": str(err) or type(err).__name__},
-            ) from err
+        site = await self.client.get_site(site_id)
+        if self.client.capabilities.resource_status and self._has_resources():
+            resources = {
+                r.resource_id: r for r in await self.client.list_resources(site_id)
+            }
         async_sync_site_issues(self.hass, self.config_entry, site)
         if self.client.capabilities.resource_status:
             async_sync_resource_issues(self.hass, self.config_entry, resources)
@@ -134,3 +187,19 @@ class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
             and subentry.data.get(CONF_RESOURCE_ID)
             for subentry in self.config_entry.subentries.values()
         )
+
+
+def error_kind(err: GridFlexError) -> PlatformErrorKind:
+    """Return what a platform error says about reaching the platform."""
+    match err:
+        case GridFlexAuthError():
+            return PlatformErrorKind.AUTH
+        case GridFlexRateLimitedError():
+            return PlatformErrorKind.RATE_LIMITED
+        case GridFlexNotFoundError():
+            return PlatformErrorKind.NOT_FOUND
+        case GridFlexResponseError():
+            return PlatformErrorKind.UNEXPECTED_ANSWER
+        case GridFlexConnectionError():
+            return PlatformErrorKind.UNREACHABLE
+    return PlatformErrorKind.UNEXPECTED_ANSWER

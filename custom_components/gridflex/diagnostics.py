@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 
 from .const import (
     CONF_ADDRESS,
@@ -15,8 +16,11 @@ from .const import (
     CONF_INJECTION_GRID_IDENTIFIER,
     CONF_LATITUDE,
     CONF_LONGITUDE,
+    CONF_RESOURCE_ID,
+    CONF_SITE_NAME,
 )
 from .coordinator import GridFlexConfigEntry, GridFlexRuntimeData
+from .resources import resource_subentries
 
 TO_REDACT = {
     "client_id",
@@ -41,6 +45,10 @@ TO_REDACT = {
     "webhook_url",
     "platform_webhook_id",
     "webhook_resources",
+    CONF_SITE_NAME,
+    CONF_RESOURCE_ID,
+    "external_id",
+    "sensor_id",
 }
 
 
@@ -69,6 +77,71 @@ def _grid_events(runtime: GridFlexRuntimeData) -> dict[str, Any] | None:
     }
 
 
+def _resources(runtime: GridFlexRuntimeData, entry: GridFlexConfigEntry) -> list[Any]:
+    """The resource subentries, with what the platform last said of each."""
+    snapshot = runtime.site_coordinator.data
+    resources = []
+    for subentry_id, subentry in resource_subentries(entry).items():
+        on_platform = (
+            snapshot.resources.get(subentry.data.get(CONF_RESOURCE_ID, ""))
+            if snapshot
+            else None
+        )
+        resources.append(
+            {
+                "subentry_id": subentry_id,
+                "title": subentry.title,
+                "data": dict(subentry.data),
+                "status": on_platform.status if on_platform else None,
+                "health": dict(on_platform.health) if on_platform else None,
+            }
+        )
+    return resources
+
+
+def _devices(hass: HomeAssistant, entry: GridFlexConfigEntry) -> list[Any]:
+    """The entry's devices, names redacted (the site's and resources' names)."""
+    return [
+        {
+            "name": REDACTED if device.name else None,
+            "name_by_user": REDACTED if device.name_by_user else None,
+            "manufacturer": device.manufacturer,
+            "model": device.model,
+            "config_subentry_id": device.config_subentry_id,
+            "disabled": device.disabled,
+        }
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(hass), entry.entry_id
+        )
+    ]
+
+
+def _outbox(runtime: GridFlexRuntimeData) -> dict[str, Any] | None:
+    """What waits for delivery: intervals per platform sensor and the oldest."""
+    if (meter := runtime.meter) is None or (outbox := meter.outbox) is None:
+        return None
+    # The outbox has no public view of its queue (outbox.py is not ours to
+    # change here); read it without touching it.
+    targets = outbox._targets  # noqa: SLF001
+    return {
+        "queued": outbox.queued,
+        "dropped": outbox.dropped,
+        "delivered": outbox.delivered,
+        "last_delivery": (
+            outbox.last_delivery.isoformat() if outbox.last_delivery else None
+        ),
+        "sensors": [
+            {
+                "sensor_id": sensor_id,
+                "resolution_minutes": target["resolution"],
+                "queued": len(target["points"]),
+                "oldest": target["points"][0][0] if target["points"] else None,
+            }
+            for sensor_id, target in targets.items()
+        ],
+    }
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: GridFlexConfigEntry
 ) -> dict[str, Any]:
@@ -88,6 +161,11 @@ async def async_get_config_entry_diagnostics(
             "site": asdict(snapshot.site) if snapshot else None,
             "synced_at": snapshot.synced_at.isoformat() if snapshot else None,
             "last_update_success": coordinator.last_update_success,
+            "last_error_kind": coordinator.last_error_kind,
+            "platform_reachable": coordinator.platform_reachable,
+            "resources": _resources(runtime, entry),
+            "devices": _devices(hass, entry),
+            "outbox": _outbox(runtime),
             "grid_events": _grid_events(runtime),
             "meter": (
                 {

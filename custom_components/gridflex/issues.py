@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import issue_registry as ir, translation
 from homeassistant.util import dt as dt_util, slugify
 
 from .const import (
@@ -15,6 +15,7 @@ from .const import (
     ISSUE_MARKET_PREFIX,
     ISSUE_ORPHAN_PREFIX,
     ISSUE_SUSPENDED_PREFIX,
+    RESOURCE_TYPE_NAMES,
     SUBENTRY_RESOURCE,
 )
 from .platforms.models import (
@@ -134,23 +135,63 @@ def _async_replace_issues(hass: HomeAssistant, prefix: str, wanted: set[str]) ->
 
 
 @callback
+def resource_type_name(hass: HomeAssistant, resource_type: str | None) -> str:
+    """Return a resource type's name in Home Assistant's language.
+
+    For the places that take a plain string, not a translation key (a
+    device's model, a repair's placeholders): the ``resource_type`` selector's
+    option in the server's language when its translations are loaded (they
+    are, once GridFlex is set up), else English. A type GridFlex does not know
+    is returned as the platform gave it.
+    """
+    if not resource_type:
+        resource_type = "other"
+    key = f"component.{DOMAIN}.selector.resource_type.options.{resource_type}"
+    translated = translation.async_get_cached_translations(
+        hass, hass.config.language, "selector", DOMAIN
+    ).get(key)
+    return translated or RESOURCE_TYPE_NAMES.get(resource_type, resource_type)
+
+
+def orphan_placeholders(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, resource: Resource
+) -> dict[str, str]:
+    """Name an orphan resource as the platform does: its name, type and id."""
+    return {
+        "site": entry.title,
+        "resource": resource.name or resource.resource_id,
+        "type": resource_type_name(
+            hass, resource.type.value if resource.type else resource.raw_type
+        ),
+        "resource_id": resource.resource_id,
+    }
+
+
+@callback
 def async_sync_orphan_issues(
-    hass: HomeAssistant, entry: GridFlexConfigEntry, orphans: list[str]
+    hass: HomeAssistant, entry: GridFlexConfigEntry, orphans: list[Resource]
 ) -> None:
     """Offer to keep or delete each platform resource no subentry knows."""
     wanted: set[str] = set()
-    for resource_id in orphans:
-        issue_id = orphan_issue_id(entry.entry_id, resource_id)
+    for resource in orphans:
+        issue_id = orphan_issue_id(entry.entry_id, resource.resource_id)
         wanted.add(issue_id)
+        placeholders = orphan_placeholders(hass, entry, resource)
         ir.async_create_issue(
             hass,
             DOMAIN,
             issue_id,
-            data={"entry_id": entry.entry_id, "resource_id": resource_id},
+            # The fix flow shows the same names: it is given only this data.
+            data={
+                "entry_id": entry.entry_id,
+                "resource_id": resource.resource_id,
+                "name": placeholders["resource"],
+                "type": placeholders["type"],
+            },
             is_fixable=True,
             severity=ir.IssueSeverity.WARNING,
             translation_key="orphan_resource",
-            translation_placeholders={"site": entry.title, "resource": resource_id},
+            translation_placeholders=placeholders,
         )
     _async_replace_issues(hass, f"{ISSUE_ORPHAN_PREFIX}_{entry.entry_id}_", wanted)
 

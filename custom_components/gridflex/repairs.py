@@ -7,8 +7,9 @@ from typing import Any
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 
-from .const import CONF_KEPT_RESOURCES, CONF_SITE_ID
+from .const import CONF_KEPT_RESOURCES, CONF_SITE_ID, DOMAIN
 from .coordinator import GridFlexConfigEntry
 from .event_coordinator import GridEventCoordinator
 from .event_worker import NothingToReportError
@@ -20,10 +21,25 @@ from .platforms.errors import GridFlexError, GridFlexNotFoundError
 class OrphanResourceFlow(RepairsFlow):
     """Keep a resource GridFlex did not create, or delete it on the platform."""
 
-    def __init__(self, entry: GridFlexConfigEntry, resource_id: str) -> None:
-        """Remember which resource of which site this is about."""
+    def __init__(
+        self,
+        entry: GridFlexConfigEntry,
+        resource_id: str,
+        name: str | None = None,
+        resource_type: str | None = None,
+    ) -> None:
+        """Remember which resource of which site this is about, and its names."""
         self._entry = entry
         self._resource_id = resource_id
+        # The issue carries the platform's name and type of the resource. Its
+        # issues are not persistent (raised again at each start), so only an
+        # issue of a running earlier version lacks them: the id stands in.
+        self._placeholders = {
+            "site": entry.title,
+            "resource": name or resource_id,
+            "type": resource_type or "?",
+            "resource_id": resource_id,
+        }
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
@@ -31,7 +47,7 @@ class OrphanResourceFlow(RepairsFlow):
         """Ask whether to keep or delete the resource."""
         return self.async_show_menu(
             menu_options=["keep", "delete"],
-            description_placeholders={"resource": self._resource_id},
+            description_placeholders=self._placeholders,
         )
 
     async def async_step_keep(
@@ -50,8 +66,7 @@ class OrphanResourceFlow(RepairsFlow):
         """Delete the resource on the platform (permanent)."""
         if user_input is None:
             return self.async_show_form(
-                step_id="delete",
-                description_placeholders={"resource": self._resource_id},
+                step_id="delete", description_placeholders=self._placeholders
             )
         if self._entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="not_loaded")
@@ -79,10 +94,18 @@ class IncompleteReportFlow(RepairsFlow):
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
-        """Ask whether to send what exists or to give up."""
+        """Ask whether to send what exists or to give up (the issue's text)."""
+        issue = ir.async_get(self.hass).async_get_issue(
+            DOMAIN, report_issue_id(self._entry.entry_id, self._event_id)
+        )
+        placeholders = dict(issue.translation_placeholders or {}) if issue else {}
+        placeholders.setdefault("site", self._entry.title)
+        placeholders.setdefault("event_id", self._event_id)
+        for key in ("start", "hours", "count"):
+            placeholders.setdefault(key, "?")
         return self.async_show_menu(
             menu_options=["send_available", "give_up"],
-            description_placeholders={"event_id": self._event_id},
+            description_placeholders=placeholders,
         )
 
     def _events(self) -> GridEventCoordinator | None:
@@ -138,4 +161,10 @@ async def async_create_fix_flow(
         return IncompleteReportFlow(entry, event_id)
     resource_id = str(data["resource_id"])
     assert issue_id == orphan_issue_id(entry.entry_id, resource_id)
-    return OrphanResourceFlow(entry, resource_id)
+    name, resource_type = data.get("name"), data.get("type")
+    return OrphanResourceFlow(
+        entry,
+        resource_id,
+        str(name) if name is not None else None,
+        str(resource_type) if resource_type is not None else None,
+    )

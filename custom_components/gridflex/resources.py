@@ -28,7 +28,7 @@ from .const import (
     SUBENTRY_RESOURCE,
 )
 from .entity import site_device_info
-from .issues import async_sync_orphan_issues
+from .issues import async_sync_orphan_issues, resource_type_name
 from .platforms.errors import GridFlexError, GridFlexNotFoundError
 from .platforms.models import ResourceSpec, ResourceType
 
@@ -94,7 +94,8 @@ async def async_reconcile(
     Groups go first so that members can point at their group's new id.
     """
     site_id = entry.data[CONF_SITE_ID]
-    on_platform = {r.resource_id for r in await client.list_resources(site_id)}
+    listed = {r.resource_id: r for r in await client.list_resources(site_id)}
+    on_platform = set(listed)
     subentries = sorted(
         resource_subentries(entry).values(), key=lambda s: not is_group(s)
     )
@@ -119,7 +120,9 @@ async def async_reconcile(
             unique_id=created.resource_id,
         )
     kept = set(entry.data.get(CONF_KEPT_RESOURCES, ()))
-    async_sync_orphan_issues(hass, entry, sorted(on_platform - known - kept))
+    async_sync_orphan_issues(
+        hass, entry, [listed[r] for r in sorted(on_platform - known - kept)]
+    )
 
 
 @callback
@@ -134,6 +137,9 @@ def async_ensure_devices(hass: HomeAssistant, entry: GridFlexConfigEntry) -> Non
         device = registry.async_get_device_by_identifier(
             resource_device_identifier(entry.entry_id, subentry_id), entry.entry_id
         )
+        # Device models have no translation key in Home Assistant (only names
+        # do), so the model is the type's name in the server's language.
+        model = resource_type_name(hass, subentry.data[CONF_RESOURCE_TYPE])
         if device is None:
             registry.async_get_or_create(
                 config_entry_id=entry.entry_id,
@@ -142,11 +148,12 @@ def async_ensure_devices(hass: HomeAssistant, entry: GridFlexConfigEntry) -> Non
                 name=subentry.title,
                 manufacturer=entry.runtime_data.client.capabilities.display_name
                 or None,
-                model=subentry.data[CONF_RESOURCE_TYPE],
+                model=model,
                 via_device_id=site_device.id,
             )
-        elif device.name != subentry.title:
-            registry.async_update_device(device.id, name=subentry.title)
+        elif device.name != subentry.title or device.model != model:
+            # Also replaces the raw type key earlier versions stored as model.
+            registry.async_update_device(device.id, name=subentry.title, model=model)
 
 
 async def async_entry_updated(hass: HomeAssistant, entry: GridFlexConfigEntry) -> None:

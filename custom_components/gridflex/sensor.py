@@ -128,7 +128,14 @@ METER_SENSORS: tuple[GridFlexMeterSensorDescription, ...] = (
 
 @dataclass(frozen=True, kw_only=True)
 class GridFlexResourceSensorDescription(SensorEntityDescription):
-    """Describes a status sensor of a resource."""
+    """Describes a status sensor of a resource.
+
+    Disabled by default: the current Powernaut API specification has no
+    resource status or health checks, so until the platform sends them these
+    sensors would only ever be unknown. They are not enabled automatically
+    once it does (the suspended-resource repair works without them); the
+    homeowner enables them on the resource's device.
+    """
 
     value_fn: Callable[[Resource], str | None]
 
@@ -140,6 +147,7 @@ def _health(check: HealthCheck) -> GridFlexResourceSensorDescription:
         translation_key=f"health_{check.value}",
         device_class=SensorDeviceClass.ENUM,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         options=list(HEALTH_CHECK_STATES[check]),
         value_fn=lambda resource: resource.health.get(check),
     )
@@ -151,6 +159,7 @@ RESOURCE_SENSORS: tuple[GridFlexResourceSensorDescription, ...] = (
         translation_key="resource_status",
         device_class=SensorDeviceClass.ENUM,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         options=[status.value for status in ResourceStatus],
         value_fn=lambda resource: resource.status,
     ),
