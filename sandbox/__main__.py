@@ -1,7 +1,10 @@
 """Run the sandbox standalone: ``python -m sandbox --host 127.0.0.1 --port 8765``.
 
 Prints the base URL, the per-platform paths and the sandbox credentials, then
-serves until Ctrl-C (or SIGTERM) and stops cleanly.
+serves until Ctrl-C (or SIGTERM) and stops cleanly. With ``--state FILE`` the
+state is loaded from FILE at start and written back (atomically) within a
+second of every change and at shutdown, so sites, users, assets and tokens
+survive a restart (``sandbox/persistence.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import contextlib
 import signal
 
 from .energy_coordination_webhooks import DEFAULT_RETRY_BASE_DELAY, DEFAULT_TIMEOUT
+from .openapi import specs_available, specs_dir
+from .persistence import StateFile
 from .server import SandboxServer
 from .state import SANDBOX_CREDENTIALS
 
@@ -43,6 +48,19 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_TIMEOUT,
         help="seconds a webhook delivery attempt may take (default 5)",
     )
+    parser.add_argument(
+        "--no-validation",
+        action="store_true",
+        help=(
+            "do not validate requests against the vendors' OpenAPI files "
+            "(used by default when the files cannot be found)"
+        ),
+    )
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the state in FILE: loaded at start, saved on changes and at exit",
+    )
     return parser.parse_args(argv)
 
 
@@ -68,14 +86,35 @@ async def _serve(args: argparse.Namespace) -> None:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    validation = not args.no_validation
+    if validation and not specs_available():
+        # A clone without the vendors' specs beside it (../shared/specs, or
+        # $SANDBOX_SPECS_DIR) still gets a working sandbox for development;
+        # the test suite always validates and fails clearly without them.
+        print(
+            f"OpenAPI specs not found in {specs_dir()}: requests are NOT "
+            "validated against the vendors' contracts (set SANDBOX_SPECS_DIR).",
+            flush=True,
+        )
+        validation = False
     server = SandboxServer(
         host=args.host,
         port=args.port,
+        openapi_validation=validation,
         access_log=args.access_log,
         webhook_retry_base_delay=args.webhook_retry_delay,
         webhook_timeout=args.webhook_timeout,
     )
+    state_file = StateFile(server.state, args.state) if args.state else None
+    if state_file is not None:
+        loaded = state_file.load()
+        print(
+            f"Sandbox state {'loaded from' if loaded else 'will be kept in'} {state_file.path}",
+            flush=True,
+        )
     await server.start()
+    if state_file is not None:
+        state_file.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):
@@ -85,6 +124,8 @@ async def _serve(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         await server.stop()
+        if state_file is not None:
+            await state_file.stop()
         print("GridFlex sandbox stopped.", flush=True)
 
 

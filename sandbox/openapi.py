@@ -169,6 +169,14 @@ def specs_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "shared" / "specs"
 
 
+def specs_available() -> bool:
+    """Return whether every vendor spec file is where ``specs_dir`` says."""
+    folder = specs_dir()
+    return all(
+        (folder / name).is_file() for name in (*SPEC_FILES.values(), WEBHOOK_SPEC_FILE)
+    )
+
+
 def _read_document(path: Path) -> JSONDict:
     if not path.is_file():
         raise SpecsNotFoundError(

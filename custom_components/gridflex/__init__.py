@@ -10,7 +10,13 @@ from homeassistant.helpers.typing import ConfigType
 
 from .client import async_create_platform_client
 from .const import DOMAIN
-from .coordinator import GridFlexConfigEntry, GridFlexRuntimeData, SiteCoordinator
+from .coordinator import (
+    GridFlexConfigEntry,
+    GridFlexRuntimeData,
+    PlatformErrorKind,
+    SiteCoordinator,
+    error_kind,
+)
 from .event_coordinator import GridEventCoordinator, supports_grid_events
 from .issues import async_delete_site_issues
 from .meter import MeterData
@@ -54,7 +60,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
     except GridFlexError as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
-            translation_key="cannot_connect",
+            # Only an unreachable platform "cannot connect"; any other failure
+            # is an answer, told as such (with its status and detail).
+            translation_key=(
+                "cannot_connect"
+                if error_kind(err) is PlatformErrorKind.UNREACHABLE
+                else "unexpected_error"
+            ),
             translation_placeholders={"error": str(err) or type(err).__name__},
         ) from err
 

@@ -127,44 +127,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
 
     def _as_update_error(self, err: GridFlexError) -> Exception:
         """Map a platform error to what Home Assistant expects, with a true message."""
-        match err:
-            case GridFlexAuthError():
-                # The coordinator starts the reauth flow when this is raised.
-                return ConfigEntryAuthFailed(
-                    translation_domain=DOMAIN, translation_key="authentication_failed"
-                )
-            case GridFlexRateLimitedError():
-                return UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="rate_limited",
-                    translation_placeholders={
-                        "retry_after": str(int(err.retry_after or 0))
-                    },
-                    retry_after=err.retry_after,
-                )
-            case GridFlexNotFoundError():
-                return UpdateFailed(
-                    translation_domain=DOMAIN, translation_key="site_not_found"
-                )
-            case GridFlexResponseError():
-                # A subclass of the connection error, but the platform answered.
-                return UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="unexpected_error",
-                    translation_placeholders={"error": str(err) or type(err).__name__},
-                )
-            case GridFlexConnectionError():
-                return UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="cannot_connect",
-                    translation_placeholders={"error": str(err) or type(err).__name__},
-                )
-        # Another 4xx (with its status in the message) or any other answer.
-        return UpdateFailed(
-            translation_domain=DOMAIN,
-            translation_key="unexpected_error",
-            translation_placeholders={"error": str(err) or type(err).__name__},
-        )
+        return update_error(err)
 
     async def _async_fetch(self) -> SiteSnapshot:
         """Read the site (and its resources' status) from the platform."""
@@ -187,6 +150,48 @@ class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
             and subentry.data.get(CONF_RESOURCE_ID)
             for subentry in self.config_entry.subentries.values()
         )
+
+
+def update_error(err: GridFlexError) -> Exception:
+    """Map a platform error to what Home Assistant expects, with a true message."""
+    match err:
+        case GridFlexAuthError():
+            # The coordinator starts the reauth flow when this is raised.
+            return ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="authentication_failed"
+            )
+        case GridFlexRateLimitedError():
+            return UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+                translation_placeholders={
+                    "retry_after": str(int(err.retry_after or 0))
+                },
+                retry_after=err.retry_after,
+            )
+        case GridFlexNotFoundError():
+            return UpdateFailed(
+                translation_domain=DOMAIN, translation_key="site_not_found"
+            )
+        case GridFlexResponseError():
+            # A subclass of the connection error, but the platform answered.
+            return UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="unexpected_error",
+                translation_placeholders={"error": str(err) or type(err).__name__},
+            )
+        case GridFlexConnectionError():
+            return UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err) or type(err).__name__},
+            )
+    # Another 4xx (with its status in the message) or any other answer.
+    return UpdateFailed(
+        translation_domain=DOMAIN,
+        translation_key="unexpected_error",
+        translation_placeholders={"error": str(err) or type(err).__name__},
+    )
 
 
 def error_kind(err: GridFlexError) -> PlatformErrorKind:

@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .const import (
@@ -22,6 +21,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .coordinator import update_error
 from .event_worker import GridEventWorker
 from .grid_events import (
     LPC_KINDS,
@@ -32,7 +32,7 @@ from .grid_events import (
 )
 from .issues import async_sync_eligibility_issue
 from .ledger import SiteLedger, ledger_key
-from .platforms.errors import GridFlexAuthError, GridFlexError
+from .platforms.errors import GridFlexError
 from .platforms.models import (
     EventListing,
     GridEvent,
@@ -145,16 +145,10 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 )
             else:
                 listing = EventListing(events=tuple(await self._list_activations()))
-        except GridFlexAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="authentication_failed"
-            ) from err
         except GridFlexError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": str(err) or type(err).__name__},
-            ) from err
+            # The same truthful messages as the site's polls (a 429 or an odd
+            # answer is not "cannot connect").
+            raise update_error(err) from err
         events = list(listing.events)
         invalid = list(listing.invalid)
         first = self.ledger.last_poll is None
