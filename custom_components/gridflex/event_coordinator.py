@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -196,6 +197,7 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         """
         cancelled = self._take_cancellations(events)
         new = self.ledger.add(events)
+        stored = bool(new)
         now = dt_util.utcnow()
         if history:
             past = [e for e in new if e.end is not None and e.end <= now]
@@ -203,12 +205,17 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 self.ledger.mark_history(event.event_id)
             new = [e for e in new if e not in past]
         for item in self.ledger.add_invalid(invalid or []):
+            stored = True
             LOGGER.warning(
                 "Grid event %s cannot be read and is kept aside: %s",
                 item.event_id,
                 item.reason,
             )
-        await self.ledger.async_save()
+        if stored or cancelled:
+            # On disk before a push is answered and before anything is sent.
+            await self.ledger.async_save()
+        else:
+            self.ledger.schedule_save()  # only the time of the poll changed
         for event in new:
             self._announce(event, now)
         if new or cancelled:
@@ -280,16 +287,22 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 return
 
     async def async_stop(self) -> None:
-        """Let a send in flight finish (so its outcome is known), then stop."""
+        """Let a send in flight finish (so its outcome is known), then stop.
+
+        The ledger is written last: that also cancels a pending delayed save,
+        which must not overwrite what the next instance (a reload) writes.
+        """
         self.async_cancel_schedules()
         task = self._worker_task
-        if task is None or task.done():
-            return
-        try:
-            async with asyncio.timeout(STOP_WAIT):
-                await asyncio.shield(task)
-        except TimeoutError:
-            task.cancel()
+        if task is not None and not task.done():
+            try:
+                async with asyncio.timeout(STOP_WAIT):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.ledger.async_save()
 
     async def async_fire_declined(self, event: GridEvent) -> None:
         """Tell automations that the event was declined."""

@@ -48,6 +48,9 @@ KEEP_FOR: Final = timedelta(days=60)
 """How long an event is kept once it no longer matters (over, answered and
 reported, or given up)."""
 
+LAZY_SAVE_DELAY: Final = 60.0
+"""Seconds before a change that may wait (the time of the last poll) is written."""
+
 type Slot = Literal["answer", "report"]
 
 SENDING: Final = "sending"
@@ -171,6 +174,13 @@ class SiteLedger:
     async def async_save(self) -> None:
         """Write the ledger now."""
         await self._store.async_save(self._data())
+
+    def schedule_save(self) -> None:
+        """Write the ledger soon (nothing that must not be lost changed).
+
+        Home Assistant writes pending delayed saves when it stops.
+        """
+        self._store.async_delay_save(self._data, LAZY_SAVE_DELAY)
 
     # -- events -----------------------------------------------------------
 
