@@ -58,8 +58,8 @@ specs are the corrected contract.
 patch of the loaded document saying what the spec says and what the service
 does, applied in this one place; ``ERRATA_ELSEWHERE`` lists the §5 items that
 are behaviour rather than request schema, and where they live.
-**Documented behaviour** (``DOCUMENTED_BEHAVIOUR``): one more correction
-from platform-apis.md §1.2 (not §5). **Sandbox rules** (``SANDBOX_RULES``):
+**Documented behaviour** (``DOCUMENTED_BEHAVIOUR``): corrections from the
+docs beyond §5 — none (the spec's non-nullable fields hold). **Sandbox rules** (``SANDBOX_RULES``):
 where the sandbox knowingly is stricter than a spec because the service is.
 **Not validated** (``UNVALIDATED_ROUTES``): sandbox routes that no vendor
 spec describes. **Waivers** (``WAIVERS``): requests
@@ -584,42 +584,10 @@ ERRATA_ELSEWHERE: tuple[tuple[str, str], ...] = (
 # Documented behaviour outside §5
 
 
-#: Accepts only ``null`` (OpenAPI 3.0 has no ``null`` type).
-_NULL_ONLY: JSONDict = {"type": "object", "nullable": True, "enum": [None]}
-
-
-def _make_nullable(prop: JSONDict) -> None:
-    if "$ref" in prop or "allOf" in prop:
-        # ``nullable`` next to a reference means nothing: offer null beside it.
-        refs = prop.pop("allOf", None) or [{"$ref": prop.pop("$ref")}]
-        prop["anyOf"] = [*refs, dict(_NULL_ONLY)]
-    else:
-        prop["nullable"] = True
-
-
-def _pn_patch_null_unsets(spec: JSONDict) -> None:
-    # platform-apis.md §1.2: PATCH /v1/connect/resources/{id} is partial and
-    # ``null`` unsets a field. UpdateResourceDto marks only external_id,
-    # group_id and parent_id nullable; name, capacity and webhooks (optional
-    # on a resource too) can be unset the same way. The fields a resource
-    # must have (type, power) stay non-nullable.
-    schemas = _schemas(spec)
-    required = set(schemas["CreateResourceDto"].get("required", []))
-    for name, prop in schemas["UpdateResourceDto"]["properties"].items():
-        if name not in required and not prop.get("nullable"):
-            _make_nullable(prop)
-
-
-DOCUMENTED_BEHAVIOUR: tuple[Erratum, ...] = (
-    Erratum(
-        POWERNAUT,
-        "PATCH resource: null unsets a field",
-        "UpdateResourceDto's name, capacity and webhooks are not nullable",
-        "null unsets any optional field (GridFlex sends webhooks/capacity null)",
-        _pn_patch_null_unsets,
-        source="platform-apis.md §1.2 (not in §5)",
-    ),
-)
+DOCUMENTED_BEHAVIOUR: tuple[Erratum, ...] = ()
+"""Corrections from the docs beyond §5: none. (platform-apis.md §1.2 says a
+Powernaut PATCH's ``null`` unsets a field; the service refuses ``null`` where
+the spec does not allow it, e.g. a resource's ``capacity``, so the spec holds.)"""
 
 
 # Sandbox rules: stricter than a spec, because the service is

@@ -545,8 +545,10 @@ async def update_resource(request: web.Request) -> web.Response:
         key: value for key, value in accepted.items() if resource.get(key) != value
     }
     for key, value in changed.items():
-        if key == "webhooks" and value is None:
-            del resource[key]
+        if key == "webhooks" and not (value or {}).get("accepted"):
+            # An empty ``webhooks: {}`` (or a documented-style null, which the
+            # validation refuses first) leaves the resource without a webhook.
+            resource.pop(key, None)
         else:
             resource[key] = value
     if changed:

@@ -1027,7 +1027,6 @@ async def test_update_resource_clears_group_and_capacity(
         "name": "Driveway charger",
         "type": "electric_vehicle_charging_point",
         "power": {"active": {"minimum": "0.0", "maximum": "11.0"}},
-        "capacity": None,
         "group_id": None,
     }
     assert b'"group_id": null' in patch.body

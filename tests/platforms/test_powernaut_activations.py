@@ -425,7 +425,7 @@ async def test_list_activations_unknown_resource(
 async def test_set_resource_webhook(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
-    """PATCH webhooks {accepted}; None sends webhooks null; a gone resource is 404."""
+    """PATCH webhooks {accepted}; None sends an empty webhooks; a gone resource is 404."""
     fake.on(
         "PATCH",
         RESOURCE,
@@ -440,7 +440,7 @@ async def test_set_resource_webhook(
         await client.set_resource_webhook(RESOURCE_ID, HOOK)
     first, second, _ = fake.sent("PATCH", RESOURCE)
     assert first.json() == {"webhooks": {"accepted": HOOK}}
-    assert second.body == b'{"webhooks": null}'
+    assert second.body == b'{"webhooks": {}}'
     assert first.headers["Content-Type"].startswith("application/json")
 
 

@@ -204,10 +204,10 @@ def test_powernaut_decimal_pattern_takes_every_plain_decimal(number: Decimal) ->
     assert not pattern.match(text.replace(".", ",")) or "." not in text
 
 
-async def test_powernaut_patch_null_unsets(
+async def test_powernaut_patch_null_refused(
     client: Client, sandbox: SandboxServer
 ) -> None:
-    """§1.2: PATCH resource with ``null`` unsets optional fields (GridFlex's webhooks: null)."""
+    """PATCH resource: ``null`` for a non-nullable field is refused; an empty webhooks clears it."""
     headers, site_id = await powernaut_site(client)
     status, resource, _ = await client.request(
         "POST",
@@ -226,14 +226,18 @@ async def test_powernaut_patch_null_unsets(
         json={"webhooks": None, "capacity": None, "name": None},
         headers=headers,
     )
+    # The spec does not make them nullable, and the service refuses null.
+    assert status == 400, body
+    status, body, _ = await client.request(
+        "PATCH", f"{RESOURCES}/{resource['id']}", json={"webhooks": {}}, headers=headers
+    )
     assert status == 202, body
-    assert (body["capacity"], body["name"]) == (None, None)
     assert "webhooks" not in body
     status, body, _ = await client.request(
         "PATCH", f"{RESOURCES}/{resource['id']}", json={"power": None}, headers=headers
     )
     assert (status, body["message"]) == (400, ["body.power: may not be null"])
-    assert len(openapi_violations(sandbox)) == 1
+    assert len(openapi_violations(sandbox)) == 2  # the nulls, then power: null
 
 
 # Energy Coordination

@@ -113,12 +113,12 @@ async def test_resource_lifecycle(client: Client, sandbox: SandboxServer) -> Non
     status, body, _ = await client.request(
         "PATCH",
         f"{RESOURCES}/{battery['id']}",
-        json={"name": "Garage Battery", "capacity": None, "webhooks": None},
+        json={"name": "Garage Battery", "webhooks": {}},
         headers=headers,
     )
     assert status == 202
     assert body["name"] == "Garage Battery"
-    assert body["capacity"] is None
+    assert body["capacity"] == battery["capacity"]  # not nullable: stays
     assert "webhooks" not in body
     assert body["power"] == battery["power"]
     assert body["external_id"] == "NCC-1701"

@@ -318,7 +318,12 @@ class PowernautClient:
     async def update_resource(
         self, site_id: str, resource_id: str, spec: ResourceSpec
     ) -> Resource:
-        """Set name, type, limits, capacity and group (``null`` clears the last two).
+        """Set name, type, limits, capacity and group (``null`` clears the group).
+
+        A capacity is sent only when the resource has one: the spec's
+        ``UpdateResourceDto.capacity`` is not nullable and the platform
+        refuses ``null`` (the docs' "null unsets a field" does not hold for
+        it), so a capacity cannot be removed from a resource by update.
 
         Raises:
             GridFlexRequestRejectedError: before anything is sent, when a power
@@ -329,8 +334,10 @@ class PowernautClient:
             "name": spec.name,
             "type": RESOURCE_TYPES[spec.type],
             "power": _wire_power(spec),
-            "capacity": (
-                None if spec.capacity_kwh is None else _wire_capacity(spec.capacity_kwh)
+            **(
+                {}
+                if spec.capacity_kwh is None
+                else {"capacity": _wire_capacity(spec.capacity_kwh)}
             ),
             "group_id": spec.group_id,
         }
@@ -348,10 +355,11 @@ class PowernautClient:
         """Have Powernaut call ``url`` when it accepts (or cancels) a bid of the resource.
 
         PATCHes the resource's ``webhooks: {accepted: url}``; ``None`` removes
-        the webhook (Powernaut then falls back to MQTT). Raises
+        the webhook with an empty ``webhooks: {}`` (``null`` is not in the
+        spec; Powernaut then falls back to MQTT). Raises
         ``GridFlexNotFoundError`` when the resource is gone.
         """
-        body = {"webhooks": None if url is None else {"accepted": url}}
+        body: dict[str, object] = {"webhooks": {} if url is None else {"accepted": url}}
         await self._auth.request(
             "PATCH", self._resource_url(resource_id), json_body=body
         )
