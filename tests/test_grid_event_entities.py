@@ -23,8 +23,8 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.gridflex.calendar import TEXTS
 from custom_components.gridflex.const import DOMAIN
+from custom_components.gridflex.entity import resource_lpc_window
 from custom_components.gridflex.event_coordinator import EVENT_TYPES
-from custom_components.gridflex.sensor import resource_lpc_window
 
 from .conftest import GSRN_NO, Sandbox, setup_site
 from .test_resources import add_resource, subentry_by_title

@@ -10,18 +10,21 @@ from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, SIGNAL_RESOURCE_ADDED
+from .const import SIGNAL_RESOURCE_ADDED
 from .coordinator import GridFlexConfigEntry
-from .entity import GridFlexMeterEntity, GridFlexSiteEntity, site_device_info
+from .entity import (
+    GridFlexMeterEntity,
+    GridFlexResourceLpcEntity,
+    GridFlexSiteEntity,
+    site_device_info,
+)
 from .event_coordinator import GridEventCoordinator
 from .resources import is_group, resource_subentries
-from .sensor import resource_lpc_window
 
 PARALLEL_UPDATES = 0
 
@@ -130,32 +133,12 @@ class LpcActiveSensor(CoordinatorEntity[GridEventCoordinator], BinarySensorEntit
         return self.coordinator.active_window(dt_util.utcnow()) is not None
 
 
-class ResourceLpcActiveSensor(
-    CoordinatorEntity[GridEventCoordinator], BinarySensorEntity
-):
+class ResourceLpcActiveSensor(GridFlexResourceLpcEntity, BinarySensorEntity):
     """On while a limitation of one resource's power (ResourceLPC) is in force."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "lpc_active"
-
-    def __init__(
-        self, coordinator: GridEventCoordinator, subentry: ConfigSubentry
-    ) -> None:
-        """Attach the sensor to the resource's device."""
-        super().__init__(coordinator)
-        entry = coordinator.config_entry
-        self._subentry_id = subentry.subentry_id
-        self._attr_unique_id = f"{entry.unique_id}_{subentry.subentry_id}_lpc_active"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
-        )
-
-    @property
-    def available(self) -> bool:
-        """Known events stay in force while the platform is unreachable."""
-        return True
 
     @property
     def is_on(self) -> bool:
         """Return whether a window for this resource is in force now."""
-        return resource_lpc_window(self.coordinator, self._subentry_id) is not None
+        return self.active_window() is not None

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
 
 from .const import CONF_RESOURCE_ID, DOMAIN
 from .coordinator import GridFlexConfigEntry, SiteCoordinator
-from .platforms.models import Resource
+from .platforms.models import GridEvent, LimitWindow, Resource
+
+if TYPE_CHECKING:
+    # Imported for types only: the event coordinator reaches this module
+    # through resources.py at import time.
+    from .event_coordinator import GridEventCoordinator
 
 
 def site_device_info(entry: GridFlexConfigEntry) -> DeviceInfo:
@@ -92,3 +100,52 @@ class GridFlexMeterEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the meter's figures."""
         self.async_on_remove(self.meter.async_add_listener(self.async_write_ha_state))
+
+
+class GridFlexResourceLpcEntity(CoordinatorEntity["GridEventCoordinator"]):
+    """An entity of a resource's device that follows its ResourceLPC windows.
+
+    Like the site's grid event entities, it stays available while the
+    platform is unreachable: the events already known keep their windows.
+    Subclasses set ``_attr_translation_key``, which also names the unique id.
+    """
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: GridEventCoordinator, subentry: ConfigSubentry
+    ) -> None:
+        """Attach the entity to the resource's device."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self._subentry_id = subentry.subentry_id
+        self._attr_unique_id = (
+            f"{entry.unique_id}_{subentry.subentry_id}_{self._attr_translation_key}"
+        )
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
+        )
+
+    @property
+    def available(self) -> bool:
+        """Known events stay valid while the platform is unreachable."""
+        return True
+
+    def active_window(self) -> tuple[GridEvent, LimitWindow] | None:
+        """Return the ResourceLPC window in force now for this resource."""
+        return resource_lpc_window(self.coordinator, self._subentry_id)
+
+
+def resource_lpc_window(
+    coordinator: GridEventCoordinator, subentry_id: str
+) -> tuple[GridEvent, LimitWindow] | None:
+    """Return the ResourceLPC window in force now for a resource subentry.
+
+    The platform id is read from the current subentry: it changes when the
+    resource had to be created again on the platform.
+    """
+    subentry = coordinator.config_entry.subentries.get(subentry_id)
+    resource_id = subentry.data.get(CONF_RESOURCE_ID) if subentry else None
+    if not resource_id:
+        return None
+    return coordinator.active_window(dt_util.utcnow(), resource_id=resource_id)

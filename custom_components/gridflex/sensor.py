@@ -23,11 +23,12 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_RESOURCE_ID, DOMAIN, SIGNAL_RESOURCE_ADDED
+from .const import DOMAIN, SIGNAL_RESOURCE_ADDED
 from .coordinator import GridFlexConfigEntry, SiteCoordinator, SiteSnapshot
 from .entity import (
     GridFlexMeterEntity,
     GridFlexResourceEntity,
+    GridFlexResourceLpcEntity,
     GridFlexSiteEntity,
     site_device_info,
 )
@@ -36,9 +37,7 @@ from .meter import MeterData
 from .platforms.base import Capabilities
 from .platforms.models import (
     HEALTH_CHECK_STATES,
-    GridEvent,
     HealthCheck,
-    LimitWindow,
     Resource,
     ResourceStatus,
     SiteStatus,
@@ -401,55 +400,18 @@ class ActivationSetpointSensor(_GridEventSensor):
         return active[1].max_power_kw if active else None
 
 
-class ResourcePowerLimitSensor(CoordinatorEntity[GridEventCoordinator], SensorEntity):
-    """The power limit in force for one resource (ResourceLPC; unknown otherwise).
+class ResourcePowerLimitSensor(GridFlexResourceLpcEntity, SensorEntity):
+    """The power limit in force for one resource (ResourceLPC; unknown otherwise)."""
 
-    Like the site's grid event entities, it stays available while the
-    platform is unreachable: the events already known keep their windows.
-    """
-
-    _attr_has_entity_name = True
     _attr_translation_key = "power_limit"
     _attr_device_class = SensorDeviceClass.POWER
     _attr_native_unit_of_measurement = UnitOfPower.KILO_WATT
 
-    def __init__(
-        self, coordinator: GridEventCoordinator, subentry: ConfigSubentry
-    ) -> None:
-        """Attach the sensor to the resource's device."""
-        super().__init__(coordinator)
-        entry = coordinator.config_entry
-        self._subentry_id = subentry.subentry_id
-        self._attr_unique_id = f"{entry.unique_id}_{subentry.subentry_id}_power_limit"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
-        )
-
-    @property
-    def available(self) -> bool:
-        """Known events stay valid while the platform is unreachable."""
-        return True
-
     @property
     def native_value(self) -> Decimal | None:
         """Return the limit of the resource's window in force."""
-        active = resource_lpc_window(self.coordinator, self._subentry_id)
+        active = self.active_window()
         return active[1].max_power_kw if active else None
-
-
-def resource_lpc_window(
-    coordinator: GridEventCoordinator, subentry_id: str
-) -> tuple[GridEvent, LimitWindow] | None:
-    """Return the ResourceLPC window in force now for a resource subentry.
-
-    The platform id is read from the current subentry: it changes when the
-    resource had to be created again on the platform.
-    """
-    subentry = coordinator.config_entry.subentries.get(subentry_id)
-    resource_id = subentry.data.get(CONF_RESOURCE_ID) if subentry else None
-    if not resource_id:
-        return None
-    return coordinator.active_window(dt_util.utcnow(), resource_id=resource_id)
 
 
 class ScheduledPowerSensor(CoordinatorEntity[ScheduleCoordinator], SensorEntity):
