@@ -285,12 +285,16 @@ def async_clear_report_issue(
 
 
 @callback
-def async_sync_eligibility_issue(
-    hass: HomeAssistant, entry: GridFlexConfigEntry, *, eligible: bool
+def _async_warn_while(
+    hass: HomeAssistant,
+    issue_id: str,
+    *,
+    active: bool,
+    translation_key: str,
+    placeholders: dict[str, str],
 ) -> None:
-    """Raise the issue when the platform removed the site's user; clear it when added."""
-    issue_id = eligibility_issue_id(entry.entry_id)
-    if eligible:
+    """Keep a non-fixable warning issue while ``active``; delete it otherwise."""
+    if not active:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         return
     ir.async_create_issue(
@@ -299,8 +303,22 @@ def async_sync_eligibility_issue(
         issue_id,
         is_fixable=False,
         severity=ir.IssueSeverity.WARNING,
+        translation_key=translation_key,
+        translation_placeholders=placeholders,
+    )
+
+
+@callback
+def async_sync_eligibility_issue(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, *, eligible: bool
+) -> None:
+    """Raise the issue when the platform removed the site's user; clear it when added."""
+    _async_warn_while(
+        hass,
+        eligibility_issue_id(entry.entry_id),
+        active=not eligible,
         translation_key="not_eligible",
-        translation_placeholders={"site": entry.title},
+        placeholders={"site": entry.title},
     )
 
 
@@ -309,16 +327,10 @@ def async_sync_webhook_health_issue(
     hass: HomeAssistant, entry: GridFlexConfigEntry, *, healthy: bool, status: str
 ) -> None:
     """Raise the issue while the platform marks the webhook unhealthy."""
-    issue_id = webhook_unhealthy_issue_id(entry.entry_id)
-    if healthy:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-        return
-    ir.async_create_issue(
+    _async_warn_while(
         hass,
-        DOMAIN,
-        issue_id,
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
+        webhook_unhealthy_issue_id(entry.entry_id),
+        active=not healthy,
         translation_key="webhook_unhealthy",
-        translation_placeholders={"site": entry.title, "status": status},
+        placeholders={"site": entry.title, "status": status},
     )
