@@ -373,6 +373,9 @@ async def test_lpc_compliance(
         {"unit_of_measurement": "kW", "device_class": "power"},
     )
     await hass.async_block_till_done()
+    # The change is recorded; the meter's 4 s refresh shows it.
+    assert hass.states.get("sensor.home_power_against_limit").state == "80.0"
+    await _advance(hass, freezer, T0 + timedelta(hours=1, minutes=1, seconds=4))
     assert hass.states.get("sensor.home_power_against_limit").state == "130.0"
 
 

@@ -52,6 +52,7 @@ async def test_setup_and_unload(
             "platform_reachable",
             "grid_event",
             "activation_setpoint",
+            "activation_active",
         }
     elif platform == "energy_coordination":
         # No site statuses, no meter data on this platform: no such entities;

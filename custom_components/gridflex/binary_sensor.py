@@ -1,4 +1,4 @@
-"""Binary sensors: platform reachable, stream connected, LPC in force."""
+"""Binary sensors: platform reachable, stream connected, LPC or activation in force."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from .const import SIGNAL_RESOURCE_ADDED
 from .coordinator import GridFlexConfigEntry
 from .entity import (
     GridFlexMeterEntity,
+    GridFlexResourceActivationEntity,
+    GridFlexResourceEventEntity,
     GridFlexResourceLpcEntity,
     GridFlexSiteEntity,
     site_device_info,
@@ -49,7 +51,7 @@ async def async_setup_entry(
     entry: GridFlexConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the site's binary sensors and each resource's LPC active sensor."""
+    """Add the site's binary sensors and each resource's LPC or activation sensor."""
     async_add_entities(
         [PlatformReachableSensor(entry.runtime_data.site_coordinator, REACHABLE)]
     )
@@ -57,17 +59,24 @@ async def async_setup_entry(
     if meter is not None and meter.streams:
         async_add_entities([StreamConnectedSensor(entry, STREAM_CONNECTED)])
     events = entry.runtime_data.event_coordinator
-    if events is None or not entry.runtime_data.client.capabilities.lpc_events:
+    if events is None:
         return
-    async_add_entities([LpcActiveSensor(events, entry)])
+    # LPC events where the platform sends them, else activations (Powernaut).
+    resource_sensor: type[GridFlexResourceEventEntity]
+    if entry.runtime_data.client.capabilities.lpc_events:
+        async_add_entities([LpcActiveSensor(events, entry)])
+        resource_sensor = ResourceLpcActiveSensor
+    else:
+        async_add_entities([ActivationActiveSensor(events, entry)])
+        resource_sensor = ResourceActivationActiveSensor
 
     @callback
     def add_resource(subentry: ConfigSubentry) -> None:
-        # Resource LPC events target resources, never groups.
+        # Resource LPC events and activations target resources, never groups.
         if is_group(subentry):
             return
         async_add_entities(
-            [ResourceLpcActiveSensor(events, subentry)],
+            [resource_sensor(events, subentry)],
             config_subentry_id=subentry.subentry_id,
         )
 
@@ -142,3 +151,43 @@ class ResourceLpcActiveSensor(GridFlexResourceLpcEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Return whether a window for this resource is in force now."""
         return self.active_window() is not None
+
+
+class ActivationActiveSensor(
+    CoordinatorEntity[GridEventCoordinator], BinarySensorEntity
+):
+    """On while an activation of any of the site's resources is in force."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "activation_active"
+
+    def __init__(
+        self, coordinator: GridEventCoordinator, entry: GridFlexConfigEntry
+    ) -> None:
+        """Attach the sensor to the site device."""
+        super().__init__(coordinator)
+        self._attr_unique_id = f"{entry.unique_id}_activation_active"
+        self._attr_device_info = site_device_info(entry)
+
+    @property
+    def available(self) -> bool:
+        """Known activations stay in force while the platform is unreachable."""
+        return True
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether an activation is in force now."""
+        return bool(self.coordinator.active_activations(dt_util.utcnow()))
+
+
+class ResourceActivationActiveSensor(
+    GridFlexResourceActivationEntity, BinarySensorEntity
+):
+    """On while an activation of one resource is in force."""
+
+    _attr_translation_key = "activation_active"
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether an activation of this resource is in force now."""
+        return self.active_activation() is not None

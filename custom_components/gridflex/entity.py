@@ -102,8 +102,8 @@ class GridFlexMeterEntity(Entity):
         self.async_on_remove(self.meter.async_add_listener(self.async_write_ha_state))
 
 
-class GridFlexResourceLpcEntity(CoordinatorEntity["GridEventCoordinator"]):
-    """An entity of a resource's device that follows its ResourceLPC windows.
+class GridFlexResourceEventEntity(CoordinatorEntity["GridEventCoordinator"]):
+    """An entity of a resource's device that follows the grid events targeting it.
 
     Like the site's grid event entities, it stays available while the
     platform is unreachable: the events already known keep their windows.
@@ -131,21 +131,49 @@ class GridFlexResourceLpcEntity(CoordinatorEntity["GridEventCoordinator"]):
         """Known events stay valid while the platform is unreachable."""
         return True
 
+
+class GridFlexResourceLpcEntity(GridFlexResourceEventEntity):
+    """An entity of a resource's device that follows its ResourceLPC windows."""
+
     def active_window(self) -> tuple[GridEvent, LimitWindow] | None:
         """Return the ResourceLPC window in force now for this resource."""
         return resource_lpc_window(self.coordinator, self._subentry_id)
 
 
-def resource_lpc_window(
-    coordinator: GridEventCoordinator, subentry_id: str
-) -> tuple[GridEvent, LimitWindow] | None:
-    """Return the ResourceLPC window in force now for a resource subentry.
+class GridFlexResourceActivationEntity(GridFlexResourceEventEntity):
+    """An entity of a resource's device that follows its Powernaut activations."""
 
-    The platform id is read from the current subentry: it changes when the
-    resource had to be created again on the platform.
+    def active_activation(self) -> tuple[GridEvent, LimitWindow] | None:
+        """Return the activation in force now for this resource."""
+        return resource_activation(self.coordinator, self._subentry_id)
+
+
+def _platform_resource_id(
+    coordinator: GridEventCoordinator, subentry_id: str
+) -> str | None:
+    """Return the platform id of a resource subentry (None without one).
+
+    Read from the current subentry: it changes when the resource had to be
+    created again on the platform.
     """
     subentry = coordinator.config_entry.subentries.get(subentry_id)
     resource_id = subentry.data.get(CONF_RESOURCE_ID) if subentry else None
-    if not resource_id:
+    return str(resource_id) if resource_id else None
+
+
+def resource_lpc_window(
+    coordinator: GridEventCoordinator, subentry_id: str
+) -> tuple[GridEvent, LimitWindow] | None:
+    """Return the ResourceLPC window in force now for a resource subentry."""
+    if (resource_id := _platform_resource_id(coordinator, subentry_id)) is None:
         return None
     return coordinator.active_window(dt_util.utcnow(), resource_id=resource_id)
+
+
+def resource_activation(
+    coordinator: GridEventCoordinator, subentry_id: str
+) -> tuple[GridEvent, LimitWindow] | None:
+    """Return the activation in force now for a resource subentry."""
+    if (resource_id := _platform_resource_id(coordinator, subentry_id)) is None:
+        return None
+    return coordinator.active_activations(dt_util.utcnow()).get(resource_id)

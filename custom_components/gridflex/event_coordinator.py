@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
@@ -33,7 +35,7 @@ from .grid_events import (
 )
 from .issues import async_sync_eligibility_issue
 from .ledger import SiteLedger, ledger_key
-from .platforms.errors import GridFlexError
+from .platforms.errors import GridFlexError, GridFlexNotFoundError
 from .platforms.models import (
     EventListing,
     GridEvent,
@@ -41,7 +43,12 @@ from .platforms.models import (
     InvalidGridEvent,
     LimitWindow,
 )
-from .resources import is_group, resource_subentries
+from .resources import (
+    async_resource_missing,
+    is_group,
+    resource_device_identifier,
+    resource_subentries,
+)
 
 if TYPE_CHECKING:
     from .coordinator import GridFlexConfigEntry
@@ -69,8 +76,6 @@ EVENT_TYPES: Final = [
     "activation_cancelled",
     "price_curve_received",
 ]
-
-ACTIVATION_KINDS: Final = frozenset({GridEventKind.ACTIVATION})
 
 
 def supports_grid_events(client: Any) -> bool:
@@ -177,7 +182,14 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         for subentry in resource_subentries(self.config_entry).values():
             resource_id = subentry.data.get(CONF_RESOURCE_ID)
             if resource_id and not is_group(subentry):
-                events += await self.client.list_activations(resource_id, start=since)
+                try:
+                    events += await self.client.list_activations(
+                        resource_id, start=since
+                    )
+                except GridFlexNotFoundError:
+                    # Gone on the platform: the others still poll; the
+                    # resource itself is handled once, not at every poll.
+                    async_resource_missing(self.hass, self.config_entry, resource_id)
         return events
 
     async def async_receive(
@@ -346,6 +358,8 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
     def _fire(self, kind: str, event: GridEvent, window: LimitWindow | None) -> None:
         """Tell the event entity and the event bus."""
         payload = event_payload(event, window)
+        if event.kind is GridEventKind.ACTIVATION:
+            payload.update(self._resource_details(event))
         self.hass.bus.async_fire(BUS_EVENT, {"type": kind, **payload})
         async_dispatcher_send(
             self.hass,
@@ -353,6 +367,27 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
             kind,
             payload,
         )
+
+    @callback
+    def _resource_details(self, event: GridEvent) -> dict[str, str | None]:
+        """Name the resource an activation targets: its name, subentry and device.
+
+        All ``None`` when the resource is not (or no longer) one of GridFlex's.
+        """
+        resource_id = activation_resource(event)
+        entry = self.config_entry
+        for subentry_id, subentry in resource_subentries(entry).items():
+            if resource_id and subentry.data.get(CONF_RESOURCE_ID) == resource_id:
+                device = dr.async_get(self.hass).async_get_device_by_identifier(
+                    resource_device_identifier(entry.entry_id, subentry_id),
+                    entry.entry_id,
+                )
+                return {
+                    "resource_name": subentry.title,
+                    "subentry_id": subentry_id,
+                    "device_id": device.id if device else None,
+                }
+        return {"resource_name": None, "subentry_id": None, "device_id": None}
 
     @callback
     def async_cancel_schedules(self) -> None:
@@ -363,23 +398,17 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         self._scheduled.clear()
 
     def active_window(
-        self,
-        now: datetime,
-        kinds: frozenset[GridEventKind] = LPC_KINDS,
-        *,
-        resource_id: str | None = None,
+        self, now: datetime, *, resource_id: str | None = None
     ) -> tuple[GridEvent, LimitWindow] | None:
-        """Return the window in force now, if any (the lowest value wins).
+        """Return the LPC window in force now, if any (the lowest limit wins).
 
         LPC windows are the site's (LocationLPC) unless ``resource_id`` asks
         for one resource's (ResourceLPC); declined events are not in force.
         """
 
         def applies(event: GridEvent) -> bool:
-            if event.kind not in kinds or self.ledger.declined(event.event_id):
+            if event.kind not in LPC_KINDS or self.ledger.declined(event.event_id):
                 return False
-            if event.kind not in LPC_KINDS:
-                return True
             if resource_id is None:
                 return is_location_lpc(event)
             return is_resource_lpc(event) and resource_id in event.resource_ids
@@ -392,6 +421,37 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         ]
         return min(active, key=lambda pair: pair[1].max_power_kw) if active else None
 
+    def active_activations(
+        self, now: datetime
+    ) -> dict[str, tuple[GridEvent, LimitWindow]]:
+        """Return the activation in force now for each resource, by platform id.
+
+        An activation is one accepted bid of one resource. Should two be in
+        force for the same resource, the one accepted last is the setpoint.
+        """
+        active: dict[str, tuple[GridEvent, LimitWindow]] = {}
+        for event in self.ledger.sorted_events(
+            lambda e: e.kind is GridEventKind.ACTIVATION
+        ):
+            for window in event.windows:
+                if not window.start <= now < window.end:
+                    continue
+                resource_id = activation_resource(event) or ""
+                known = active.get(resource_id)
+                if known is None or event.created_at >= known[0].created_at:
+                    active[resource_id] = (event, window)
+        return active
+
+    def activation_setpoint(self, now: datetime) -> Decimal | None:
+        """Return the sum of the setpoints in force now across the site's resources.
+
+        ``None`` while no activation is in force.
+        """
+        active = self.active_activations(now)
+        if not active:
+            return None
+        return sum((window.max_power_kw for _, window in active.values()), Decimal(0))
+
     def next_event_start(self, now: datetime) -> datetime | None:
         """Return when the next LPC event (not one already running) starts."""
         starts = [
@@ -402,3 +462,8 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
             if event.start is not None and event.start > now
         ]
         return min(starts) if starts else None
+
+
+def activation_resource(event: GridEvent) -> str | None:
+    """Return the platform id of the resource an activation targets."""
+    return event.resource_ids[0] if event.resource_ids else None

@@ -30,13 +30,18 @@ def event_prefix(event: GridEvent) -> str:
 def event_payload(
     event: GridEvent, window: LimitWindow | None = None
 ) -> dict[str, Any]:
-    """Return what the event entity and the bus event carry."""
+    """Return what the event entity and the bus event carry.
+
+    The window's power is ``limit_kw`` for LPC events (a maximum) and
+    ``setpoint_kw`` for activations (the power asked for).
+    """
+    value_key = "setpoint_kw" if event.kind is GridEventKind.ACTIVATION else "limit_kw"
     return {
         "event_id": event.event_id,
         "kind": event.kind.value,
         "raw_type": event.raw_type,
         "resource_ids": list(event.resource_ids),
-        "limit_kw": float(window.max_power_kw) if window else None,
+        value_key: float(window.max_power_kw) if window else None,
         "start": (
             window.start if window else event.start or event.created_at
         ).isoformat(),
