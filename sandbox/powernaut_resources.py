@@ -6,14 +6,18 @@ permissions"):
 
 - ``POST /v1/connect/resources``: a ``CreateResourceDto`` → 201 ``ResourceDto``.
   ``type``, ``power`` and ``site_id`` are required; the site must exist (404
-  "Site does not exist"); at most 10 resources per site (400).
+  "Site does not exist"); at most 10 resources per site (400 "A maximum of 10
+  resources can be created per site", the spec's words). ``external_id`` is
+  not unique: the spec has no such rule and no 409 for this route, so a
+  second resource with the same ``external_id`` is created like any other.
 - ``GET /v1/connect/resources?site_id=`` (``connection_point_id`` is the
   deprecated alias; no page parameters, other query parameters are 400):
   ``{total, items}``, oldest first; without ``site_id`` every resource (with
   edge-cloud auth: the site's own).
-- ``GET /v1/connect/resources/{id}``, ``PATCH`` (partial, ``null`` unsets
-  ``name``, ``external_id``, ``capacity``, ``group_id``, ``parent_id`` and
-  ``webhooks``; ``site_id`` cannot be changed; 202 ``ResourceDto``) and
+- ``GET /v1/connect/resources/{id}``, ``PATCH`` (partial; ``null`` unsets
+  the spec's nullable ``external_id``, ``group_id`` and ``parent_id`` — the
+  OpenAPI validation refuses it elsewhere — and an empty ``webhooks: {}``
+  removes the webhook; ``site_id`` cannot be changed; 202 ``ResourceDto``) and
   ``DELETE`` (204). Deleting a group clears its members' ``group_id``,
   deleting a meter its children's ``parent_id``, and a site's
   ``head_meter_resource_id`` that named it.
@@ -23,7 +27,10 @@ permissions"):
 group_id, parent_id, webhooks?: {accepted?}, created_at, modified_at,
 last_seen_at: null}``; ``webhooks`` only when set. The spec has no resource
 status or health checks; ``PATCH /_sandbox/powernaut/resources/{id}`` adds
-``status`` and ``health_checks`` (GridFlex's assumed wire form) and ``null``
+``status`` and ``health_checks`` (the product docs' check names in snake_case:
+``availability``, ``activation_compliance``, ``baselines_too_inaccurate``,
+``no_bids``, ``meter_data_anomalies``; the shorter ``baselines``, ``bids`` and
+``meter_data`` are taken too and served under the name given) and ``null``
 removes them again.
 
 Validation follows the service's whitelisting validator: unknown properties,
@@ -79,13 +86,20 @@ RESOURCE_STATUSES: tuple[str, ...] = (
     "degraded",
     "suspended",
 )
-#: The product docs' health checks and their values (not in the spec).
+#: The product docs' health checks and their values (not in the spec), by
+#: the docs' names in snake_case.
 HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
     "availability": ("initial", "online", "offline"),
     "activation_compliance": ("initial", "compliant", "not_compliant"),
-    "baselines": ("initial", "accurate", "inaccurate"),
-    "bids": ("initial", "active", "no_bids"),
-    "meter_data": ("initial", "ok", "rare_anomaly", "frequent_anomaly"),
+    "baselines_too_inaccurate": ("initial", "accurate", "inaccurate"),
+    "no_bids": ("initial", "active", "no_bids"),
+    "meter_data_anomalies": ("initial", "ok", "rare_anomaly", "frequent_anomaly"),
+}
+#: Shorter names of three checks, also taken by the control API.
+HEALTH_CHECK_ALIASES: dict[str, str] = {
+    "baselines": "baselines_too_inaccurate",
+    "bids": "no_bids",
+    "meter_data": "meter_data_anomalies",
 }
 MAX_RESOURCES_PER_SITE = 10
 MAX_HIERARCHY_LEVELS = 10
@@ -569,18 +583,22 @@ async def delete_resource(request: web.Request) -> web.Response:
 
 
 def _merged_health_checks(resource: JSONDict, checks: Any) -> JSONDict:
+    """Merge checks into the resource's; a check keeps the last name it was given."""
     if not isinstance(checks, dict):
         raise TypeError("health_checks must be an object or null")
-    if extra := unknown_fields(checks, HEALTH_CHECKS):
+    if extra := unknown_fields(checks, (*HEALTH_CHECKS, *HEALTH_CHECK_ALIASES)):
         raise ValueError(f"Unknown health checks: {', '.join(extra)}")
     merged = dict(
         resource.get("health_checks") or dict.fromkeys(HEALTH_CHECKS, "initial")
     )
     for name, value in checks.items():
-        if value not in HEALTH_CHECKS[name]:
+        check = HEALTH_CHECK_ALIASES.get(str(name), str(name))
+        if value not in HEALTH_CHECKS[check]:
             raise ValueError(
-                f"health_checks.{name} must be one of {', '.join(HEALTH_CHECKS[name])}"
+                f"health_checks.{name} must be one of {', '.join(HEALTH_CHECKS[check])}"
             )
+        for other in [n for n in merged if HEALTH_CHECK_ALIASES.get(n, n) == check]:
+            del merged[other]
         merged[name] = value
     return merged
 

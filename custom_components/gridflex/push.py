@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from datetime import timedelta
 import secrets
@@ -15,8 +16,9 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.network import NoURLAvailableError
 
-from .const import CONF_RESOURCE_ID, CONF_SITE_ID, DOMAIN, LOGGER
+from .const import CONF_PLATFORM, CONF_RESOURCE_ID, CONF_SITE_ID, DOMAIN, LOGGER
 from .issues import async_sync_webhook_health_issue
+from .platforms import capabilities
 from .platforms.energy_coordination import (
     MAX_NOTIFICATION_BYTES,
     NOTIFICATION_TYPES,
@@ -25,7 +27,7 @@ from .platforms.energy_coordination import (
     verify_signature,
 )
 from .platforms.errors import GridFlexError, GridFlexNotFoundError
-from .platforms.models import InvalidGridEvent, WebhookInfo
+from .platforms.models import InvalidGridEvent, PlatformKey, Resource, WebhookInfo
 from .resources import is_group, resource_subentries
 
 if TYPE_CHECKING:
@@ -38,7 +40,10 @@ CONF_WEBHOOK_URL = "webhook_url"
 CONF_PLATFORM_WEBHOOK_ID = "platform_webhook_id"
 CONF_CLOUDHOOK = "cloudhook"
 CONF_WEBHOOK_RESOURCES = "webhook_resources"
+"""No longer written: the platform's own ``webhooks.accepted`` is compared."""
 SEEN_NOTIFICATIONS = 500
+REMOVE_TIMEOUT = 15.0
+"""Seconds the removal of an entry may spend clearing resource webhooks."""
 WEBHOOK_CHECK_INTERVAL = timedelta(days=1)
 UNHEALTHY_STATUSES = frozenset({"Unhealthy", "TimeOut"})
 """The platform's ``WebhookStatus`` values that mean pushes do not arrive."""
@@ -288,12 +293,18 @@ async def _async_delete_platform_webhook(client: Any, platform_id: str) -> None:
 
 
 async def async_remove_push(hass: HomeAssistant, entry: GridFlexConfigEntry) -> None:
-    """Unregister the webhook on the platform and the cloudhook (entry removed)."""
+    """Unregister the webhook on the platform and the cloudhook (entry removed).
+
+    Powernaut resources get their ``webhooks.accepted`` cleared, so that the
+    platform goes back to MQTT instead of calling a webhook nobody serves.
+    """
     from .client import async_create_platform_client
 
+    client: Any = async_create_platform_client(hass, entry.data)
     if platform_id := entry.data.get(CONF_PLATFORM_WEBHOOK_ID):
-        client = async_create_platform_client(hass, entry.data)
         await _async_delete_platform_webhook(client, platform_id)
+    elif callable(getattr(client, "set_resource_webhook", None)):
+        await _async_clear_resource_webhooks(client, entry)
     if entry.data.get(CONF_CLOUDHOOK) and "cloud" in hass.config.components:
         from homeassistant.components import cloud
 
@@ -329,6 +340,18 @@ def _make_activation_handler(
     return _handle
 
 
+def activation_webhook_url(entry: GridFlexConfigEntry) -> str | None:
+    """Return where Powernaut announces accepted bids, when Home Assistant is reachable.
+
+    ``None`` for platforms with their own webhook registration (Energy
+    Coordination) or none (FlexMeasures).
+    """
+    if capabilities(PlatformKey(entry.data[CONF_PLATFORM])).lpc_events:
+        return None
+    url = entry.data.get(CONF_WEBHOOK_URL)
+    return str(url) if url else None
+
+
 async def async_setup_activation_push(
     hass: HomeAssistant, entry: GridFlexConfigEntry, events: GridEventCoordinator
 ) -> None:
@@ -336,6 +359,9 @@ async def async_setup_activation_push(
 
     Powernaut signs nothing (none is documented): the webhook id is a random
     secret, and the call only says which bid to read back from the platform.
+    A new resource gets the webhook when it is created; each read of the
+    site's resources (at start, after any change of the resources, every few
+    minutes) sets it, in the background, on those that lack it.
     """
     client: Any = entry.runtime_data.client
     data = dict(entry.data)
@@ -353,27 +379,122 @@ async def async_setup_activation_push(
     )
     entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
     url, cloudhook = await _async_public_url(hass, webhook_id)
+    data.pop(CONF_WEBHOOK_RESOURCES, None)
     if _async_reachable(hass, entry, url):
         assert url is not None
-        registered = set(data.get(CONF_WEBHOOK_RESOURCES, ()))
-        resources = {
-            str(subentry.data[CONF_RESOURCE_ID])
-            for subentry in resource_subentries(entry).values()
-            if subentry.data.get(CONF_RESOURCE_ID) and not is_group(subentry)
-        }
-        if url != data.get(CONF_WEBHOOK_URL):
-            registered = set()
-        for resource_id in sorted(resources - registered):
-            try:
-                await client.set_resource_webhook(resource_id, url)
-            except GridFlexError as err:
-                LOGGER.warning("Could not set the activation webhook: %s", err)
-                continue
-            registered.add(resource_id)
-        data |= {
-            CONF_WEBHOOK_URL: url,
-            CONF_CLOUDHOOK: cloudhook,
-            CONF_WEBHOOK_RESOURCES: sorted(registered & resources),
-        }
+        data |= {CONF_WEBHOOK_URL: url, CONF_CLOUDHOOK: cloudhook}
+        _async_follow_resource_webhooks(hass, entry, url)
+    else:
+        data.pop(CONF_WEBHOOK_URL, None)
     if data != dict(entry.data):
         hass.config_entries.async_update_entry(entry, data=data)
+
+
+@callback
+def _async_follow_resource_webhooks(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, url: str
+) -> None:
+    """Set the webhook on each resource whose platform copy lacks it.
+
+    Runs after every read of the site (its resources are listed with it),
+    one run at a time; a failure is tried again at the next read.
+    """
+    coordinator = entry.runtime_data.site_coordinator
+    running: set[asyncio.Task[None]] = set()
+    again: list[bool] = [False]
+
+    async def _sync() -> None:
+        while True:
+            again[0] = False
+            listed = coordinator.data.resources if coordinator.data else {}
+            await _async_set_missing_webhooks(entry, listed, url)
+            if not again[0]:
+                return
+
+    @callback
+    def _on_update() -> None:
+        if not coordinator.last_update_success:
+            return
+        if running:
+            again[0] = True  # read again while a run was busy: one more run
+            return
+        task = entry.async_create_background_task(
+            hass, _sync(), f"{DOMAIN} resource webhooks"
+        )
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    entry.async_on_unload(coordinator.async_add_listener(_on_update))
+    _on_update()
+
+
+async def _async_set_missing_webhooks(
+    entry: GridFlexConfigEntry, listed: dict[str, Resource], url: str
+) -> None:
+    """PATCH the webhook onto the (non-group) resources whose platform copy lacks it."""
+    client: Any = entry.runtime_data.client
+    for subentry in resource_subentries(entry).values():
+        resource = listed.get(str(subentry.data.get(CONF_RESOURCE_ID)))
+        if resource is None or is_group(subentry) or resource.webhook_url == url:
+            continue
+        try:
+            await client.set_resource_webhook(resource.resource_id, url)
+        except GridFlexError as err:
+            LOGGER.warning(
+                "Could not set the activation webhook of %s: %s", subentry.title, err
+            )
+
+
+async def _async_clear_resource_webhooks(
+    client: Any, entry: GridFlexConfigEntry
+) -> None:
+    """Clear ``webhooks.accepted`` of the site's resources (best effort, bounded).
+
+    Clears every resource whose webhook is this entry's, and those the
+    resource subentries hold; what the platform does not answer for within
+    ``REMOVE_TIMEOUT`` keeps its webhook.
+    """
+    url = entry.data.get(CONF_WEBHOOK_URL)
+    held = {
+        str(subentry.data[CONF_RESOURCE_ID])
+        for subentry in resource_subentries(entry).values()
+        if subentry.data.get(CONF_RESOURCE_ID) and not is_group(subentry)
+    }
+    try:
+        async with asyncio.timeout(REMOVE_TIMEOUT):
+            try:
+                listed: list[Resource] = await client.list_resources(
+                    entry.data[CONF_SITE_ID]
+                )
+            except GridFlexNotFoundError:
+                return  # the site is gone, and its resources with it
+            except GridFlexError as err:
+                LOGGER.debug("Could not list the resources: %s", err)
+                targets = held
+            else:
+                targets = {
+                    r.resource_id
+                    for r in listed
+                    if r.webhook_url and (r.webhook_url == url or r.resource_id in held)
+                }
+            results = await asyncio.gather(
+                *(client.set_resource_webhook(rid, None) for rid in sorted(targets)),
+                return_exceptions=True,
+            )
+    except TimeoutError:
+        LOGGER.warning(
+            "The platform did not answer in time; "
+            "resources may keep calling the removed webhook"
+        )
+        return
+    failed = [
+        r
+        for r in results
+        if isinstance(r, BaseException) and not isinstance(r, GridFlexNotFoundError)
+    ]
+    if failed:
+        LOGGER.warning(
+            "Could not clear the activation webhook of %s resources: %s",
+            len(failed),
+            failed[0],
+        )

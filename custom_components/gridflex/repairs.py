@@ -13,13 +13,14 @@ from .const import CONF_KEPT_RESOURCES, CONF_SITE_ID, DOMAIN
 from .coordinator import GridFlexConfigEntry
 from .event_coordinator import GridEventCoordinator
 from .event_worker import NothingToReportError
-from .issues import ISSUE_REPORT_PREFIX, orphan_issue_id, report_issue_id
+from .issues import ISSUE_REPORT_PREFIX, can_take_back, orphan_issue_id, report_issue_id
 from .ledger import AlreadyDoneError
 from .platforms.errors import GridFlexError, GridFlexNotFoundError
+from .resources import async_take_back
 
 
 class OrphanResourceFlow(RepairsFlow):
-    """Keep a resource GridFlex did not create, or delete it on the platform."""
+    """Take back, keep or delete a platform resource no GridFlex resource stands for."""
 
     def __init__(
         self,
@@ -27,10 +28,13 @@ class OrphanResourceFlow(RepairsFlow):
         resource_id: str,
         name: str | None = None,
         resource_type: str | None = None,
+        *,
+        adoptable: bool = False,
     ) -> None:
         """Remember which resource of which site this is about, and its names."""
         self._entry = entry
         self._resource_id = resource_id
+        self._adoptable = adoptable
         # The issue carries the platform's name and type of the resource. Its
         # issues are not persistent (raised again at each start), so only an
         # issue of a running earlier version lacks them: the id stands in.
@@ -44,11 +48,49 @@ class OrphanResourceFlow(RepairsFlow):
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
-        """Ask whether to keep or delete the resource."""
+        """Ask whether to take the resource back, keep it or delete it.
+
+        Taking back is offered for a resource GridFlex can stand for (a type
+        it knows, and power limits).
+        """
         return self.async_show_menu(
-            menu_options=["keep", "delete"],
+            menu_options=["adopt", "keep", "delete"]
+            if self._adoptable
+            else ["keep", "delete"],
             description_placeholders=self._placeholders,
         )
+
+    async def async_step_adopt(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Make the resource a GridFlex resource of the site again."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="adopt", description_placeholders=self._placeholders
+            )
+        if self._entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="not_loaded")
+        client = self._entry.runtime_data.client
+        try:
+            listed = {
+                r.resource_id: r
+                for r in await client.list_resources(self._entry.data[CONF_SITE_ID])
+            }
+        except GridFlexError as err:
+            return self.async_abort(
+                reason="adopt_failed", description_placeholders={"error": str(err)}
+            )
+        resource = listed.get(self._resource_id)
+        if resource is None:
+            return self.async_abort(
+                reason="resource_gone", description_placeholders=self._placeholders
+            )
+        if not can_take_back(resource):
+            return self.async_abort(
+                reason="cannot_adopt", description_placeholders=self._placeholders
+            )
+        async_take_back(self.hass, self._entry, [resource], listed)
+        return self.async_create_entry(data={})
 
     async def async_step_keep(
         self, user_input: dict[str, Any] | None = None
@@ -167,4 +209,5 @@ async def async_create_fix_flow(
         resource_id,
         str(name) if name is not None else None,
         str(resource_type) if resource_type is not None else None,
+        adoptable=bool(data.get("adoptable")),
     )

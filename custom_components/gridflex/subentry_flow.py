@@ -55,8 +55,9 @@ from .platforms.errors import (
     GridFlexError,
     GridFlexRequestRejectedError,
 )
-from .platforms.models import PlatformKey, ResourceType
-from .resources import build_spec, is_group, resource_subentries
+from .platforms.models import PlatformKey, Resource, ResourceType
+from .push import activation_webhook_url
+from .resources import build_spec, find_by_external_id, is_group, resource_subentries
 
 CONF_NAME = "name"
 STORAGE_TYPES = (ResourceType.BATTERY, ResourceType.ELECTRIC_VEHICLE)
@@ -115,8 +116,14 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
     """Add or change a flexible resource of the site."""
 
     def __init__(self) -> None:
-        """Start with nothing chosen."""
+        """Start with nothing chosen; pick the new resource's key once.
+
+        The ``external_id`` stays the same for every attempt of this flow, so
+        a resource created by an attempt whose answer got lost is found on
+        the platform and taken, never created a second time.
+        """
         self._base: dict[str, Any] = {}
+        self._external_id = uuid.uuid4().hex
 
     @property
     def _caps(self) -> Capabilities:
@@ -132,6 +139,18 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
             return self.async_abort(
                 reason="max_resources", description_placeholders={"limit": str(limit)}
             )
+        if user_input is None and limit is not None:
+            # What the platform holds counts, resources unknown to Home
+            # Assistant included; unreachable now, the details step checks.
+            try:
+                listed = await self._async_list_resources()
+            except GridFlexError as err:
+                LOGGER.debug("Could not count the platform's resources: %s", err)
+            else:
+                if (full := self._platform_full(listed)) is not None:
+                    return self.async_abort(
+                        reason="platform_full", description_placeholders=full
+                    )
         if user_input is not None:
             self._base = user_input
             return await self.async_step_details()
@@ -162,7 +181,7 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             data = self._validate(resource_type, user_input, errors)
             if not errors:
-                data[CONF_EXTERNAL_ID] = uuid.uuid4().hex
+                data[CONF_EXTERNAL_ID] = self._external_id
                 result = await self._async_mirror(
                     data, self._base[CONF_NAME], None, errors, placeholders
                 )
@@ -374,6 +393,31 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_GROUP] = "invalid_group"
         return data
 
+    async def _async_list_resources(self) -> list[Resource]:
+        """Return what the platform holds for the site."""
+        entry = self._get_entry()
+        client = async_create_platform_client(self.hass, entry.data)
+        return await client.list_resources(entry.data[CONF_SITE_ID])
+
+    def _platform_full(self, listed: list[Resource]) -> dict[str, str] | None:
+        """Return the placeholders of the refusal when the site has no room left.
+
+        The platform counts every resource of the site (at most 10 on
+        Powernaut, the 11th is a 400), also those no subentry stands for.
+        """
+        limit = self._caps.max_resources_per_site
+        if limit is None or len(listed) < limit:
+            return None
+        held = {
+            subentry.data.get(CONF_RESOURCE_ID)
+            for subentry in resource_subentries(self._get_entry()).values()
+        }
+        return {
+            "limit": str(limit),
+            "count": str(len(listed)),
+            "unknown": str(sum(1 for r in listed if r.resource_id not in held)),
+        }
+
     async def _async_mirror(
         self,
         data: dict[str, Any],
@@ -382,12 +426,27 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str],
         placeholders: dict[str, str],
     ) -> str | None:
-        """Create or update the resource on the platform; return its id."""
+        """Create or update the resource on the platform; return its id.
+
+        Before creating, the site's resources are read: one carrying this
+        flow's ``external_id`` (an earlier attempt whose answer was lost) is
+        taken and updated instead, and a site without room is refused here,
+        before the platform would refuse it.
+        """
         entry = self._get_entry()
         client = async_create_platform_client(self.hass, entry.data)
-        spec = build_spec(entry, data, name)
+        spec = build_spec(entry, data, name, webhook_url=activation_webhook_url(entry))
         site_id = entry.data[CONF_SITE_ID]
         try:
+            if resource_id is None:
+                listed = await client.list_resources(site_id)
+                if found := find_by_external_id(listed, spec.external_id):
+                    LOGGER.info("Resource %s was created already; taking it", name)
+                    resource_id = found.resource_id
+                elif (full := self._platform_full(listed)) is not None:
+                    errors["base"] = "platform_full"
+                    placeholders.update(full)
+                    return None
             if resource_id is None:
                 resource = await client.create_resource(site_id, spec)
             else:

@@ -290,6 +290,23 @@ async def test_at_most_ten_resources_per_site(
     await create_resource(client, headers, other["id"])
 
 
+async def test_external_id_is_not_unique(
+    client: Client, sandbox: SandboxServer
+) -> None:
+    """The spec makes ``external_id`` no key: a second resource with it is created."""
+    headers = await client.powernaut_headers()
+    site = await create_site(client, headers)
+    first = await create_resource(client, headers, site["id"], external_id="gw-1")
+    second = await create_resource(client, headers, site["id"], external_id="gw-1")
+    assert first["id"] != second["id"]
+    status, body, _ = await client.request(
+        "GET", f"{RESOURCES}?site_id={site['id']}", headers=headers
+    )
+    assert status == 200
+    assert [item["external_id"] for item in body["items"]] == ["gw-1", "gw-1"]
+    assert sandbox.state.violations == []
+
+
 async def test_groups(client: Client, sandbox: SandboxServer) -> None:
     """group_id must name a group on the same site; null and deletion ungroup."""
     headers = await client.powernaut_headers()
@@ -567,12 +584,13 @@ async def test_status_and_health_checks_control(
         {"status": "degraded", "health_checks": {"availability": "offline"}},
     )
     assert answer["status"] == "degraded"
+    # The product docs' names of the checks, in snake_case.
     assert answer["health_checks"] == {
         "availability": "offline",
         "activation_compliance": "initial",
-        "baselines": "initial",
-        "bids": "initial",
-        "meter_data": "initial",
+        "baselines_too_inaccurate": "initial",
+        "no_bids": "initial",
+        "meter_data_anomalies": "initial",
     }
     status, body, _ = await client.request("GET", path, headers=headers)
     assert status == 200
@@ -588,7 +606,14 @@ async def test_status_and_health_checks_control(
         "PATCH", control, {"health_checks": {"meter_data": "rare_anomaly"}}
     )
     assert answer["health_checks"]["availability"] == "offline"
+    # A shorter name replaces the docs' name of the same check.
     assert answer["health_checks"]["meter_data"] == "rare_anomaly"
+    assert "meter_data_anomalies" not in answer["health_checks"]
+    answer = await client.control(
+        "PATCH", control, {"health_checks": {"no_bids": "no_bids", "bids": "active"}}
+    )
+    assert answer["health_checks"]["bids"] == "active"
+    assert "no_bids" not in answer["health_checks"]
 
     await client.control("PATCH", control, {"status": None})
     status, body, _ = await client.request("GET", path, headers=headers)
@@ -601,6 +626,7 @@ async def test_status_and_health_checks_control(
     for bad in (
         {"status": "broken"},
         {"health_checks": {"availability": "compliant"}},
+        {"health_checks": {"baselines": "ok"}},
         {"health_checks": {"uptime": "ok"}},
         {"health_checks": "ok"},
         {"colour": "red"},

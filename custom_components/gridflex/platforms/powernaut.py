@@ -13,11 +13,14 @@ Wire facts this module relies on:
 - A resource belongs to a site (``site_id``); power limits (kW) and capacity
   (kWh) are decimal *strings* (a JSON number is refused). ``PATCH`` is
   partial and ``null`` unsets a field (``group_id: null`` leaves the group).
+  At most 10 resources per site (the 11th is a 400). ``external_id`` is a
+  free reference: nothing in the spec makes it unique, so the platform
+  creates a second resource with the same one (GridFlex looks it up first).
 - The resource status and health checks are in the product docs only; see
   ``_resource_health`` for the wire form GridFlex assumes.
 - Activations: Powernaut accepts a bid by POSTing ``{"id": <bid id>}`` to
   the ``webhooks.accepted`` URL of the bid or of its resource (PATCH the
-  resource's ``webhooks``; ``null`` removes it) and the partner then reads
+  resource's ``webhooks``; an empty ``{}`` removes it) and the partner then reads
   ``GET /v1/connect/bids/{id}``: ``activation {value, price, created_at,
   canceled_at?, type}``, ``value`` in kW as a decimal string. A cancellation
   is the same webhook with ``activation.value: null``; ``canceled_at`` is a
@@ -87,6 +90,8 @@ from .models import (
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from .tokens import TokenKeeper
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -161,6 +166,7 @@ class PowernautClient:
         base_url: str | None = None,
         request_timeout: float = 10.0,
         clock: Clock = time.monotonic,
+        tokens: TokenKeeper | None = None,
     ) -> None:
         """Talk to Powernaut with the partner's client credentials.
 
@@ -183,6 +189,7 @@ class PowernautClient:
             detail=_error_detail,
             fetch=self._fetch_token,
             clock=clock,
+            keeper=tokens,
         )
         self._http = self._auth.http
 
@@ -309,8 +316,10 @@ class PowernautClient:
         }
         if spec.capacity_kwh is not None:
             body["capacity"] = _wire_capacity(spec.capacity_kwh)
-        if spec.group_id is not None:
+        if spec.group_id is not None and spec.type is not ResourceType.GROUP:
             body["group_id"] = spec.group_id
+        if spec.webhook_url is not None:
+            body["webhooks"] = {"accepted": spec.webhook_url}
         return _resource(
             await self._auth.request("POST", self._resources_url, json_body=body)
         )
@@ -320,10 +329,12 @@ class PowernautClient:
     ) -> Resource:
         """Set name, type, limits, capacity and group (``null`` clears the group).
 
-        A capacity is sent only when the resource has one: the spec's
-        ``UpdateResourceDto.capacity`` is not nullable and the platform
-        refuses ``null`` (the docs' "null unsets a field" does not hold for
-        it), so a capacity cannot be removed from a resource by update.
+        What does not apply is left out: a capacity is sent only when the
+        resource has one (the spec's ``UpdateResourceDto.capacity`` is not
+        nullable and the platform refuses ``null``, so the docs' "null unsets
+        a field" does not hold for it and a capacity cannot be removed by
+        update); a group resource gets no ``group_id`` (groups do not nest);
+        the webhook only when ``spec.webhook_url`` is set.
 
         Raises:
             GridFlexRequestRejectedError: before anything is sent, when a power
@@ -334,13 +345,13 @@ class PowernautClient:
             "name": spec.name,
             "type": RESOURCE_TYPES[spec.type],
             "power": _wire_power(spec),
-            **(
-                {}
-                if spec.capacity_kwh is None
-                else {"capacity": _wire_capacity(spec.capacity_kwh)}
-            ),
-            "group_id": spec.group_id,
         }
+        if spec.capacity_kwh is not None:
+            body["capacity"] = _wire_capacity(spec.capacity_kwh)
+        if spec.type is not ResourceType.GROUP:
+            body["group_id"] = spec.group_id
+        if spec.webhook_url is not None:
+            body["webhooks"] = {"accepted": spec.webhook_url}
         url = self._resource_url(resource_id)
         answer = await self._auth.request("PATCH", url, json_body=body)
         if answer is None:
@@ -676,6 +687,7 @@ def _resource(body: object) -> Resource:
     power = item.get("power")
     active = power.get("active") if isinstance(power, dict) else None
     status, health = _resource_health(item)
+    webhooks = item.get("webhooks")
     return Resource(
         resource_id=required_str(item, "id", "a Powernaut resource"),
         type=resource_type,
@@ -688,6 +700,9 @@ def _resource(body: object) -> Resource:
         external_id=optional_str(item, "external_id"),
         status=status,
         health=health,
+        webhook_url=optional_str(webhooks, "accepted")
+        if isinstance(webhooks, dict)
+        else None,
     )
 
 
@@ -697,27 +712,44 @@ def _resource_health(
     """Read the resource status and health checks, when present.
 
     ASSUMPTION: Powernaut's product docs describe a resource status and five
-    health checks, but the published API spec has neither. GridFlex assumes
-    this wire form, and keeps that assumption here only::
+    health checks ("Availability", "Activation compliance", "Baselines too
+    inaccurate", "No Bids", "Meter data anomalies"), but the published API
+    spec has neither. GridFlex assumes this wire form, the docs' names in the
+    API's snake_case, and keeps that assumption here only::
 
         "status": "onboarding" | "operational" | "degraded" | "suspended",
-        "health_checks": {"availability": "online", "activation_compliance": …,
-                          "baselines": …, "bids": …, "meter_data": …}
+        "health_checks": {"availability": "online",
+                          "activation_compliance": …,
+                          "baselines_too_inaccurate": …,
+                          "no_bids": …,
+                          "meter_data_anomalies": …}
 
-    Absent fields are fine; unknown values are dropped (status ``None``, the
-    check left out).
+    The shorter ``baselines``, ``bids`` and ``meter_data`` are read too (the
+    docs' name wins when both are there). Absent fields are fine; unknown
+    values are dropped (status ``None``, the check left out).
     """
     status = _enum(ResourceStatus, optional_str(item, "status"))
     health: dict[HealthCheck, str] = {}
     checks = item.get("health_checks")
     if isinstance(checks, dict):
         for check, states in HEALTH_CHECK_STATES.items():
-            value = checks.get(check.value)
+            names = _HEALTH_CHECK_NAMES[check]
+            value = next((checks[n] for n in names if checks.get(n) is not None), None)
             if isinstance(value, str) and value in states:
                 health[check] = value
             elif value is not None:
                 _LOGGER.debug("Unknown Powernaut %s health %r", check, value)
     return status, health
+
+
+_HEALTH_CHECK_NAMES: Final[dict[HealthCheck, tuple[str, ...]]] = {
+    HealthCheck.AVAILABILITY: ("availability",),
+    HealthCheck.ACTIVATION_COMPLIANCE: ("activation_compliance",),
+    HealthCheck.BASELINES: ("baselines_too_inaccurate", "baselines"),
+    HealthCheck.BIDS: ("no_bids", "bids"),
+    HealthCheck.METER_DATA: ("meter_data_anomalies", "meter_data"),
+}
+"""The assumed wire names of each health check, the docs' name first."""
 
 
 # Activations
