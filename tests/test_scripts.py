@@ -24,10 +24,12 @@ SCRIPTS = ROOT / "scripts"
 SHELL_SCRIPTS = [
     SCRIPTS / "_venv.sh",
     SCRIPTS / "develop",
+    SCRIPTS / "flexmeasures_server",
     SCRIPTS / "lint",
     SCRIPTS / "python314",
     SCRIPTS / "setup",
     SCRIPTS / "test",
+    SCRIPTS / "test_flexmeasures",
     ROOT / ".ci" / "run",
 ]
 
