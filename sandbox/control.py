@@ -12,6 +12,11 @@ Routes:
 - ``DELETE /_sandbox/faults`` (all) and ``DELETE /_sandbox/faults/{id}`` (one).
 - ``POST /_sandbox/tokens/expire`` ``{"platform": <key>|null}``: every token
   issued so far stops working; new tokens can be fetched.
+- ``PUT /_sandbox/tokens/lifetime`` ``{"platform": <key>|null, "seconds":
+  int >= 1 | null}``: tokens issued from now on live (and announce) that
+  many seconds; ``null`` seconds goes back to the platform's default → 200
+  ``{"lifetimes": {<key>: seconds}}``. ``GET /_sandbox/state`` counts the
+  tokens issued per platform under ``auth.issued``.
 - ``POST /_sandbox/credentials/revoke`` / ``restore`` ``{"platform":
   <key>|null}``: revoke refuses the platform's credentials at its token
   endpoint and expires its tokens; restore accepts them again.
@@ -207,6 +212,24 @@ async def expire_tokens(request: web.Request) -> web.Response:
     """Invalidate every token issued so far."""
     platform = _platform(await _json(request, optional=True))
     return web.json_response({"expired": get_state(request).expire_tokens(platform)})
+
+
+@routes.put(f"{PREFIX}/tokens/lifetime")
+async def token_lifetime(request: web.Request) -> web.Response:
+    """Set the lifetime of the tokens issued from now on."""
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise ControlError(400, "The body must be a JSON object")
+    seconds = body.get("seconds")
+    if seconds is not None and (not is_int(seconds) or seconds < 1):
+        raise ControlError(400, "seconds must be an integer >= 1, or null")
+    platform = _platform({k: v for k, v in body.items() if k != "seconds"})
+    state = get_state(request)
+    for key in PLATFORMS if platform is None else (platform,):
+        state.set_token_lifetime(key, seconds)
+    return web.json_response(
+        {"lifetimes": {key: state.token_lifetime(key) for key in PLATFORMS}}
+    )
 
 
 @routes.post(f"{PREFIX}/credentials/revoke")

@@ -22,7 +22,14 @@ Routes:
   numbers, and ``attributes``, ``flex_context``, ``flex_model``,
   ``sensors_to_show`` and ``sensors_to_show_as_kpis`` are JSON *strings*.
   Names are unique among siblings (same parent) within an account: 422
-  otherwise.
+  otherwise (``An asset with the name 'x' already exists under parent asset
+  n``). A stored ``flex_model`` / ``flex_context`` is checked as
+  FlexMeasures' DB schemas check it (known keys; fixed quantities in fitting
+  units or ``{"sensor": id}``; no time series; see
+  ``flexmeasures_schedules.check_stored_flex_model``), its errors beside
+  the asset's own fields. ``capacity_in_mw`` in a new asset's attributes is moved into
+  the flex-model as ``power-capacity`` (``0.005`` → ``"5.0 kW"``), as
+  FlexMeasures 1.0.1 does; a PATCH stores the attributes as sent.
 - ``GET``, ``PATCH`` (partial, incl. ``parent_asset_id``; 200) and ``DELETE``
   (204, cascades to child assets and all their sensors)
   ``/api/v3_0/assets/{id}``. An asset's ``sensors`` lists ``[{id, name}]``.
@@ -32,9 +39,14 @@ Routes:
   string), generic_asset_id}``; 422 for missing or invalid fields, a unit
   FlexMeasures cannot handle, a duration that is not ISO 8601 (or nominal),
   an unknown asset, or a name already used on the asset.
-- ``GET /api/v3_0/sensors/{id}`` (200, plus ``status: 200``) and ``DELETE``
+- ``GET /api/v3_0/sensors/{id}`` (200, plus ``status: 200``), ``PATCH``
+  (partial: ``name``, ``unit``, ``timezone``, ``event_resolution``,
+  ``attributes`` as a JSON string; ``id``, ``generic_asset_id`` and
+  ``entity_address`` cannot be updated; 200 the whole sensor) and ``DELETE``
   (204); an unknown id is 422 ``{"path": {"id": ["No sensor found with ID
   n."]}}`` like FlexMeasures' ``SensorIdField`` (not recorded as a violation).
+  A sensor created without ``timezone`` gets the server's
+  ``FLEXMEASURES_TIMEZONE`` (``Europe/Amsterdam`` here, not UTC).
 - ``GET /api/v3_0/sensors?asset=<id>`` (legacy ``asset_id``; or ``account``,
   ``unit``, ``filter``): sensors of the asset and its descendants (default:
   of the account) as a bare list; with ``page`` ``{data, num-records,
@@ -215,7 +227,10 @@ def _unprocessable(
     reason = (
         errors
         if isinstance(errors, str)
-        else "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+        else "; ".join(
+            f"{field}: {' '.join(msgs) if isinstance(msgs, list) else json.dumps(msgs)}"
+            for field, msgs in errors.items()
+        )
     )
     return RequestRejectedError(flexmeasures_unprocessable({location: errors}), reason)
 
@@ -389,7 +404,47 @@ def _check_asset_fields(
             values[name] = check(body[name], store)
         except _FieldError as err:
             errors[name] = [str(err)]
+    _check_stored_flex(values, store, errors)
     return values
+
+
+def _check_stored_flex(
+    values: JSONDict, store: FlexMeasuresState, errors: dict[str, list[str]]
+) -> None:
+    """Check a stored ``flex_model`` / ``flex_context`` as FlexMeasures' DB schemas do.
+
+    Their errors stand beside the asset's own (``{"json": {"soc-at-start":
+    ["Unknown field."]}}``), as a real 1.0.1 server answers them.
+    """
+    from .flexmeasures_schedules import (
+        check_stored_flex_context,
+        check_stored_flex_model,
+    )
+
+    for name, check in (
+        ("flex_model", check_stored_flex_model),
+        ("flex_context", check_stored_flex_context),
+    ):
+        if isinstance(values.get(name), dict):
+            errors.update(check(store, values[name]))
+
+
+def _move_capacity_in_mw(record: JSONDict) -> None:
+    """Move ``capacity_in_mw`` from a new asset's attributes into its flex-model.
+
+    FlexMeasures 1.0.1 logs a warning and keeps the capacity as the asset's
+    flex-model ``power-capacity`` in kW (``0.005`` → ``"5.0 kW"``; platform
+    notes §6, checked against a real server); a ``power-capacity`` already in
+    the flex-model wins. Only at creation: a later PATCH stores the
+    attributes as sent.
+    """
+    attributes = record["attributes"]
+    if "capacity_in_mw" not in attributes:
+        return
+    capacity = attributes.pop("capacity_in_mw")
+    if is_number(capacity) and "power-capacity" not in record["flex_model"]:
+        kw = float(Decimal(str(capacity)).scaleb(3))
+        record["flex_model"] = {**record["flex_model"], "power-capacity": f"{kw} kW"}
 
 
 def _check_account(
@@ -739,6 +794,7 @@ async def create_asset(request: web.Request) -> web.Response:
         "sensors_to_show": values.get("sensors_to_show", []),
         "sensors_to_show_as_kpis": values.get("sensors_to_show_as_kpis", []),
     }
+    _move_capacity_in_mw(record)
     store.next_asset_id += 1
     store.assets[record["id"]] = _dump_asset(store, record)
     _refresh(store, parent_id)
@@ -1184,6 +1240,66 @@ async def delete_sensor(request: web.Request) -> web.Response:
     store.forget_sensor_data(sensor["id"])
     _refresh(store, sensor["generic_asset_id"])
     return web.Response(status=204)
+
+
+#: Sensor fields ``PATCH /sensors/{id}`` may not change.
+_SENSOR_FIXED = ("id", "generic_asset_id", "entity_address")
+
+
+def _check_sensor_patch(
+    body: JSONDict, sensor: JSONDict, store: FlexMeasuresState
+) -> tuple[JSONDict, dict[str, list[str]]]:
+    """Check a sensor PATCH; return the values to store and the errors."""
+    errors: dict[str, list[str]] = {
+        name: [UNKNOWN]
+        for name in unknown_fields(body, (*_SENSOR_FIELDS, *_SENSOR_FIXED))
+    }
+    errors.update(
+        {name: ["Cannot be updated."] for name in _SENSOR_FIXED if name in body}
+    )
+    values: JSONDict = {}
+    for name, check in _SENSOR_FIELDS.items():
+        if name not in body or name in _SENSOR_FIXED:
+            continue
+        if body[name] is None:
+            errors[name] = [NOT_NULL]
+            continue
+        try:
+            values[name] = check(body[name], store)
+        except _FieldError as err:
+            errors[name] = [str(err)]
+    if "name" in values and any(
+        other["name"] == values["name"]
+        and other["generic_asset_id"] == sensor["generic_asset_id"]
+        and other["id"] != sensor["id"]
+        for other in store.sensors.values()
+    ):
+        errors["name"] = [
+            (
+                f"A sensor with the name '{values['name']}' already exists on "
+                f"asset {sensor['generic_asset_id']}."
+            )
+        ]
+    return values, errors
+
+
+@routes.patch(f"{SENSORS}/{{id}}")
+async def patch_sensor(request: web.Request) -> web.Response:
+    """Change the given fields of a sensor (200, the whole sensor)."""
+    user = _authenticate(request)
+    sensor = _sensor_or_error(request, user)
+    body = await _body(request)
+    if not isinstance(body, dict) or not body:
+        raise _unprocessable("json", "No JSON data provided.")
+    store = get_state(request).flexmeasures
+    values, errors = _check_sensor_patch(body, sensor, store)
+    if errors:
+        raise _unprocessable("json", errors)
+    if "attributes" in values:
+        values["attributes"] = json.dumps(values["attributes"])
+    sensor.update(values)
+    _refresh(store, sensor["generic_asset_id"])
+    return _as_json(sensor)
 
 
 @routes.get(f"{V3}/assets/{{id}}/sensors")

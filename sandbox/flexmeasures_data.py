@@ -62,9 +62,23 @@ values were skipped, or all were ``null`` (new values in it are stored).
 [&source-account][&source-type][&type]`` (snake_case spellings accepted, an
 unknown parameter is 422) → 200 ``{values: [number | null], start,
 duration, unit, resolution, status: "PROCESSED", message}``: one value per
-``resolution`` (default: the sensor's) from ``start``, the most recent belief
-per event (``prior``/``horizon`` narrow the beliefs), averaged when coarser
-than the sensor's resolution and repeated when finer, in the requested unit.
+``resolution`` (default: the sensor's) from ``start``, one belief per event
+(``prior``/``horizon`` narrow the beliefs), averaged when coarser than the
+sensor's resolution and repeated when finer, in the requested unit.
+
+Two data sources write beliefs: the user (id 1, ``user``: what ``POST``
+stores) and, once a schedule finished, the scheduler (id 2, ``scheduler``:
+each finished schedule is written into the scheduled power sensor, see
+``flexmeasures_schedules.py``). Per source the most recent belief counts;
+across sources the scheduler's where it has one, so an unfiltered read of a
+scheduled sensor answers the schedule for future and overlapping intervals,
+as a real FlexMeasures 1.0.1 server does (platform notes §6). ``source=<id>``,
+``source-type=user|scheduler`` and ``source-account`` (the scheduler's
+source has no account) keep them apart; ``source`` must name a source that
+exists (``No data source found with ID n.``), ``source-type`` one that
+recorded data on the sensor (422 ``No data source with source-type 'user'
+has recorded any data on this sensor.`` otherwise: an answer about the data,
+not recorded as a violation).
 """
 
 from __future__ import annotations
@@ -140,6 +154,10 @@ GET_TYPES: tuple[str, ...] = (
 #: The data source FlexMeasures creates for the (single) sandbox user.
 DATA_SOURCE_ID = 1
 DATA_SOURCE_TYPE = "user"
+#: The data source FlexMeasures creates for its storage scheduler once it has
+#: saved a schedule (``type: scheduler``, no account).
+SCHEDULER_SOURCE_ID = 2
+SCHEDULER_SOURCE_TYPE = "scheduler"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 type _Messages = list[str] | dict[str, list[str]]
@@ -447,7 +465,9 @@ def _is_energy_price_unit(unit: str) -> bool:
 # Requests
 
 
-def _rejected(errors: _Errors, reason: str | None = None) -> RequestRejectedError:
+def _rejected(
+    errors: _Errors, reason: str | None = None, *, violation: bool = True
+) -> RequestRejectedError:
     summary = "; ".join(
         f"{field}: {' '.join(msgs) if isinstance(msgs, list) else json.dumps(msgs)}"
         for field, msgs in errors.items()
@@ -455,6 +475,7 @@ def _rejected(errors: _Errors, reason: str | None = None) -> RequestRejectedErro
     return RequestRejectedError(
         flexmeasures_unprocessable({LOCATION: errors}),
         f"{reason}; {summary}" if reason else summary,
+        violation=violation,
     )
 
 
@@ -915,9 +936,11 @@ def _get_checks(
     if messages:
         errors["_schema"] = messages
     source_type = parsed.get("source-type")
-    if source_type and (
-        source_type != DATA_SOURCE_TYPE or not store.beliefs.get(sensor["id"])
-    ):
+    recorded = {
+        DATA_SOURCE_TYPE: bool(store.beliefs.get(sensor["id"])),
+        SCHEDULER_SOURCE_TYPE: bool(scheduler_beliefs(store, sensor["id"])),
+    }
+    if source_type and not recorded.get(source_type):
         errors["source-type"] = [
             (
                 f"No data source with source-type '{source_type}' has recorded any "
@@ -927,35 +950,94 @@ def _get_checks(
     return errors
 
 
-def _selected(
-    store: FlexMeasuresState, sensor: JSONDict, parsed: JSONDict
-) -> dict[datetime, float]:
-    """Return the most recent belief per event, within the request's belief filters."""
-    current = _current(store, sensor["id"])
+def scheduler_beliefs(
+    store: FlexMeasuresState, sensor_id: int
+) -> dict[str, list[tuple[datetime, float]]]:
+    """The scheduler's beliefs on a sensor: event key → ``(belief time, value)``.
+
+    Every finished schedule wrote its values into the sensor, in the sign the
+    sensor stores (``stored_sign``: consumption positive only with
+    ``consumption_is_positive``), formed when the job finished.
+    """
+    found: dict[str, list[tuple[datetime, float]]] = {}
+    for schedule in store.schedules.values():
+        written = schedule["sensors"].get(str(sensor_id))
+        if written is None or "belief_time" not in written:
+            continue
+        start = datetime.fromisoformat(written["start"])
+        step = timedelta(seconds=float(_Duration.parse(written["resolution"])))
+        belief_time = datetime.fromisoformat(written["belief_time"])
+        sign = written.get("stored_sign", 1)
+        for index, value in enumerate(written["values"]):
+            key = _event_key(start + index * step)
+            found.setdefault(key, []).append((belief_time, value * sign))
+    return found
+
+
+def _latest(
+    beliefs: list[tuple[datetime, float]], end: datetime, parsed: JSONDict
+) -> tuple[datetime, float] | None:
+    """The most recent belief within the request's belief filters."""
     kind = parsed.get("type")
     at_least: timedelta | None = parsed.get("horizon")
     if kind == "GetPrognosisRequest":
         at_least = max(at_least or timedelta(0), timedelta(0))
     at_most = timedelta(0) if kind == "GetMeterDataRequest" else None
     prior: datetime | None = parsed.get("prior")
-    if at_least is None and at_most is None and prior is None:
-        return {datetime.fromisoformat(key): value for key, value in current.items()}
+    candidates = [
+        (time, value)
+        for time, value in beliefs
+        if (prior is None or time <= prior)
+        and (at_least is None or end - time >= at_least)
+        and (at_most is None or end - time <= at_most)
+    ]
+    return max(candidates, key=lambda item: item[0]) if candidates else None
+
+
+def _selected(
+    store: FlexMeasuresState, sensor: JSONDict, parsed: JSONDict, account: int | None
+) -> dict[datetime, float]:
+    """Return one belief per event, as FlexMeasures' data GET picks it.
+
+    Per data source the most recent belief within the request's filters
+    (``source``, ``source-type``, ``source-account``, ``prior``,
+    ``horizon``, ``type``); across sources one belief per event
+    (``search_beliefs(one_deterministic_belief_per_event=True)``), and where
+    the scheduler has one it is the scheduler's: a plain read of a scheduled
+    power sensor answers the schedule for future and overlapping intervals,
+    also where measurements were posted before the schedule (platform notes
+    §6, checked against a real 1.0.1 server in ``tests_flexmeasures``).
+    """
+    source = parsed.get("source")
+    source_type = parsed.get("source-type")
     resolution = _resolution_of(sensor)
-    stored = _Stored.of(store, sensor["id"])
-    selected: dict[datetime, float] = {}
-    for key in set(stored.current) | set(stored.history):
-        start = datetime.fromisoformat(key)
-        end = start + resolution
-        candidates = [
-            (time, value)
-            for time, value in stored.beliefs(key, end)
-            if (prior is None or time <= prior)
-            and (at_least is None or end - time >= at_least)
-            and (at_most is None or end - time <= at_most)
-        ]
-        if candidates:
-            selected[start] = max(candidates, key=lambda item: item[0])[1]
-    return selected
+    per_source: list[tuple[int, dict[str, list[tuple[datetime, float]]]]] = []
+    if source in (None, DATA_SOURCE_ID) and source_type in (None, DATA_SOURCE_TYPE):
+        stored = _Stored.of(store, sensor["id"])
+        per_source.append(
+            (
+                DATA_SOURCE_ID,
+                {
+                    key: stored.beliefs(key, datetime.fromisoformat(key) + resolution)
+                    for key in set(stored.current) | set(stored.history)
+                },
+            )
+        )
+    if (
+        source in (None, SCHEDULER_SOURCE_ID)
+        and source_type in (None, SCHEDULER_SOURCE_TYPE)
+        and account is None
+    ):
+        per_source.append((SCHEDULER_SOURCE_ID, scheduler_beliefs(store, sensor["id"])))
+    chosen: dict[datetime, float] = {}
+    # The user's first, then the scheduler's over them.
+    for _, beliefs in per_source:
+        for key, found in beliefs.items():
+            start = datetime.fromisoformat(key)
+            latest = _latest(found, start + resolution, parsed)
+            if latest is not None:
+                chosen[start] = latest[1]
+    return chosen
 
 
 def _bins(
@@ -1007,7 +1089,10 @@ async def get_sensor_data(request: web.Request) -> web.Response:
     sensor = _sensor(request)
     parsed, errors = _parse_fields(data, _GET_FIELDS, _GET_REQUIRED)
     store = get_state(request).flexmeasures
-    if parsed.get("source", DATA_SOURCE_ID) != DATA_SOURCE_ID:
+    known_sources = {DATA_SOURCE_ID} | (
+        {SCHEDULER_SOURCE_ID} if store.schedules else set()
+    )
+    if parsed.get("source", DATA_SOURCE_ID) not in known_sources:
         errors["source"] = [f"No data source found with ID {parsed['source']}."]
     account = parsed.get("source-account")
     if account is not None and account not in store.accounts:
@@ -1022,14 +1107,16 @@ async def get_sensor_data(request: web.Request) -> web.Response:
         sensor_resolution or _decide_resolution(duration)
     )
     if errors := _get_checks(store, sensor, parsed, resolution):
-        raise _rejected(errors, ignored)
+        # A well-formed read of a source type that wrote nothing on the sensor
+        # (yet) is an answer about the data, not a request the client got wrong.
+        raise _rejected(errors, ignored, violation=set(errors) != {"source-type"})
     _check_access(store, sensor, user)
     factor = _multiplier(sensor["unit"], parsed["unit"], resolution)
     assert factor is not None  # checked by _get_checks
     selected = (
         {}
         if account not in (None, user["account_id"])
-        else _selected(store, sensor, parsed)
+        else _selected(store, sensor, parsed, account)
     )
     values = _bins(selected, sensor_resolution, parsed["start"], duration, resolution)
     return web.json_response(

@@ -23,9 +23,10 @@ Routes (the bare token in ``Authorization``, 401 otherwise):
   400 ``{"result": "Rejected", "status": "UNKNOWN_SCHEDULE", "message": "No
   known schedule for this time period. Scheduling job waiting to be
   processed. StorageScheduler was used."}`` (``… in progress. …`` once
-  started; ``… failed with ValueError: …`` when failed), or 202 ``{status:
-  QUEUED|STARTED, message}`` with the ``pending_as_202`` setting
-  (``FLEXMEASURES_API_SUNSET_ACTIVE``). An unknown uuid is 400
+  started) with the ``pending_as_202`` setting off; by default, as 1.0.1
+  answers, 202 ``{status: QUEUED|STARTED, message}``. A failed job is 400
+  ``UNKNOWN_SCHEDULE`` "… Scheduling job failed with ValueError: ….
+  StorageScheduler was used." either way. An unknown uuid is 400
   ``UNRECOGNIZED_UDI_EVENT`` ("The requested UDI event (id = <uuid>, type =
   job) is not known."); an unknown sensor 422 as ``GET /sensors/{id}``.
   Pending, failed and unknown answers are normal answers, not violations.
@@ -62,6 +63,10 @@ entries (errors under ``flex-model.<index>.<field>``):
   plain number is refused (FlexMeasures has no default unit for it).
 - Other keys of the storage flex-model (``soc-minima``, ``soc-targets``,
   ``roundtrip-efficiency``, …, ``asset``) are accepted as they are.
+- The scheduled sensor's asset's stored ``flex_model`` (an asset field,
+  checked when stored like FlexMeasures' ``DBStorageFlexModelSchema``:
+  ``check_stored_flex_model``) lies under the entry: what the entry leaves
+  out comes from it.
 
 Flex-context: the keys of FlexMeasures' ``FlexContextSchema``;
 ``consumption-price``/``production-price`` must be an energy price (``"0.2
@@ -69,32 +74,46 @@ EUR/kWh"``, ``"200 EUR/MWh"``), ``site-*-capacity`` a power, the other
 prices any quantity; each may instead be ``{"sensor": id}`` (an existing
 sensor of the account) or a time series list. ``inflexible-device-sensors``
 lists existing sensor ids; ``relax-*`` are booleans. Other values pass.
+The job's flex-context is the stored ``flex_context`` of the asset's
+ancestors and of the asset (top first), with the trigger's on top.
 
 Jobs: the job uuid is also the schedule uuid. A job starts ``QUEUED``; each
 ``GET`` of the job or of one of its schedules answers the current state and
 then moves it on: after ``polls_to_finish`` polls (default 2, taken when the
 job is created) it is computed and becomes ``FINISHED`` (or ``FAILED``, see
 below). So by default: GET 1 → QUEUED, GET 2 → STARTED, GET 3 → FINISHED;
-with 0 the job is finished at once. An identical trigger (same asset and body)
-while an earlier job is not ``FAILED`` answers that job again (FlexMeasures'
-job cache) unless ``"force-new-job-creation": true``.
+with 0 the job is finished at once. An identical trigger (same asset and
+body) within ``job_cache_seconds`` (an hour, FlexMeasures' job cache) answers
+the earlier job again — also when that job failed — unless
+``"force-new-job-creation": true``. The cache key is the request only: a
+changed stored flex-model or flex-context does not make a new job.
 
-The schedule (deterministic, no optimisation; prices and ``prior`` are
-checked but not used): per flex-model sensor, from ``start`` floored to the
-sensor's resolution for ``duration`` (default ``PT48H``, the planning
-horizon; at most 2520 steps), one value per sensor resolution. The device
-charges at its power capacity until ``soc-max`` is reached, then stays at 0
-(the last step charges just what is missing); without ``soc-max`` it stays
-at 0. ``soc-at-start`` defaults to 0. With a ``resolution`` that is a
-multiple of the sensor's, the power is constant over each such block. The
-power capacity is the smaller of ``power-capacity`` and
-``consumption-capacity`` (quantities), else the asset's or sensor's
-``capacity_in_mw`` attribute, else the flex-context's
-``site-consumption-capacity``/``site-power-capacity``. Values are in the
-sensor's unit, consumption positive. The job fails (``ValueError: The input
-data yields an infeasible problem.``) when ``soc-min`` > ``soc-max`` or
-``soc-at-start`` lies outside them, and (``ValueError: Power capacity is not
-defined in the sensor attributes or the flex-model.``) without any capacity.
+The schedule (deterministic and price-driven, no optimisation; ``prior``
+is checked but not used): per flex-model sensor, from ``start`` floored to
+the sensor's resolution for ``duration`` (default ``PT48H``, the planning
+horizon; at most 2520 steps), one value per sensor resolution (constant over
+each ``resolution`` block when that is a multiple of the sensor's). Prices
+come from the flex-context's ``consumption-price`` and ``production-price``
+(which defaults to the consumption price): a quantity, a time series, or a
+price sensor's latest beliefs (sides and gaps filled from the nearest known
+price). The device charges at its consumption capacity while the consumption
+price is below its mean over the window and a later production price is
+higher, and discharges at its production capacity while the production price
+is above its mean, never above ``soc-max`` (none: no bound) nor below
+``soc-min`` (default 0; ``soc-at-start`` defaults to 0). Its power capacity
+is ``power-capacity``, else ``capacity_in_mw`` / ``power-capacity`` in the
+sensor's or its asset's attributes, else the flex-context's
+``site-power-capacity``, else — with both given — the larger of
+``consumption-capacity`` and ``production-capacity``; those (and the site's)
+narrow it per direction, so a battery of -3 … 4 kW discharges at 3 kW at
+most. Values are in the sensor's unit, consumption positive. The job fails
+with FlexMeasures 1.0.1's own messages (checked against a real server):
+``ValueError: Missing consumption price for commodity 'electricity'.``,
+``UnknownPricesException: Prices unknown for planning window. (sensor n)``
+(a price sensor without a price in the window; a time series likewise),
+``ValueError: Power capacity on asset n is not defined in the flex-model.``
+and, when ``soc-min`` > ``soc-max`` or ``soc-at-start`` lies outside them,
+``InfeasibleProblemException: infeasible``.
 
 ``GET …/schedules/{uuid}``: ``duration`` (default ``PT6H``, at most the 48 h
 planning horizon) cuts the schedule, ``unit`` converts (W/kW/MW, kW ↔ kWh
@@ -120,21 +139,28 @@ polls_to_finish, pinned, body, cache_key, outcome}`` (``outcome``: the
 schedule computed at trigger time and the problem that makes the job fail,
 if any); ``state.flexmeasures.schedules[uuid]`` ``{job, asset_id,
 scheduler_info, sensors: {"<sensor id>": {start, resolution, unit,
-values}}}`` once finished. Schedules are not written into the sensors' data
-(``GET /sensors/{id}/data`` does not show them, unlike FlexMeasures).
+values, belief_time, stored_sign}}}`` once finished. A finished schedule is
+written into each scheduled power sensor as beliefs of the scheduler's data
+source (id 2, type ``scheduler``), formed at the trigger's ``prior`` (else
+when it was triggered) and stored
+consumption positive only when the sensor has ``consumption_is_positive:
+true`` (else production positive: +5 kW charging is stored as -5), so
+``GET /sensors/{id}/data`` answers them as FlexMeasures does (see
+``flexmeasures_data.py``; ``source`` / ``source-type`` keep them apart).
 
 Control routes (no auth, ``{"error"}`` with 400/404 like ``control.py``):
 
 - ``GET`` / ``PUT /_sandbox/flexmeasures/scheduling`` ``{polls_to_finish?:
   int >= 0, trigger_limit?: int >= 1 | null (no limit),
-  trigger_window_seconds?: number > 0, pending_as_202?: bool}`` → 200 the
-  settings (defaults 2, 10, 300, false; reset by ``POST /_sandbox/reset``).
+  trigger_window_seconds?: number > 0, pending_as_202?: bool,
+  job_cache_seconds?: number >= 0}`` → 200 the settings (defaults 2, 10,
+  300, true, 3600; reset by ``POST /_sandbox/reset``).
   ``scheduling_settings(server.state)`` gives the same object in tests.
 - ``POST /_sandbox/flexmeasures/jobs/{uuid}`` ``{status: "QUEUED" |
   "STARTED" | "FINISHED" | "FAILED", message?: str}`` → 200 the job as
   ``GET /jobs/{uuid}`` shows it (polls no longer move it). ``FINISHED``
-  computes the schedule even when the job would fail (missing capacity
-  then schedules 0); ``FAILED`` fails with ``ValueError: <message>``.
+  computes the schedule even when the job would fail (it then schedules
+  0); ``FAILED`` fails with ``ValueError: <message>``.
 
 Not served: the deprecated ``POST /sensors/{id}/schedules/trigger``,
 ``GET /assets/{id}/jobs`` and the 303 fallback-scheduler redirect.
@@ -177,8 +203,10 @@ from .flexmeasures import (
 )
 from .flexmeasures_data import (
     _aware_datetime,
+    _current,
     _duration,
     _duration_format,
+    _event_key,
     _FieldError,
     _floor,
     _is_energy_price_unit,
@@ -204,10 +232,13 @@ FUNC_NAME: Final = "flexmeasures.data.services.scheduling.create_schedule"
 ACCEPTED_MESSAGE: Final = "Request has been accepted for processing."
 PROCESSED_MESSAGE: Final = "Request has been processed."
 NO_SCHEDULE: Final = "No known schedule for this time period."
-INFEASIBLE: Final = "The input data yields an infeasible problem."
+# Why a job fails, as FlexMeasures 1.0.1 words it ("<exception>: <message>").
+INFEASIBLE: Final = "InfeasibleProblemException: infeasible"
 NO_CAPACITY: Final = (
-    "Power capacity is not defined in the sensor attributes or the flex-model."
+    "ValueError: Power capacity on asset {asset} is not defined in the flex-model."
 )
+NO_PRICE: Final = "ValueError: Missing consumption price for commodity 'electricity'."
+UNKNOWN_PRICES: Final = "UnknownPricesException: Prices unknown for planning window."
 FORCED_FAILURE: Final = "The sandbox control API failed this job."
 #: ``FLEXMEASURES_PLANNING_HORIZON``: the default ``duration`` of a trigger,
 #: and the most ``GET …/schedules/{uuid}`` answers.
@@ -331,8 +362,11 @@ class SchedulingSettings:
     trigger_limit: int | None = 10
     """Accepted triggers per account in the window; None: no limit."""
     trigger_window_seconds: float = 300.0
-    pending_as_202: bool = False
-    """Answer unfinished schedules 202 (``FLEXMEASURES_API_SUNSET_ACTIVE``)."""
+    pending_as_202: bool = True
+    """Answer unfinished schedules 202 ``{status: QUEUED|STARTED}``, as 1.0.1 does
+    (False: the older 400 ``UNKNOWN_SCHEDULE`` "… in progress")."""
+    job_cache_seconds: float = 3600.0
+    """How long an identical trigger answers the same job (failed ones too)."""
 
 
 @dataclass(slots=True)
@@ -379,6 +413,12 @@ def _unknown_schedule(message: str, *, violation: bool = False) -> RequestReject
     return RequestRejectedError(
         flexmeasures_rejected(400, "UNKNOWN_SCHEDULE", text), text, violation=violation
     )
+
+
+def _failed(exception: str) -> str:
+    """``Scheduling job failed with <exception>: <message>.`` (one final dot)."""
+    text = f"Scheduling job failed with {exception}"
+    return text if text.endswith(".") else f"{text}."
 
 
 def _now() -> str:
@@ -511,13 +551,21 @@ def _parse_trigger(body: JSONDict) -> tuple[JSONDict, _Errors]:
 
 @dataclass(frozen=True, slots=True)
 class _Device:
-    """A flex-model entry as the sandbox schedules it (kWh and kW)."""
+    """A flex-model entry as the sandbox schedules it (kWh and kW).
+
+    The scheduled sensor's asset's stored ``flex_model`` is merged under the
+    trigger's entry (the entry wins), as FlexMeasures merges them. A capacity
+    given as a sensor reference or a time series counts as given and is
+    scheduled as 0 kW.
+    """
 
     sensor: JSONDict
     soc_at_start: Decimal | None = None
     soc_min: Decimal | None = None
     soc_max: Decimal | None = None
-    capacities: tuple[Decimal, ...] = ()
+    power_capacity: Decimal | None = None
+    consumption_capacity: Decimal | None = None
+    production_capacity: Decimal | None = None
 
 
 def _default_soc_unit(entry: JSONDict, sensor: JSONDict | None) -> str:
@@ -641,8 +689,8 @@ def _check_socs(
 
 def _check_capacities(
     context: _Context, entry: JSONDict, errors: _Errors
-) -> tuple[Decimal, ...]:
-    """The entry's power and consumption capacities given as quantities, in kW."""
+) -> dict[str, Decimal]:
+    """The entry's capacities in kW (0 for a sensor or time series); errors to ``errors``."""
     capacities: dict[str, Decimal] = {}
     for name in _CAPACITY_FIELDS:
         if name not in entry:
@@ -654,12 +702,34 @@ def _check_capacities(
             continue
         if kw is not None and kw < 0:
             errors[name] = ["Must be greater than or equal to 0 megawatt."]
-        elif kw is not None:
-            capacities[name] = kw
-    return tuple(
-        capacities[name]
-        for name in ("power-capacity", "consumption-capacity")
-        if name in capacities
+        else:
+            capacities[name] = Decimal(0) if kw is None else kw
+    return capacities
+
+
+def _stored_flex_model(store: FlexMeasuresState, sensor: JSONDict) -> JSONDict:
+    """The flex-model stored on the sensor's asset (checked when it was stored)."""
+    asset = store.assets.get(sensor["generic_asset_id"])
+    if asset is None:
+        return {}
+    stored = json.loads(asset["flex_model"])
+    return stored if isinstance(stored, dict) else {}
+
+
+def _device(context: _Context, sensor: JSONDict, entry: JSONDict) -> _Device:
+    """The device to schedule: the stored flex-model with the entry on top."""
+    merged = {**_stored_flex_model(context.store, sensor), **entry}
+    ignored: _Errors = {}
+    socs = _check_socs(merged, sensor, ignored)
+    capacities = _check_capacities(context, merged, ignored)
+    return _Device(
+        sensor=sensor,
+        soc_at_start=socs.get("soc-at-start"),
+        soc_min=socs.get("soc-min"),
+        soc_max=socs.get("soc-max"),
+        power_capacity=capacities.get("power-capacity"),
+        consumption_capacity=capacities.get("consumption-capacity"),
+        production_capacity=capacities.get("production-capacity"),
     )
 
 
@@ -671,17 +741,11 @@ def _check_entry(context: _Context, entry: Any) -> tuple[_Device | None, _Errors
         name: [UNKNOWN] for name in unknown_fields(entry, _FLEX_MODEL_FIELDS)
     }
     sensor = _entry_sensor(context, entry, errors)
-    socs = _check_socs(entry, sensor, errors)
-    capacities = _check_capacities(context, entry, errors)
+    _check_socs(entry, sensor, errors)
+    _check_capacities(context, entry, errors)
     if errors or sensor is None:
         return None, errors
-    return _Device(
-        sensor=sensor,
-        soc_at_start=socs.get("soc-at-start"),
-        soc_min=socs.get("soc-min"),
-        soc_max=socs.get("soc-max"),
-        capacities=capacities,
-    ), {}
+    return _device(context, sensor, entry), {}
 
 
 def _check_flex_model(
@@ -748,10 +812,8 @@ def _check_context_value(context: _Context, name: str, value: Any) -> None:
         _relax(value)
 
 
-def _check_flex_context(
-    context: _Context, flex_context: JSONDict
-) -> tuple[Decimal | None, _Errors]:
-    """Check the flex-context; return the site capacity in kW (None when not a quantity)."""
+def _check_flex_context(context: _Context, flex_context: JSONDict) -> _Errors:
+    """Check the trigger's flex-context; return the errors."""
     errors: _Errors = {
         name: [UNKNOWN] for name in unknown_fields(flex_context, _FLEX_CONTEXT_FIELDS)
     }
@@ -762,14 +824,120 @@ def _check_flex_context(
             _check_context_value(context, name, value)
         except _QuantityError as err:
             errors[name] = [str(err)]
-    if errors:
-        return None, {"flex-context": errors}
-    capacities = [
-        _power_kw(flex_context[name])
-        for name in ("site-consumption-capacity", "site-power-capacity")
-        if isinstance(flex_context.get(name), str)
-    ]
-    return (min(capacities) if capacities else None), {}
+    return {"flex-context": errors} if errors else {}
+
+
+# Stored flex-model and flex-context (asset fields)
+
+#: The keys of FlexMeasures' ``DBStorageFlexModelSchema`` (no ``soc-at-start``,
+#: ``sensor`` or ``soc-unit``: those exist only in a trigger).
+_STORED_FLEX_MODEL_FIELDS: Final = frozenset(
+    {
+        "consumption",
+        "production",
+        "group",
+        "inflexible-consumption",
+        "inflexible-production",
+        "soc-min",
+        "soc-max",
+        "soc-minima",
+        "soc-maxima",
+        "soc-targets",
+        "state-of-charge",
+        "soc-gain",
+        "soc-usage",
+        "roundtrip-efficiency",
+        "charging-efficiency",
+        "discharging-efficiency",
+        "storage-efficiency",
+        "prefer-charging-sooner",
+        "prefer-curtailing-later",
+        "power-capacity",
+        "consumption-capacity",
+        "production-capacity",
+        "commodity",
+        "coupling",
+        "coupling-coefficient",
+        "coupling-base",
+        "coupling-min",
+    }
+)
+_STORED_ENERGY_FIELDS: Final = (
+    "soc-min",
+    "soc-max",
+    "soc-minima",
+    "soc-maxima",
+    "soc-targets",
+)
+_NO_STORED_SERIES: Final = (
+    "A time series specification (listing segments) is not supported when storing "
+    "{what} fields. Use a fixed quantity or a sensor reference instead."
+)
+
+
+def _stored_reference(store: FlexMeasuresState, value: JSONDict) -> None:
+    raw = value.get("sensor")
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw not in store.sensors:
+        raise _QuantityError(f"No sensor found with ID {raw}.")
+
+
+def _stored_value(
+    store: FlexMeasuresState, what: str, value: Any, check: Callable[[str], Any]
+) -> None:
+    """A fixed quantity (checked) or a sensor reference; no time series."""
+    if isinstance(value, list):
+        raise _QuantityError(_NO_STORED_SERIES.format(what=what))
+    if isinstance(value, dict):
+        _stored_reference(store, value)
+    elif isinstance(value, str):
+        check(value)
+    elif not _is_number(value):
+        raise _unsupported(value)
+
+
+def check_stored_flex_model(store: FlexMeasuresState, flex_model: JSONDict) -> _Errors:
+    """Check an asset's ``flex_model`` as ``DBStorageFlexModelSchema`` does."""
+    errors: _Errors = {
+        name: [UNKNOWN]
+        for name in unknown_fields(flex_model, _STORED_FLEX_MODEL_FIELDS)
+    }
+    for name, value in flex_model.items():
+        check: Callable[[str], Any] | None = None
+        if name in _STORED_ENERGY_FIELDS:
+            check = _energy_kwh
+        elif name in _CAPACITY_FIELDS:
+            check = _power_kw
+            if _is_number(value):
+                errors[name] = [str(_unsupported(value))]
+                continue
+        if check is None:
+            continue
+        try:
+            _stored_value(store, "flex-model", value, check)
+        except _QuantityError as err:
+            errors[name] = [str(err)]
+    return errors
+
+
+def check_stored_flex_context(
+    store: FlexMeasuresState, flex_context: JSONDict
+) -> _Errors:
+    """Check an asset's ``flex_context``: known keys, prices and capacities in units."""
+    errors: _Errors = {
+        name: [UNKNOWN] for name in unknown_fields(flex_context, _FLEX_CONTEXT_FIELDS)
+    }
+    for name, value in flex_context.items():
+        if name in ("consumption-price", "production-price"):
+            check: Callable[[str], Any] = _price
+        elif name.startswith("site-") and name.endswith("-capacity"):
+            check = _power_kw
+        else:
+            continue
+        try:
+            _stored_value(store, "flex-context", value, check)
+        except _QuantityError as err:
+            errors[name] = [str(err)]
+    return errors
 
 
 # The schedule
@@ -781,30 +949,90 @@ class _Plan:
     duration: timedelta
     resolution: timedelta | None
     devices: list[_Device]
-    site_capacity: Decimal | None
+    flex_context: JSONDict
+    """The asset tree's stored flex-contexts (top first) with the trigger's on top."""
+    belief_time: datetime
+    """When the schedule's beliefs are formed: the trigger's ``prior``, else now."""
+
+
+def _context_of(
+    store: FlexMeasuresState, asset: JSONDict, trigger: JSONDict
+) -> JSONDict:
+    """The flex-context a job uses: ancestors' and the asset's, then the trigger's."""
+    chain: list[JSONDict] = []
+    current: JSONDict | None = asset
+    while current is not None and len(chain) < 20:
+        chain.append(current)
+        parent = current["parent_asset_id"]
+        current = None if parent is None else store.assets.get(parent)
+    merged: JSONDict = {}
+    for item in reversed(chain):
+        stored = json.loads(item["flex_context"])
+        if isinstance(stored, dict):
+            merged.update(stored)
+    merged.update(trigger)
+    return merged
 
 
 def _attribute_capacity(store: FlexMeasuresState, sensor: JSONDict) -> Decimal | None:
-    """``capacity_in_mw`` of the sensor, else of its asset, in kW."""
+    """``capacity_in_mw``, else ``power-capacity``, of the sensor, else of its asset, in kW."""
     asset = store.assets[sensor["generic_asset_id"]]
     for attributes in (sensor["attributes"], asset["attributes"]):
-        value = json.loads(attributes, parse_float=Decimal).get("capacity_in_mw")
+        found = json.loads(attributes, parse_float=Decimal)
+        value = found.get("capacity_in_mw")
         if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
             return Decimal(value).scaleb(3)
+        text = found.get("power-capacity")
+        if isinstance(text, str):
+            try:
+                return _power_kw(text)
+            except _QuantityError:
+                continue
     return None
 
 
-def _capacity(
+def _site_capacity(context: JSONDict, *names: str) -> Decimal | None:
+    """The smallest of the flex-context's site capacities given as quantities."""
+    found = [
+        _power_kw(context[name]) for name in names if isinstance(context.get(name), str)
+    ]
+    return min(found) if found else None
+
+
+def _capacities(
     store: FlexMeasuresState, device: _Device, plan: _Plan
-) -> tuple[Decimal, str | None]:
-    if device.capacities:
-        return min(device.capacities), None
-    found = _attribute_capacity(store, device.sensor)
-    if found is None:
-        found = plan.site_capacity
-    if found is None:
-        return Decimal(0), NO_CAPACITY
-    return found, None
+) -> tuple[Decimal, Decimal] | None:
+    """Consumption and production capacity in kW; None without a power capacity.
+
+    FlexMeasures needs the device's power capacity (flex-model
+    ``power-capacity``, else ``capacity_in_mw``/``power-capacity`` attributes
+    of the sensor or its asset, else the site's power capacity);
+    ``consumption-capacity`` and ``production-capacity`` narrow it per
+    direction, as do the site's consumption and production capacities.
+    """
+    power = device.power_capacity
+    if power is None:
+        power = _attribute_capacity(store, device.sensor)
+    if power is None:
+        power = _site_capacity(plan.flex_context, "site-power-capacity")
+    if power is None and None not in (
+        device.consumption_capacity,
+        device.production_capacity,
+    ):
+        # Both directions given: FlexMeasures 1.0.1 needs no power capacity then.
+        assert device.consumption_capacity is not None
+        assert device.production_capacity is not None
+        power = max(device.consumption_capacity, device.production_capacity)
+    if power is None:
+        return None
+    up = [power, device.consumption_capacity]
+    up.append(_site_capacity(plan.flex_context, "site-consumption-capacity"))
+    down = [power, device.production_capacity]
+    down.append(_site_capacity(plan.flex_context, "site-production-capacity"))
+    return (
+        min(value for value in up if value is not None),
+        min(value for value in down if value is not None),
+    )
 
 
 def _infeasible(device: _Device) -> bool:
@@ -821,10 +1049,133 @@ def _kw_to_unit(unit: str) -> Decimal:
     return Decimal(1).scaleb(3 - (parsed.exponent if parsed is not None else 3))
 
 
+class _PriceError(ValueError):
+    """Prices cannot be had for the planning window (the job fails with this)."""
+
+
+def _per_mwh(unit: str, resolution: timedelta) -> Decimal:
+    """The factor from ``unit`` (an energy price) to the same currency per MWh."""
+    currency = unit.partition("/")[0]
+    factor = _multiplier(unit, f"{currency}/MWh", resolution)
+    return Decimal(str(factor)) if factor is not None else Decimal(1)
+
+
+def _filled(found: list[Decimal | None], problem: str) -> list[Decimal]:
+    """Fill gaps and sides from the nearest known price; fail without any."""
+    known = [price for price in found if price is not None]
+    if not known:
+        raise _PriceError(problem)
+    filled: list[Decimal] = []
+    last = known[0]
+    for price in found:
+        last = price if price is not None else last
+        filled.append(last)
+    return filled
+
+
+def _sensor_prices(
+    store: FlexMeasuresState, sensor_id: int, starts: list[datetime]
+) -> list[Decimal]:
+    """The price sensor's latest beliefs at each step start, sides and gaps filled.
+
+    FlexMeasures fills a price series towards the window's sides from the
+    nearest known price; a window without any price fails.
+    """
+    sensor = store.sensors[sensor_id]
+    resolution = _resolution_of(sensor)
+    factor = _per_mwh(sensor["unit"], resolution)
+    current = _current(store, sensor_id)
+    found: list[Decimal | None] = []
+    for moment in starts:
+        belief = current.get(
+            _event_key(_floor(moment, resolution) if resolution else moment)
+        )
+        found.append(None if belief is None else Decimal(str(belief)) * factor)
+    return _filled(found, f"{UNKNOWN_PRICES} (sensor {sensor_id})")
+
+
+def _series_prices(
+    segments: list[Any], starts: list[datetime], step: timedelta
+) -> list[Decimal]:
+    """A time series ``[{value, start, end | duration}]`` at each step start."""
+    spans: list[tuple[datetime, datetime, Decimal]] = []
+    for segment in segments:
+        if not isinstance(segment, dict) or not isinstance(segment.get("value"), str):
+            continue
+        try:
+            begin = _aware_datetime(segment.get("start"))
+            if "end" in segment:
+                finish = _aware_datetime(segment["end"])
+            else:
+                finish = begin + _duration(segment.get("duration"))
+            magnitude, unit = _quantity(segment["value"], "/MWh")
+        except _FieldError, _QuantityError:
+            continue
+        spans.append((begin, finish, magnitude * _per_mwh(unit, step)))
+    return _filled(
+        [
+            next(
+                (price for begin, finish, price in spans if begin <= moment < finish),
+                None,
+            )
+            for moment in starts
+        ],
+        UNKNOWN_PRICES,
+    )
+
+
+def _prices(
+    store: FlexMeasuresState, value: Any, starts: list[datetime], step: timedelta
+) -> list[Decimal]:
+    """A price (quantity, ``{"sensor": id}`` or time series) per step, per MWh."""
+    if isinstance(value, str):
+        magnitude, unit = _quantity(value, "/MWh")
+        return [magnitude * _per_mwh(unit, step)] * len(starts)
+    if isinstance(value, dict):
+        return _sensor_prices(store, value["sensor"], starts)
+    if isinstance(value, list):
+        return _series_prices(value, starts, step)
+    return [Decimal(str(value))] * len(starts)
+
+
+def _powers(
+    device: _Device,
+    capacities: tuple[Decimal, Decimal],
+    prices: tuple[list[Decimal], list[Decimal]],
+    block_hours: Decimal,
+) -> list[Decimal]:
+    """Price-driven power per block (kW, consumption positive).
+
+    Charge at the consumption capacity while the consumption price is below
+    its mean over the window and some later production price is higher;
+    discharge at the production capacity while the production price is above
+    its mean; never beyond ``soc-max`` or below ``soc-min``.
+    """
+    up, down = capacities
+    buy, sell = prices
+    mean_buy = sum(buy, Decimal(0)) / len(buy)
+    mean_sell = sum(sell, Decimal(0)) / len(sell)
+    later_best = [max(sell[index + 1 :], default=None) for index in range(len(sell))]
+    low = device.soc_min if device.soc_min is not None else Decimal(0)
+    high = device.soc_max if device.soc_max is not None else Decimal("Infinity")
+    soc = device.soc_at_start if device.soc_at_start is not None else Decimal(0)
+    powers: list[Decimal] = []
+    for index, (price, revenue) in enumerate(zip(buy, sell, strict=True)):
+        best = later_best[index]
+        power = Decimal(0)
+        if price < mean_buy and best is not None and best > price:
+            power = max(Decimal(0), min(up, (high - soc) / block_hours))
+        elif revenue > mean_sell:
+            power = -max(Decimal(0), min(down, (soc - low) / block_hours))
+        soc += power * block_hours
+        powers.append(power)
+    return powers
+
+
 def _device_schedule(
     store: FlexMeasuresState, device: _Device, plan: _Plan
 ) -> tuple[JSONDict, str | None]:
-    """Charge at capacity until soc-max, then 0; return the schedule and a problem."""
+    """The device's price-driven schedule, and the problem that fails the job."""
     resolution = _resolution_of(device.sensor)
     start = _floor(plan.start, resolution)
     span = plan.start + plan.duration - start
@@ -832,20 +1183,35 @@ def _device_schedule(
     block = 1
     if plan.resolution and not plan.resolution % resolution:
         block = max(1, plan.resolution // resolution)
-    capacity, problem = _capacity(store, device, plan)
+    firsts = list(range(0, steps, block))
+    starts = [start + first * resolution for first in firsts]
+    problem: str | None = None
+    capacities = _capacities(store, device, plan)
+    if capacities is None:
+        problem = NO_CAPACITY.format(asset=device.sensor["generic_asset_id"])
+    consumption = plan.flex_context.get("consumption-price")
+    production = plan.flex_context.get("production-price", consumption)
+    buy: list[Decimal] = []
+    sell: list[Decimal] = []
+    if consumption is None:
+        problem = problem or NO_PRICE
+    else:
+        try:
+            buy = _prices(store, consumption, starts, resolution * block)
+            sell = _prices(store, production, starts, resolution * block)
+        except _PriceError as err:
+            problem = problem or str(err)
     if _infeasible(device):
-        problem = INFEASIBLE
-    soc = device.soc_at_start if device.soc_at_start is not None else Decimal(0)
+        problem = problem or INFEASIBLE
     step_hours = Decimal(resolution // timedelta(seconds=1)) / 3600
     powers: list[Decimal] = []
-    for first in range(0, steps, block):
-        count = min(block, steps - first)
-        hours = step_hours * count
-        power = Decimal(0)
-        if device.soc_max is not None:
-            power = max(Decimal(0), min(capacity, (device.soc_max - soc) / hours))
-        soc += power * hours
-        powers.extend([power] * count)
+    block_powers = (
+        _powers(device, capacities, (buy, sell), step_hours * block)
+        if capacities is not None and buy and problem is None
+        else [Decimal(0)] * len(firsts)
+    )
+    for first, power in zip(firsts, block_powers, strict=True):
+        powers.extend([power] * min(block, steps - first))
     factor = _kw_to_unit(device.sensor["unit"])
     return {
         "start": _isodate_format(start.astimezone(UTC)),
@@ -862,7 +1228,13 @@ def _outcome(store: FlexMeasuresState, plan: _Plan) -> JSONDict:
         schedule, found = _device_schedule(store, device, plan)
         sensors[str(device.sensor["id"])] = schedule
         problem = problem or found
-    return {"sensors": sensors, "problem": problem}
+    return {
+        "sensors": sensors,
+        "problem": problem,
+        "belief_time": plan.belief_time.astimezone(UTC).isoformat(
+            timespec="microseconds"
+        ),
+    }
 
 
 # Jobs
@@ -876,15 +1248,28 @@ def _finish(store: FlexMeasuresState, job: JSONDict, *, forced: bool) -> None:
     problem = job["outcome"]["problem"]
     if problem and not forced:
         job["status"] = "FAILED"
-        job["exception"] = f"ValueError: {problem}"
+        job["exception"] = problem
         return
     job["status"] = "FINISHED"
     job["exception"] = None
+    # Written into each scheduled power sensor as the scheduler's beliefs,
+    # formed at the trigger's prior (else when triggered), in the sign the
+    # sensor stores (platform notes §6).
+    sensors: JSONDict = {}
+    for sensor_id, written in job["outcome"]["sensors"].items():
+        sensor = store.sensors.get(int(sensor_id))
+        attributes = json.loads(sensor["attributes"]) if sensor else {}
+        consumption_positive = attributes.get("consumption_is_positive") is True
+        sensors[sensor_id] = {
+            **written,
+            "belief_time": job["outcome"].get("belief_time") or _now(),
+            "stored_sign": 1 if consumption_positive else -1,
+        }
     store.schedules[job["id"]] = {
         "job": job["id"],
         "asset_id": job["asset_id"],
         "scheduler_info": {"scheduler": SCHEDULER},
-        "sensors": job["outcome"]["sensors"],
+        "sensors": sensors,
     }
 
 
@@ -926,11 +1311,7 @@ def _job_view(store: FlexMeasuresState, job: JSONDict, status: str) -> JSONDict:
         if failed
         else None
     )
-    message = (
-        f"Scheduling job failed with {job['exception']}."
-        if failed
-        else _JOB_MESSAGES[status]
-    )
+    message = _failed(job["exception"]) if failed else _JOB_MESSAGES[status]
     view: JSONDict = {
         "status": status,
         "message": message,
@@ -1039,10 +1420,8 @@ def _check_trigger(
         raise _rejected(errors)
     context = _Context(store, asset)
     devices, errors = _check_flex_model(context, parsed.get("flex-model", []))
-    site_capacity, context_errors = _check_flex_context(
-        context, parsed.get("flex-context", {})
-    )
-    errors.update(context_errors)
+    trigger_context = parsed.get("flex-context", {})
+    errors.update(_check_flex_context(context, trigger_context))
     if errors:
         raise _rejected(errors)
     return parsed, _Plan(
@@ -1050,16 +1429,27 @@ def _check_trigger(
         duration=parsed.get("duration", PLANNING_HORIZON),
         resolution=parsed.get("resolution"),
         devices=devices,
-        site_capacity=site_capacity,
+        flex_context=_context_of(store, asset, trigger_context),
+        belief_time=parsed.get("prior") or datetime.now(UTC),
     )
 
 
-def _cached_job(store: FlexMeasuresState, cache_key: str) -> JSONDict | None:
+def _cached_job(
+    store: FlexMeasuresState, cache_key: str, ttl: float
+) -> JSONDict | None:
+    """The job an identical request made within the cache time, failed or not.
+
+    FlexMeasures' job cache (``FLEXMEASURES_JOB_CACHE_TTL``, an hour) answers
+    the same job for the same request, also one that failed, unless the
+    trigger says ``force-new-job-creation``.
+    """
+    now = datetime.now(UTC)
     return next(
         (
             job
-            for job in store.jobs.values()
-            if job["cache_key"] == cache_key and job["status"] != "FAILED"
+            for job in reversed(store.jobs.values())
+            if job["cache_key"] == cache_key
+            and (now - datetime.fromisoformat(job["enqueued-at"])).total_seconds() < ttl
         ),
         None,
     )
@@ -1116,7 +1506,9 @@ async def trigger_schedule(request: web.Request) -> web.Response:
         sort_keys=True,
     )
     job = (
-        None if parsed.get("force-new-job-creation") else _cached_job(store, cache_key)
+        None
+        if parsed.get("force-new-job-creation")
+        else _cached_job(store, cache_key, runtime.settings.job_cache_seconds)
     )
     if job is None:
         job = _new_job(
@@ -1194,21 +1586,23 @@ def _schedule_query(
 
 def _pending(job: JSONDict, status: str, pending_as_202: bool) -> web.Response:
     if status == "FAILED":
-        raise _unknown_schedule(f"Scheduling job failed with {job['exception']}.")
+        raise _unknown_schedule(_failed(job["exception"]))
     message = _JOB_MESSAGES[status]
     if pending_as_202:
         return web.json_response({"status": status, "message": message}, status=202)
     raise _unknown_schedule(message)
 
 
-def _sign(sensor: JSONDict, convention: str) -> Decimal:
-    """Stored values are consumption positive; flip them as the convention asks."""
+def _sign(found: JSONDict, convention: str) -> Decimal:
+    """Schedules are kept consumption positive; flip them as the convention asks.
+
+    ``wysiwyg`` answers the sign the sensor stored them in: consumption
+    positive only when the sensor had ``consumption_is_positive``.
+    """
     if convention == "production-positive":
         return Decimal(-1)
     if convention == "wysiwyg":
-        attributes = json.loads(sensor["attributes"])
-        stored_positive = attributes.get("consumption_is_positive") is True
-        return Decimal(1) if stored_positive else Decimal(-1)
+        return Decimal(found.get("stored_sign", -1))
     return Decimal(1)
 
 
@@ -1242,7 +1636,7 @@ async def get_schedule(request: web.Request) -> web.Response:
     resolution = _resolution_of(sensor)
     count = min(len(found["values"]), min(duration, PLANNING_HORIZON) // resolution)
     factor = _multiplier(sensor["unit"], unit, resolution)
-    scale = Decimal(str(factor)) * _sign(sensor, convention)
+    scale = Decimal(str(factor)) * _sign(found, convention)
     return web.json_response(
         {
             "values": [
@@ -1288,10 +1682,14 @@ def _apply_settings(settings: SchedulingSettings, body: JSONDict) -> None:
     as_202 = body.get("pending_as_202", settings.pending_as_202)
     if not isinstance(as_202, bool):
         raise ControlError(400, "pending_as_202 must be a boolean")
+    cache = body.get("job_cache_seconds", settings.job_cache_seconds)
+    if not _is_number(cache) or not math.isfinite(cache) or cache < 0:
+        raise ControlError(400, "job_cache_seconds must be a number >= 0")
     settings.polls_to_finish = polls
     settings.trigger_limit = limit
     settings.trigger_window_seconds = float(window)
     settings.pending_as_202 = as_202
+    settings.job_cache_seconds = float(cache)
 
 
 @routes.get(CONTROL_SETTINGS)

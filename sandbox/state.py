@@ -284,10 +284,17 @@ class FlexMeasuresState:
 
 @dataclass(slots=True)
 class AuthState:
-    """Issued tokens and which platforms' credentials are revoked."""
+    """Issued tokens and which platforms' credentials are revoked.
+
+    ``issued`` counts the tokens handed out per platform since the last
+    reset (expired ones included); ``lifetimes`` holds the lifetimes set
+    through the control API, in place of ``TOKEN_LIFETIMES``.
+    """
 
     tokens: dict[str, IssuedToken] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
+    issued: dict[str, int] = field(default_factory=dict)
+    lifetimes: dict[str, int] = field(default_factory=dict)
 
 
 class SandboxState:
@@ -334,10 +341,22 @@ class SandboxState:
             platform=platform,
             token=secrets.token_urlsafe(32),
             issued_at=now,
-            expires_at=now + TOKEN_LIFETIMES[platform],
+            expires_at=now + self.token_lifetime(platform),
         )
         self.auth.tokens[token.token] = token
+        self.auth.issued[platform] = self.auth.issued.get(platform, 0) + 1
         return token
+
+    def token_lifetime(self, platform: str) -> int:
+        """Return the seconds a new token of the platform lives."""
+        return self.auth.lifetimes.get(platform, TOKEN_LIFETIMES[platform])
+
+    def set_token_lifetime(self, platform: str, seconds: int | None) -> None:
+        """Make new tokens of the platform live ``seconds`` (``None``: the default)."""
+        if seconds is None:
+            self.auth.lifetimes.pop(platform, None)
+        else:
+            self.auth.lifetimes[platform] = seconds
 
     def token_valid(self, platform: str, token: str) -> bool:
         """Return whether the token was issued for the platform and is still valid."""
@@ -440,6 +459,13 @@ class SandboxState:
                     for platform in PLATFORMS
                 },
                 "revoked": sorted(self.auth.revoked),
+                "issued": {
+                    platform: self.auth.issued.get(platform, 0)
+                    for platform in PLATFORMS
+                },
+                "lifetimes": {
+                    platform: self.token_lifetime(platform) for platform in PLATFORMS
+                },
             },
             "faults": self.faults.as_list(),
             "requests": len(self.requests),

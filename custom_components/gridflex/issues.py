@@ -15,6 +15,7 @@ from .const import (
     ISSUE_MARKET_PREFIX,
     ISSUE_ORPHAN_PREFIX,
     ISSUE_SUSPENDED_PREFIX,
+    ISSUE_UNMAPPED_PREFIX,
     RESOURCE_TYPE_NAMES,
     SUBENTRY_RESOURCE,
 )
@@ -26,6 +27,7 @@ from .platforms.models import (
     Site,
     UpstreamStatus,
 )
+from .price_feed import price_issue_prefixes
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -105,11 +107,13 @@ def async_delete_site_issues(hass: HomeAssistant, entry_id: str) -> None:
         f"{ISSUE_MARKET_PREFIX}_{entry_id}_",
         f"{ISSUE_ORPHAN_PREFIX}_{entry_id}_",
         f"{ISSUE_SUSPENDED_PREFIX}_{entry_id}_",
+        f"{ISSUE_UNMAPPED_PREFIX}_{entry_id}_",
         f"webhook_unreachable_{entry_id}",
         f"webhook_unhealthy_{entry_id}",
         f"outbox_overflow_{entry_id}",
         f"{ISSUE_REPORT_PREFIX}_{entry_id}_",
         eligibility_issue_id(entry_id),
+        *price_issue_prefixes(entry_id),
     )
     for domain, issue_id in list(registry.issues):
         if domain == DOMAIN and issue_id.startswith(prefixes):
@@ -167,11 +171,24 @@ def orphan_placeholders(
     }
 
 
+def can_take_back(resource: Resource) -> bool:
+    """Return whether a platform resource can become a resource subentry.
+
+    It needs a type GridFlex knows and both power limits (a ``meter`` or an
+    unknown type is left to the platform).
+    """
+    return (
+        resource.type is not None
+        and resource.power_minimum_kw is not None
+        and resource.power_maximum_kw is not None
+    )
+
+
 @callback
 def async_sync_orphan_issues(
     hass: HomeAssistant, entry: GridFlexConfigEntry, orphans: list[Resource]
 ) -> None:
-    """Offer to keep or delete each platform resource no subentry knows."""
+    """Offer to take back, keep or delete each platform resource no subentry knows."""
     wanted: set[str] = set()
     for resource in orphans:
         issue_id = orphan_issue_id(entry.entry_id, resource.resource_id)
@@ -187,6 +204,7 @@ def async_sync_orphan_issues(
                 "resource_id": resource.resource_id,
                 "name": placeholders["resource"],
                 "type": placeholders["type"],
+                "adoptable": can_take_back(resource),
             },
             is_fixable=True,
             severity=ir.IssueSeverity.WARNING,

@@ -23,16 +23,17 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, SIGNAL_RESOURCE_ADDED
+from .const import DOMAIN, SIGNAL_RESOURCE_ADDED, SIGNAL_SCHEDULABLE
 from .coordinator import GridFlexConfigEntry, SiteCoordinator, SiteSnapshot
 from .entity import (
     GridFlexMeterEntity,
+    GridFlexResourceActivationEntity,
     GridFlexResourceEntity,
     GridFlexResourceLpcEntity,
     GridFlexSiteEntity,
     site_device_info,
 )
-from .event_coordinator import ACTIVATION_KINDS, GridEventCoordinator
+from .event_coordinator import GridEventCoordinator
 from .meter import MeterData
 from .platforms.base import Capabilities
 from .platforms.models import (
@@ -179,8 +180,10 @@ async def async_setup_entry(
         for description in SITE_SENSORS
         if description.exists_fn(capabilities)
     )
-    # Resource LPC events exist only where the platform sends LPC events.
+    # Resource LPC events exist only where the platform sends LPC events;
+    # activations (Powernaut) where it sends grid events but no LPC events.
     lpc_events: GridEventCoordinator | None = None
+    activations: GridEventCoordinator | None = None
     if (events := entry.runtime_data.event_coordinator) is not None:
         if capabilities.lpc_events:
             lpc_events = events
@@ -192,13 +195,10 @@ async def async_setup_entry(
                 ]
             )
         else:
+            activations = events
             async_add_entities([ActivationSetpointSensor(events, entry)])
     if (schedules := entry.runtime_data.schedule_coordinator) is not None:
-        for subentry_id, subentry in schedulable(entry).items():
-            async_add_entities(
-                [ScheduledPowerSensor(schedules, subentry)],
-                config_subentry_id=subentry_id,
-            )
+        _async_setup_schedules(hass, entry, async_add_entities, schedules)
     meter = entry.runtime_data.meter
     if meter is not None and (meter.streams or meter.uploads):
         async_add_entities(
@@ -206,8 +206,41 @@ async def async_setup_entry(
             for description in METER_SENSORS
             if description.exists_fn(meter)
         )
-    if capabilities.resource_status or lpc_events is not None:
-        _async_setup_resources(hass, entry, async_add_entities, lpc_events)
+    if (
+        capabilities.resource_status
+        or lpc_events is not None
+        or activations is not None
+    ):
+        _async_setup_resources(hass, entry, async_add_entities, lpc_events, activations)
+
+
+@callback
+def _async_setup_schedules(
+    hass: HomeAssistant,
+    entry: GridFlexConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    schedules: ScheduleCoordinator,
+) -> None:
+    """Add a scheduled power sensor per schedulable resource, now and when one appears."""
+    added: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        for subentry_id, subentry in schedulable(entry).items():
+            if subentry_id in added:
+                continue
+            added.add(subentry_id)
+            async_add_entities(
+                [ScheduledPowerSensor(schedules, subentry)],
+                config_subentry_id=subentry_id,
+            )
+
+    add_new()
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_SCHEDULABLE.format(entry.entry_id), add_new
+        )
+    )
 
 
 @callback
@@ -216,6 +249,7 @@ def _async_setup_resources(
     entry: GridFlexConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
     lpc_events: GridEventCoordinator | None,
+    activations: GridEventCoordinator | None = None,
 ) -> None:
     """Add each resource's sensors, now and for resources added later."""
     coordinator = entry.runtime_data.site_coordinator
@@ -235,6 +269,8 @@ def _async_setup_resources(
             ]
         if lpc_events is not None:
             entities.append(ResourcePowerLimitSensor(lpc_events, subentry))
+        if activations is not None:
+            entities.append(ResourceActivationSetpointSensor(activations, subentry))
         async_add_entities(entities, config_subentry_id=subentry.subentry_id)
 
     for subentry in resource_subentries(entry).values():
@@ -387,7 +423,12 @@ class LimitUsageSensor(_GridEventSensor):
 
 
 class ActivationSetpointSensor(_GridEventSensor):
-    """The power the platform asked for in the activation in force (kW)."""
+    """The site's activation setpoint: the sum of the setpoints in force (kW).
+
+    Each activation targets one resource, whose own *Activation setpoint*
+    shows it; the site adds up those in force now (two resources activated
+    at 2 kW and 3 kW make 5 kW). Unknown while no activation is in force.
+    """
 
     _attr_translation_key = "activation_setpoint"
     _attr_device_class = SensorDeviceClass.POWER
@@ -395,8 +436,21 @@ class ActivationSetpointSensor(_GridEventSensor):
 
     @property
     def native_value(self) -> Decimal | None:
-        """Return the setpoint; unknown outside activations."""
-        active = self.coordinator.active_window(dt_util.utcnow(), ACTIVATION_KINDS)
+        """Return the sum of the setpoints in force; unknown outside activations."""
+        return self.coordinator.activation_setpoint(dt_util.utcnow())
+
+
+class ResourceActivationSetpointSensor(GridFlexResourceActivationEntity, SensorEntity):
+    """The power asked of one resource by its activation in force (kW)."""
+
+    _attr_translation_key = "activation_setpoint"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_native_unit_of_measurement = UnitOfPower.KILO_WATT
+
+    @property
+    def native_value(self) -> Decimal | None:
+        """Return the resource's setpoint; unknown outside its activations."""
+        active = self.active_activation()
         return active[1].max_power_kw if active else None
 
 

@@ -268,12 +268,24 @@ async def _trigger_schedule(call: ServiceCall) -> None:
             translation_key="no_schedules",
             translation_placeholders={"entry_id": entry_id},
         )
-    await schedules.async_refresh()
-    if not schedules.last_update_success:
+    if not schedules.prices.configured:
+        # FlexMeasures would take the trigger and fail the job.
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="no_price_source",
+            translation_placeholders={"site": entry.title},
+        )
+    await schedules.async_trigger_now()
+    if not schedules.last_update_success or schedules.errors:
+        error = schedules.last_exception if not schedules.last_update_success else None
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="platform_refused",
-            translation_placeholders={"error": str(schedules.last_exception)},
+            translation_placeholders={
+                "error": str(error)
+                if error is not None
+                else "; ".join(schedules.errors.values())
+            },
         )
 
 

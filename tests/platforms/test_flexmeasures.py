@@ -30,7 +30,8 @@ from custom_components.gridflex.platforms import (
     create_client,
 )
 from custom_components.gridflex.platforms.base import IntervalUploader
-from custom_components.gridflex.platforms.models import PowerSeries
+from custom_components.gridflex.platforms.flexmeasures import FlexMeasuresPriceUnitError
+from custom_components.gridflex.platforms.models import PowerSeries, PriceSeries
 
 from .conftest import FakeClock, FakePlatform, load, reply
 
@@ -293,6 +294,27 @@ async def test_register_when_user_cannot_be_read(
     assert "account_id" not in fake.sent("POST", ASSETS)[0].json()
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [reply(500), reply(403, fixture="fm_error_401"), reply(body=["not", "a user"])],
+)
+async def test_register_when_the_user_read_fails(
+    fake: FakePlatform, session: aiohttp.ClientSession, answer: Any
+) -> None:
+    """Any answer but the user: the account of the user's other assets; asked again later."""
+    fake.on(
+        "GET", ASSETS, reply(body=[{"id": 41, "name": "toy-building", "account_id": 2}])
+    )
+    fake.on("GET", TYPES, reply(fixture="fm_asset_types"))
+    fake.on("GET", USER, answer)
+    fake.on("POST", ASSETS, reply(201, fixture="fm_asset_created"))
+    client = _client(fake, session)
+    await client.register_site(_registration())
+    assert fake.sent("POST", ASSETS)[0].json()["account_id"] == 2
+    await client.register_site(_registration())
+    assert len(fake.sent("GET", USER)) == 2
+
+
 async def test_register_when_token_has_no_user(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
@@ -445,11 +467,18 @@ BATTERY_RESOURCE = Resource(
 BATTERY_ATTRIBUTES = (
     '{"gridflex_type": "battery", "external_id": "gridflex-battery", '
     '"power_minimum_kw": "-5.0", "power_maximum_kw": "7.4", '
-    '"capacity_kwh": "13.5", "capacity_in_mw": 0.0074}'
+    '"capacity_kwh": "13.5"}'
 )
+#: -5 … 7.4 kW: charging at 7.4 kW, discharging at 5 kW, never one symmetric capacity.
+BATTERY_FLEX_MODEL = (
+    '{"power-capacity": "7.4 kW", "consumption-capacity": "7.4 kW", '
+    '"production-capacity": "5.0 kW", "soc-min": "0.0 kWh", "soc-max": "13.5 kWh"}'
+)
+SIGNED = '{"consumption_is_positive": true}'
 
 
 def _creation_routes(fake: FakePlatform, types: str = "fm_asset_types_all") -> None:
+    fake.on("GET", ASSETS, reply(body=[]))  # no asset of that name yet
     fake.on("GET", TYPES, reply(fixture=types))
     fake.on("GET", USER, reply(fixture="fm_user"))
     fake.on("POST", ASSETS, reply(201, fixture="fm_resource_created"))
@@ -459,7 +488,7 @@ def _creation_routes(fake: FakePlatform, types: str = "fm_asset_types_all") -> N
 async def test_create_resource(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
-    """A child asset with JSON-string attributes, then its power sensor."""
+    """A child asset with JSON-string attributes and flex-model, then its power sensor."""
     _creation_routes(fake)
     resource = await _client(fake, session).create_resource("42", _spec())
     (created,) = fake.sent("POST", ASSETS)
@@ -470,23 +499,82 @@ async def test_create_resource(
         "parent_asset_id": 42,
         "account_id": 2,
         "attributes": BATTERY_ATTRIBUTES,
+        "flex_model": BATTERY_FLEX_MODEL,
     }
     assert isinstance(body["attributes"], str)
-    assert json.loads(body["attributes"])["capacity_in_mw"] == 0.0074
+    assert "capacity_in_mw" not in json.loads(body["attributes"])
     assert fake.sent("POST", SENSORS)[0].json() == {
         "name": "power",
         "unit": "kW",
         "event_resolution": "PT15M",
         "generic_asset_id": 50,
+        "attributes": SIGNED,
     }
     assert resource == BATTERY_RESOURCE
+    assert fake.sent("GET", ASSETS)[0].query == {
+        "root": "42",
+        "depth": "1",
+        "fields": RESOURCE_FIELDS,
+    }
     assert fake.calls() == [
         f"POST {TOKEN}",
+        f"GET {ASSETS}",
         f"GET {TYPES}",
         f"GET {USER}",
         f"POST {ASSETS}",
         f"POST {SENSORS}",
     ]
+
+
+async def test_sensors_get_the_home_timezone(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A client told the home's timezone gives it to the sensors it makes."""
+    _creation_routes(fake)
+    client = _client(fake, session)
+    client.timezone = "Europe/Brussels"
+    await client.create_resource("42", _spec())
+    assert fake.sent("POST", SENSORS)[0].json()["timezone"] == "Europe/Brussels"
+
+
+@pytest.mark.parametrize("match", ["name", "external_id"])
+async def test_create_resource_adopts_an_existing_asset(
+    fake: FakePlatform, session: aiohttp.ClientSession, match: str
+) -> None:
+    """An asset of that name (or GridFlex's external id) under the parent is taken back."""
+    _creation_routes(fake)
+    found = load("fm_resource_asset")
+    if match == "external_id":
+        found["name"] = "Renamed on the server"
+    fake.on("GET", ASSETS, reply(body=[load("fm_asset"), found]))
+    fake.on("GET", BATTERY, reply(body=found))
+    fake.on("PATCH", BATTERY, reply(fixture="fm_resource_asset"))
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
+    resource = await _client(fake, session).create_resource("42", _spec())
+    assert fake.sent("POST") == fake.sent("POST", TOKEN)
+    assert fake.sent("PATCH", BATTERY)[0].json() == {
+        "name": "Home Battery",
+        "parent_asset_id": 42,
+        "attributes": BATTERY_ATTRIBUTES,
+        "flex_model": BATTERY_FLEX_MODEL,
+    }
+    assert resource.resource_id == "50"
+    assert resource.power_sensor_id == "101"
+
+
+async def test_adopted_asset_without_power_sensor_gets_one(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A taken-back asset that lost its sensor gets a new one; nothing else is made."""
+    _creation_routes(fake)
+    fake.on("GET", ASSETS, reply(body=[load("fm_resource_asset")]))
+    fake.on("GET", BATTERY, reply(fixture="fm_resource_asset"))
+    fake.on("PATCH", BATTERY, reply(fixture="fm_resource_asset"))
+    fake.on("GET", SENSORS, reply(body=[]))
+    resource = await _client(fake, session).create_resource("42", _spec())
+    assert fake.sent("POST", ASSETS) == []
+    assert len(fake.sent("POST", SENSORS)) == 1
+    assert resource.power_sensor_id == "101"
 
 
 async def test_create_resource_in_group(
@@ -512,8 +600,14 @@ async def test_create_resource_in_group(
     assert body["generic_asset_type_id"] == 1
     assert body["attributes"] == (
         '{"gridflex_type": "solar", "power_minimum_kw": "-6.5", '
-        '"power_maximum_kw": "0.0", "capacity_in_mw": 0.0065}'
+        '"power_maximum_kw": "0.0"}'
     )
+    assert json.loads(body["flex_model"]) == {
+        "power-capacity": "6.5 kW",
+        "consumption-capacity": "0.0 kW",
+        "production-capacity": "6.5 kW",
+    }
+    assert fake.sent("GET", ASSETS)[0].query["root"] == "51"
     assert fake.sent("POST", SENSORS)[0].json()["event_resolution"] == "PT1H"
 
 
@@ -533,27 +627,35 @@ async def test_create_resource_resolution(
 
 
 @pytest.mark.parametrize(
-    ("minimum", "maximum", "capacity_in_mw"),
+    ("minimum", "maximum", "capacities"),
     [
-        (Decimal(0), Decimal(0), "0.0"),
-        (Decimal(-11000), Decimal(3), "11.0"),
-        (Decimal("0.1"), Decimal("1E+1"), "0.01"),
+        (Decimal(0), Decimal(0), ("0.0", "0.0", "0.0")),
+        (Decimal(-3), Decimal(4), ("4.0", "4.0", "3.0")),
+        (Decimal(-11000), Decimal(3), ("11000.0", "3.0", "11000.0")),
+        (Decimal("0.1"), Decimal("1E+1"), ("10.0", "10.0", "0.0")),
     ],
 )
-async def test_capacity_in_mw_is_an_exact_number(
+async def test_stored_capacities_per_direction(
     fake: FakePlatform,
     session: aiohttp.ClientSession,
     minimum: Decimal,
     maximum: Decimal,
-    capacity_in_mw: str,
+    capacities: tuple[str, str, str],
 ) -> None:
-    """The largest absolute power in MW, written without a float."""
+    """Power, consumption and production capacity, exact, in the stored flex-model."""
     _creation_routes(fake)
     await _client(fake, session).create_resource(
         "42", _spec(power_minimum_kw=minimum, power_maximum_kw=maximum)
     )
-    attributes = fake.sent("POST", ASSETS)[0].json()["attributes"]
-    assert attributes.endswith(f'"capacity_in_mw": {capacity_in_mw}}}')
+    flex_model = json.loads(fake.sent("POST", ASSETS)[0].json()["flex_model"])
+    power, consumption, production = capacities
+    assert flex_model == {
+        "power-capacity": f"{power} kW",
+        "consumption-capacity": f"{consumption} kW",
+        "production-capacity": f"{production} kW",
+        "soc-min": "0.0 kWh",
+        "soc-max": "13.5 kWh",
+    }
 
 
 @pytest.mark.parametrize(
@@ -672,11 +774,13 @@ async def test_create_resource_cleanup_failure_keeps_first_error(
 async def test_create_resource_unreadable_answers(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
-    """An asset without an id is a response error; a sensor without one is absent."""
+    """An asset or a sensor without an id is a response error (the asset goes again)."""
     _creation_routes(fake)
     fake.on("POST", SENSORS, reply(201, body={"name": "power"}))
-    resource = await _client(fake, session).create_resource("42", _spec())
-    assert resource.power_sensor_id is None
+    fake.on("DELETE", BATTERY, reply(204))
+    with pytest.raises(GridFlexResponseError):
+        await _client(fake, session).create_resource("42", _spec())
+    assert fake.calls()[-1] == f"DELETE {BATTERY}"
     fake.on("POST", ASSETS, reply(201, body={"name": "Home Battery"}))
     with pytest.raises(GridFlexResponseError):
         await _client(fake, session).create_resource("42", _spec())
@@ -836,7 +940,13 @@ async def test_update_resource(
     current["parent_asset_id"] = 51
     current["attributes"] = (
         '{"note": "keep me", "gridflex_type": "battery", "capacity_kwh": "13.5", '
-        '"soc_in_mwh": 0.0000123456789012345678, "nested": {"efficiency": [0.95, 1]}}'
+        '"soc_in_mwh": 0.0000123456789012345678, "nested": {"efficiency": [0.95, 1]}, '
+        '"capacity_in_mw": 0.0074}'
+    )
+    # FlexMeasures made power-capacity out of an older capacity_in_mw.
+    current["flex_model"] = (
+        '{"power-capacity": "0.0074 MW", "roundtrip-efficiency": "90%", '
+        '"soc-max": "13.5 kWh"}'
     )
     fake.on("GET", BATTERY, reply(body=current))
     patched = {**load("fm_resource_asset"), "name": "Garage battery"}
@@ -862,8 +972,11 @@ async def test_update_resource(
             '{"note": "keep me", "gridflex_type": "other", '
             '"soc_in_mwh": 0.0000123456789012345678, '
             '"nested": {"efficiency": [0.95, 1]}, '
-            '"power_minimum_kw": "-3.7", "power_maximum_kw": "2.0", '
-            '"capacity_in_mw": 0.0037}'
+            '"power_minimum_kw": "-3.7", "power_maximum_kw": "2.0"}'
+        ),
+        "flex_model": (
+            '{"roundtrip-efficiency": "90%", "power-capacity": "3.7 kW", '
+            '"consumption-capacity": "2.0 kW", "production-capacity": "3.7 kW"}'
         ),
     }
     assert resource.name == "Garage battery"
@@ -1011,6 +1124,7 @@ async def test_site_power_sensor_created(
         "unit": "kW",
         "event_resolution": resolution,
         "generic_asset_id": 42,
+        "attributes": SIGNED,
     }
 
 
@@ -1142,3 +1256,185 @@ async def test_post_empty_power_series_sends_nothing(
     """A series without values has nothing to store."""
     await _client(fake, session).post_power_series(_series(()))
     assert fake.sent() == []
+
+
+# --- sign convention, prices and measurements ----------------------------------
+
+PRICE = f"{SENSORS}/105"
+
+
+async def test_older_power_sensors_become_consumption_positive(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A power sensor without consumption_is_positive gets it (once), other attributes kept."""
+    sensors = load("fm_sensors")
+    sensors[0]["attributes"] = '{"note": "keep"}'
+    sensors[1]["attributes"] = SIGNED
+    sensors[2]["attributes"] = "{}"
+    fake.on("GET", SENSORS, reply(body=sensors))
+    fake.on("PATCH", f"{SENSORS}/100", reply(body=sensors[0]))
+    fake.on("PATCH", f"{SENSORS}/102", reply(500))
+    client = _client(fake, session)
+    assert await client.ensure_site_power_sensor("42", 15) == "100"
+    assert fake.sent("PATCH", f"{SENSORS}/100")[0].json() == {
+        "attributes": '{"note": "keep", "consumption_is_positive": true}'
+    }
+    # A refusal is not fatal and is tried again; a done sensor is not.
+    await client.ensure_site_power_sensor("42", 15)
+    assert len(fake.sent("PATCH", f"{SENSORS}/100")) == 1
+    assert len(fake.sent("PATCH", f"{SENSORS}/102")) == 2
+    assert fake.sent("PATCH", f"{SENSORS}/101") == []
+
+
+async def test_price_sensor_found_or_created(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """The site's ``electricity price`` sensor: found by name, else made at 15 minutes."""
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors_resources_only"))
+    fake.on("POST", SENSORS, reply(201, body={"id": 120, "name": "electricity price"}))
+    client = _client(fake, session)
+    client.timezone = "Europe/Brussels"
+    found = await client.ensure_price_sensor("42", "EUR/MWh")
+    assert (found.sensor_id, found.unit) == ("120", "EUR/MWh")
+    assert fake.sent("POST", SENSORS)[0].json() == {
+        "name": "electricity price",
+        "unit": "EUR/MWh",
+        "event_resolution": "PT15M",
+        "generic_asset_id": 42,
+        "timezone": "Europe/Brussels",
+        "attributes": "{}",
+    }
+    existing = load("fm_sensors_resources_only")
+    existing[1]["name"] = "electricity price"
+    fake.on("GET", SENSORS, reply(body=existing))
+    found = await client.ensure_price_sensor("42", "NOK/MWh")
+    assert (found.sensor_id, found.unit) == ("105", "EUR/MWh")
+    assert len(fake.sent("POST", SENSORS)) == 1
+    with pytest.raises(FlexMeasuresPriceUnitError):
+        await client.ensure_price_sensor("42", "kW")
+
+
+async def test_existing_price_sensor(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """A named sensor must exist (422 from the server: not found) and hold prices."""
+    fake.on(
+        "GET", PRICE, reply(body={"id": 105, "name": "day-ahead", "unit": "EUR/MWh"})
+    )
+    client = _client(fake, session)
+    assert (await client.get_price_sensor("105")).unit == "EUR/MWh"
+    fake.on("GET", PRICE, reply(body={"id": 105, "name": "power", "unit": "kW"}))
+    with pytest.raises(FlexMeasuresPriceUnitError, match="kW is not an energy price"):
+        await client.get_price_sensor("105")
+    fake.on(
+        "GET",
+        PRICE,
+        reply(
+            422, body={"message": {"path": {"id": ["No sensor found with ID 105."]}}}
+        ),
+    )
+    with pytest.raises(GridFlexNotFoundError):
+        await client.get_price_sensor("105")
+    fake.on("GET", PRICE, reply(422, fixture="fm_error_422"))
+    with pytest.raises(GridFlexRequestRejectedError):
+        await client.get_price_sensor("105")
+
+
+async def test_site_prices_in_the_flex_context(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Both prices from the sensor; the flex-context's other fields stay; no needless PATCH."""
+    site = load("fm_asset")
+    site["flex_context"] = '{"site-power-capacity": "17 kVA"}'
+    fake.on("GET", ASSET, reply(body=site))
+    fake.on("PATCH", ASSET, reply(fixture="fm_asset"))
+    client = _client(fake, session)
+    assert await client.set_site_prices("42", "105") is True
+    assert json.loads(fake.sent("PATCH", ASSET)[0].json()["flex_context"]) == {
+        "site-power-capacity": "17 kVA",
+        "consumption-price": {"sensor": 105},
+        "production-price": {"sensor": 105},
+    }
+    site["flex_context"] = (
+        '{"consumption-price": {"sensor": 105}, "production-price": {"sensor": 105}}'
+    )
+    assert await client.set_site_prices("42", "105") is False
+    assert len(fake.sent("PATCH", ASSET)) == 1
+
+
+async def test_post_price_series(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Prices go in the sensor's unit; an empty series sends nothing."""
+    fake.on("POST", f"{PRICE}/data", reply(fixture="fm_data_processed"))
+    client = _client(fake, session)
+    start = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    await client.post_price_series(
+        PriceSeries("105", start, 15, (Decimal("95.5"), None), "EUR/MWh")
+    )
+    assert fake.sent("POST", f"{PRICE}/data")[0].json() == {
+        "start": "2026-11-22T10:00:00+00:00",
+        "duration": "PT30M",
+        "values": [95.5, None],
+        "unit": "EUR/MWh",
+    }
+    await client.post_price_series(PriceSeries("105", start, 15, (), "EUR/MWh"))
+    assert len(fake.sent("POST", f"{PRICE}/data")) == 1
+
+
+async def test_measurements_are_read_from_the_user_source(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """source-type=user keeps the scheduler's beliefs out; none yet reads as empty."""
+    data = f"{SENSORS}/101/data"
+    fake.on("GET", data, reply(body={"values": [1.5, None], "unit": "kW"}))
+    client = _client(fake, session)
+    start = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    series = await client.get_measurements(
+        "101", start=start, resolution_minutes=15, count=3
+    )
+    assert series.values_kw == (Decimal("1.5"), None, None)
+    assert fake.sent("GET", data)[0].query == {
+        "start": "2026-11-22T10:00:00+00:00",
+        "duration": "PT45M",
+        "resolution": "PT15M",
+        "unit": "kW",
+        "source-type": "user",
+    }
+    fake.on(
+        "GET",
+        data,
+        reply(
+            422,
+            body={
+                "message": {
+                    "combined_sensor_data_description": {
+                        "source-type": [
+                            (
+                                "No data source with source-type 'user' has "
+                                "recorded any data on this sensor."
+                            )
+                        ]
+                    }
+                }
+            },
+        ),
+    )
+    series = await client.get_measurements(
+        "101", start=start, resolution_minutes=15, count=2
+    )
+    assert series.values_kw == (None, None)
+    fake.on("GET", data, reply(422, fixture="fm_error_422"))
+    with pytest.raises(GridFlexRequestRejectedError):
+        await client.get_measurements(
+            "101", start=start, resolution_minutes=15, count=2
+        )
+    fake.on("GET", data, reply(body={"unit": "kW"}))
+    with pytest.raises(GridFlexResponseError):
+        await client.get_measurements(
+            "101", start=start, resolution_minutes=15, count=2
+        )
+    with pytest.raises(GridFlexRequestRejectedError):
+        await client.get_measurements(
+            "101", start=start, resolution_minutes=15, count=0
+        )

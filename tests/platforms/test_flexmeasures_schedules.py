@@ -18,6 +18,10 @@ from custom_components.gridflex.platforms import (
     PlatformKey,
     create_client,
 )
+from custom_components.gridflex.platforms.flexmeasures import (
+    FlexMeasuresScheduleFailedError,
+)
+from custom_components.gridflex.platforms.models import StorageFlexModel
 
 from .conftest import FakeClock, FakePlatform, reply
 
@@ -60,16 +64,22 @@ def routes(fake: FakePlatform) -> None:
     fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
 
 
+MODEL = StorageFlexModel(
+    soc_at_start_kwh=Decimal("12.1"),
+    soc_min_kwh=Decimal(2),
+    soc_max_kwh=Decimal("25.00"),
+    consumption_capacity_kw=Decimal("7.4"),
+    production_capacity_kw=Decimal(3),
+)
+
+
 async def _trigger(
     client: FlexMeasuresClient, resource: str = "50", **fields: Any
 ) -> str:
     arguments: dict[str, Any] = {
         "start": START,
         "duration_hours": 24,
-        "soc_at_start_kwh": Decimal("12.1"),
-        "soc_min_kwh": Decimal(2),
-        "soc_max_kwh": Decimal("25.00"),
-        "power_capacity_kw": Decimal("7.4"),
+        "flex_model": MODEL,
         "consumption_price": "0.2 EUR/kWh",
     }
     arguments.update(fields)
@@ -99,11 +109,33 @@ async def test_trigger_wire_form(
                 "soc-at-start": "12.1 kWh",
                 "soc-min": "2.0 kWh",
                 "soc-max": "25.0 kWh",
+                # Never one symmetric capacity: 7.4 kW in, 3 kW out.
                 "power-capacity": "7.4 kW",
+                "consumption-capacity": "7.4 kW",
+                "production-capacity": "3.0 kW",
             }
         ],
         "flex-context": {"consumption-price": "0.2 EUR/kWh"},
     }
+
+
+async def test_trigger_forced_with_price_sensors(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Price sensors by id for both prices; a forced new job says so."""
+    fake.on("POST", TRIGGER, reply(202, fixture="fm_schedule_trigger_accepted"))
+    await _trigger(
+        _client(fake, session),
+        consumption_price="105",
+        production_price="106",
+        force_new=True,
+    )
+    body = fake.sent("POST", TRIGGER)[0].json()
+    assert body["flex-context"] == {
+        "consumption-price": {"sensor": 105},
+        "production-price": {"sensor": 106},
+    }
+    assert body["force-new-job-creation"] is True
 
 
 async def test_trigger_on_an_old_server(
@@ -113,12 +145,7 @@ async def test_trigger_on_an_old_server(
     fake.on("POST", TRIGGER, reply(fixture="fm_schedule_trigger_processed"))
     client = _client(fake, session)
     schedule_id = await _trigger(
-        client,
-        soc_at_start_kwh=None,
-        soc_min_kwh=None,
-        soc_max_kwh=None,
-        power_capacity_kw=None,
-        consumption_price=" 105 ",
+        client, flex_model=StorageFlexModel(), consumption_price=" 105 "
     )
     assert schedule_id == UUID
     assert fake.sent("POST", TRIGGER)[0].json() == {
@@ -188,7 +215,18 @@ async def test_trigger_site_search_stops(
             GridFlexRequestRejectedError,
             "positive number of hours",
         ),
-        ("50", {"soc_max_kwh": Decimal("NaN")}, GridFlexRequestRejectedError, "finite"),
+        (
+            "50",
+            {"flex_model": StorageFlexModel(soc_max_kwh=Decimal("NaN"))},
+            GridFlexRequestRejectedError,
+            "finite",
+        ),
+        (
+            "50",
+            {"flex_model": StorageFlexModel(production_capacity_kw=Decimal(-1))},
+            GridFlexRequestRejectedError,
+            "negative",
+        ),
         ("50", {"consumption_price": "  "}, GridFlexRequestRejectedError, "empty"),
         ("battery", {}, GridFlexNotFoundError, "asset id"),
     ],
@@ -296,8 +334,22 @@ async def test_get_schedule_pending(
     [
         (
             reply(400, fixture="fm_schedule_failed"),
-            GridFlexRequestRejectedError,
+            FlexMeasuresScheduleFailedError,
             "failed with ValueError",
+        ),
+        (
+            reply(
+                400,
+                body={
+                    "result": "Rejected",
+                    "status": "UNKNOWN_SCHEDULE",
+                    "message": "No known schedule for this time period. Scheduling "
+                    "job failed with ValueError: Missing consumption price for "
+                    "commodity 'electricity'. StorageScheduler was used.",
+                },
+            ),
+            FlexMeasuresScheduleFailedError,
+            "Missing consumption price",
         ),
         (
             reply(400, fixture="fm_schedule_not_in_db"),

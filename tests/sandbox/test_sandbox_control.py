@@ -171,6 +171,67 @@ async def test_invalid_fault_specs(client: Client, spec: dict[str, object]) -> N
     assert body["error"]
 
 
+async def test_token_lifetime_and_issued_count(client: Client) -> None:
+    """A set lifetime is announced and enforced; every issued token is counted."""
+    answer = await client.control(
+        "PUT", "/tokens/lifetime", {"platform": "powernaut", "seconds": 1}
+    )
+    assert answer["lifetimes"] == {
+        "powernaut": 1,
+        "energy_coordination": 3600,
+        "flexmeasures": 21600,
+    }
+    status, body, _ = await client.request(
+        "POST",
+        "/v1/auth/token",
+        headers={"Authorization": basic(PN["client_id"], PN["client_secret"])},
+    )
+    assert (status, body["expires_in"]) == (200, 1)
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    status, _, _ = await client.request("GET", "/v1/connect/sites", headers=headers)
+    assert status == 200
+    await asyncio.sleep(1.05)
+    status, _, _ = await client.request("GET", "/v1/connect/sites", headers=headers)
+    assert status == 401
+    await client.energy_coordination_headers()
+    await client.energy_coordination_headers()
+    state = await client.control("GET", "/state")
+    assert state["auth"]["issued"] == {
+        "powernaut": 1,
+        "energy_coordination": 2,
+        "flexmeasures": 0,
+    }
+    # Expired tokens still count as issued; null goes back to the default.
+    await client.control("POST", "/tokens/expire")
+    answer = await client.control("PUT", "/tokens/lifetime", {"seconds": None})
+    assert answer["lifetimes"]["powernaut"] == 3600
+    state = await client.control("GET", "/state")
+    assert state["auth"]["issued"]["energy_coordination"] == 2
+    await client.control("POST", "/reset")
+    state = await client.control("GET", "/state")
+    assert state["auth"]["issued"]["energy_coordination"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"seconds": 0},
+        {"seconds": 1.5},
+        {"seconds": "60"},
+        {"platform": "nope", "seconds": 60},
+        {"seconds": 60, "colour": "red"},
+        [60],
+    ],
+)
+async def test_invalid_token_lifetime(client: Client, body: object) -> None:
+    """The lifetime control refuses what it cannot apply."""
+    status, answer, _ = await client.request(
+        "PUT", "/_sandbox/tokens/lifetime", json=body
+    )
+    assert status == 400
+    assert answer["error"]
+
+
 async def test_expire_tokens(client: Client) -> None:
     """Expired tokens get 401; a new token works."""
     pn = await client.powernaut_headers()

@@ -16,7 +16,6 @@ from sandbox_helpers import FM, Client
 from custom_components.gridflex.platforms import (
     Environment,
     FlexMeasuresClient,
-    GridFlexRequestRejectedError,
     Location,
     PlatformKey,
     ResourceSpec,
@@ -24,6 +23,10 @@ from custom_components.gridflex.platforms import (
     SiteRegistration,
     create_client,
 )
+from custom_components.gridflex.platforms.flexmeasures import (
+    FlexMeasuresScheduleFailedError,
+)
+from custom_components.gridflex.platforms.models import PriceSeries, StorageFlexModel
 from sandbox.flexmeasures_schedules import _limit_text, scheduling_settings
 
 if TYPE_CHECKING:
@@ -34,7 +37,19 @@ SENSORS = "/api/v3_0/sensors"
 JOBS = "/api/v3_0/jobs"
 CONTROL = "/_sandbox/flexmeasures"
 START = "2026-11-22T10:00:00+01:00"  # 09:00 UTC
-CHARGE = [7.4] * 6 + [7.2, 0.0]  # 12.1 → 25 kWh at 7.4 kW, 15 minutes
+#: Cheap in the first hour, dear in the second (sides filled from the nearest).
+PRICES = {
+    "consumption-price": [
+        {"value": "0.1 EUR/kWh", "start": START, "duration": "PT1H"},
+        {
+            "value": "0.3 EUR/kWh",
+            "start": "2026-11-22T11:00:00+01:00",
+            "duration": "PT1H",
+        },
+    ]
+}
+#: 12.1 kWh, 25 kWh room, 7.4 kW: charge in the cheap hour, discharge in the dear one.
+CHARGE = [7.4] * 4 + [-7.4] * 4
 UNKNOWN_JOB = "00000000-0000-4000-8000-000000000000"
 
 
@@ -123,6 +138,12 @@ async def trigger(
         "flex-model": list(entries) or [flex(house.sensor)],
         **body,
     }
+    # The prices, under the test's own flex-context (None: no flex-context).
+    given = body.get("flex-context", {})
+    if isinstance(given, dict):
+        payload["flex-context"] = {**PRICES, **given}
+    elif given is None:
+        del payload["flex-context"]
     return await client.request(
         "POST",
         f"{ASSETS}/{house.site if asset is None else asset}/schedules/trigger",
@@ -179,9 +200,7 @@ def rejected(answer: Any) -> Any:
 async def test_trigger_job_and_schedule(client: Client, sandbox: SandboxServer) -> None:
     """202 with job and schedule; QUEUED, STARTED, FINISHED over three polls."""
     house = await home(client)
-    status, answer, response = await trigger(
-        client, house, **{"flex-context": {"consumption-price": "0.2 EUR/kWh"}}
-    )
+    status, answer, response = await trigger(client, house)
     assert status == 202, answer
     job_id = answer["job"]
     assert answer == {
@@ -227,8 +246,9 @@ async def test_trigger_job_and_schedule(client: Client, sandbox: SandboxServer) 
 
 
 async def test_schedule_while_pending(client: Client, sandbox: SandboxServer) -> None:
-    """400 UNKNOWN_SCHEDULE while waiting and in progress; not violations."""
+    """Older servers: 400 UNKNOWN_SCHEDULE while waiting and in progress; not violations."""
     house = await home(client)
+    await client.control("PUT", "/flexmeasures/scheduling", {"pending_as_202": False})
     job_id = await accepted(client, house)
     status, answer = await schedule(client, house, job_id)
     assert status == 400
@@ -249,11 +269,9 @@ async def test_schedule_while_pending(client: Client, sandbox: SandboxServer) ->
 async def test_pending_as_202_and_immediate_jobs(
     client: Client, sandbox: SandboxServer
 ) -> None:
-    """Servers that sunset the 400 answer 202; zero polls finish at once."""
+    """1.0.1 answers pending schedules 202 (the default); zero polls finish at once."""
     house = await home(client)
-    settings = await client.control(
-        "PUT", "/flexmeasures/scheduling", {"pending_as_202": True}
-    )
+    settings = await client.control("GET", "/flexmeasures/scheduling")
     assert settings["pending_as_202"] is True
     job_id = await accepted(client, house)
     assert await schedule(client, house, job_id) == (
@@ -356,8 +374,8 @@ async def test_wysiwyg_with_consumption_positive_sensor(client: Client) -> None:
             {"soc-at-start": "12100 Wh", "soc-max": "0.025MWh"},
             [v * 1000 for v in CHARGE],
         ),
-        # No soc-max: nothing to charge towards.
-        ("kW", {"soc-max": None}, [0.0] * 8),
+        # A low soc-max: full after 1.05 kWh more (4.2 kW for a quarter).
+        ("kW", {"soc-max": "15 kWh"}, [7.4, 4.2, 0.0, 0.0] + [-7.4] * 4),
     ],
 )
 async def test_soc_units(
@@ -375,35 +393,95 @@ async def test_soc_units(
 @pytest.mark.parametrize(
     ("battery", "entry", "body", "expected"),
     [
-        # The asset's capacity_in_mw attribute (as GridFlex writes it).
+        # The asset's capacity_in_mw attribute (as older GridFlex wrote it),
+        # moved into its flex-model as power-capacity.
         (
             {"attributes": json.dumps({"capacity_in_mw": 0.005})},
             {"power-capacity": None},
             {},
-            [5.0] * 8,
+            [5.0] * 4 + [-5.0] * 4,
         ),
         # The site capacity from the flex-context.
         (
             {},
             {"power-capacity": None},
             {"flex-context": {"site-power-capacity": "4 kW"}},
-            [4.0] * 8,
+            [4.0] * 4 + [-4.0] * 4,
         ),
-        # The smaller of power and consumption capacity.
-        ({}, {"consumption-capacity": "2 kW", "soc-max": "100 kWh"}, {}, [2.0] * 8),
+        # Consumption and production capacity narrow the power capacity.
+        (
+            {},
+            {"consumption-capacity": "2 kW", "soc-max": "100 kWh"},
+            {},
+            [2.0] * 4 + [-7.4] * 4,
+        ),
+        (
+            {},
+            {"production-capacity": "3 kW"},
+            {},
+            [7.4] * 4 + [-3.0] * 4,
+        ),
+        # So do the site's.
+        (
+            {},
+            {},
+            {"flex-context": {"site-production-capacity": "1 kW"}},
+            [7.4] * 4 + [-1.0] * 4,
+        ),
+        # Without soc-max nothing bounds the charging.
+        ({}, {"soc-max": None}, {}, CHARGE),
+        # Consumption and production capacity without a power capacity.
+        (
+            {},
+            {
+                "power-capacity": None,
+                "consumption-capacity": "4 kW",
+                "production-capacity": "3 kW",
+            },
+            {},
+            [4.0] * 4 + [-3.0] * 4,
+        ),
+        # soc-max and soc-min bound both ways: 18 → 25 → 18 kWh.
+        (
+            {},
+            {"soc-min": "18 kWh", "soc-at-start": "18 kWh"},
+            {},
+            [7.4, 7.4, 7.4, 5.8, -7.4, -7.4, -7.4, -5.8],
+        ),
+        # The stored flex-model of the battery's asset lies under the entry.
+        (
+            {
+                "flex_model": json.dumps(
+                    {
+                        "power-capacity": "4 kW",
+                        "consumption-capacity": "4 kW",
+                        "production-capacity": "3 kW",
+                        "soc-max": "10 kWh",
+                    }
+                )
+            },
+            {
+                "power-capacity": None,
+                "soc-max": None,
+                "soc-at-start": "2 kWh",
+            },
+            {},
+            [4.0] * 4 + [-3.0] * 4,
+        ),
         # A coarser resolution keeps the power constant per hour.
         (
             {},
             {"soc-at-start": "0 kWh", "soc-max": "10 kWh", "power-capacity": "8 kW"},
             {"resolution": "PT1H"},
-            [8.0] * 4 + [2.0] * 4,
+            [8.0] * 4 + [-8.0] * 4,
         ),
-        # A start within a quarter is floored to it; P1D lasts a day.
+        # A start within a quarter is floored to it; P1D lasts a day. After the
+        # cheap hour it discharges until empty (19.5 kWh: ten quarters and 1 kWh).
         (
             {},
             {},
             {"start": "2026-11-22T10:07:00+01:00", "duration": "P1D"},
-            CHARGE + [0.0] * 89,
+            [7.4] * 4 + [-7.4] * 10 + [-4.0] + [0.0] * 82,
         ),
     ],
 )
@@ -423,41 +501,242 @@ async def test_schedule_inputs(
 
 
 @pytest.mark.parametrize(
-    ("entry", "problem"),
+    ("entry", "body", "problem"),
     [
-        ({"soc-min": "30 kWh"}, "The input data yields an infeasible problem."),
-        ({"soc-at-start": "26 kWh"}, "The input data yields an infeasible problem."),
+        # FlexMeasures 1.0.1's own messages, checked against a real server.
+        ({"soc-min": "30 kWh"}, {}, "InfeasibleProblemException: infeasible"),
+        ({"soc-at-start": "26 kWh"}, {}, "InfeasibleProblemException: infeasible"),
         (
             {"soc-min": "10 kWh", "soc-at-start": "5 kWh"},
-            "The input data yields an infeasible problem.",
+            {},
+            "InfeasibleProblemException: infeasible",
         ),
         (
             {"power-capacity": None},
-            "Power capacity is not defined in the sensor attributes or the flex-model.",
+            {},
+            (
+                "ValueError: Power capacity on asset {asset} is not defined in "
+                "the flex-model."
+            ),
+        ),
+        # A storage schedule needs a consumption price (a real 1.0.1 server
+        # accepts the trigger and fails the job).
+        (
+            {},
+            {"flex-context": None},
+            "ValueError: Missing consumption price for commodity 'electricity'.",
+        ),
+        (
+            {},
+            {
+                "flex-context": {
+                    "consumption-price": [
+                        {
+                            "value": "1 EUR/MWh",
+                            "start": "2027-01-01T00:00:00+00:00",
+                            "duration": "PT1H",
+                        }
+                    ]
+                }
+            },
+            "UnknownPricesException: Prices unknown for planning window.",
         ),
     ],
 )
 async def test_failing_jobs(
-    client: Client, sandbox: SandboxServer, entry: dict[str, Any], problem: str
+    client: Client,
+    sandbox: SandboxServer,
+    entry: dict[str, Any],
+    body: dict[str, Any],
+    problem: str,
 ) -> None:
     """Input that cannot be scheduled is accepted; the job fails (422), the schedule 400."""
     house = await home(client)
-    job_id = await accepted(client, house, flex(house.sensor, **entry))
+    problem = problem.format(asset=house.battery)
+    failed = problem if problem.endswith(".") else f"{problem}."
+    job_id = await accepted(client, house, flex(house.sensor, **entry), **body)
     await job(client, house, job_id)
     await job(client, house, job_id)
-    status, body = await job(client, house, job_id)
-    assert (status, body["status"]) == (422, "FAILED")
-    assert body["message"] == f"Scheduling job failed with ValueError: {problem}."
-    assert f"ValueError: {problem}" in body["exc_info"]
+    status, answer = await job(client, house, job_id)
+    assert (status, answer["status"]) == (422, "FAILED")
+    assert answer["message"] == f"Scheduling job failed with {failed}"
+    assert problem in answer["exc_info"]
     status, answer = await schedule(client, house, job_id)
     assert status == 400
     assert answer["message"] == (
         "No known schedule for this time period. Scheduling job failed with "
-        f"ValueError: {problem}. StorageScheduler was used."
+        f"{failed} StorageScheduler was used."
     )
     assert sandbox.state.violations == []
-    # A failed job is not reused for the same request.
-    assert await accepted(client, house, flex(house.sensor, **entry)) != job_id
+    # FlexMeasures' job cache answers the failed job again for the same
+    # request; only a forced trigger makes a new one.
+    assert await accepted(client, house, flex(house.sensor, **entry), **body) == job_id
+    forced = await accepted(
+        client,
+        house,
+        flex(house.sensor, **entry),
+        **body,
+        **{"force-new-job-creation": True},
+    )
+    assert forced != job_id
+
+
+async def test_a_price_sensor_without_prices(
+    client: Client, sandbox: SandboxServer
+) -> None:
+    """A price sensor with no data in the window fails the job; with data it schedules."""
+    house = await home(client)
+    price = await add_sensor(
+        client,
+        house.headers,
+        house.site,
+        "price",
+        unit="EUR/MWh",
+        event_resolution="PT1H",
+    )
+    context = {"flex-context": {"consumption-price": {"sensor": price}}}
+    job_id = await accepted(client, house, **context)
+    for _ in range(3):
+        status, answer = await job(client, house, job_id)
+    assert answer["message"] == (
+        "Scheduling job failed with UnknownPricesException: Prices unknown for "
+        f"planning window. (sensor {price})."
+    )
+    status, answer, _ = await client.request(
+        "POST",
+        f"{SENSORS}/{price}/data",
+        json={
+            "start": START,
+            "duration": "PT2H",
+            "values": [100, 300],
+            "unit": "EUR/MWh",
+        },
+        headers=house.headers,
+    )
+    assert status == 200, answer
+    job_id = await accepted(
+        client, house, **context, **{"force-new-job-creation": True}
+    )
+    assert (await finished(client, house, job_id))["values"] == CHARGE
+
+
+async def read_data(
+    client: Client, house: Home, sensor: int, **query: str
+) -> tuple[int, Any]:
+    status, answer, _ = await client.request(
+        "GET",
+        f"{SENSORS}/{sensor}/data",
+        params={"start": START, "duration": "PT2H", "unit": "kW", **query},
+        headers=house.headers,
+    )
+    return status, answer
+
+
+@pytest.mark.parametrize(("consumption_is_positive", "stored"), [(True, 1), (None, -1)])
+async def test_schedules_are_written_into_the_sensor(
+    client: Client,
+    sandbox: SandboxServer,
+    consumption_is_positive: bool | None,
+    stored: int,
+) -> None:
+    """The scheduler's beliefs hide measurements in plain reads; source filters split them.
+
+    Stored consumption positive only with ``consumption_is_positive: true``.
+    """
+    house = await home(client)
+    attributes = (
+        {}
+        if consumption_is_positive is None
+        else {"attributes": json.dumps({"consumption_is_positive": True})}
+    )
+    sensor = await add_sensor(
+        client, house.headers, house.battery, "meter", **attributes
+    )
+    # A measurement of the first two quarters, posted after they ended.
+    status, answer, _ = await client.request(
+        "POST",
+        f"{SENSORS}/{sensor}/data",
+        json={
+            "start": START,
+            "duration": "PT30M",
+            "values": [1.5, 2.5],
+            "unit": "kW",
+            "prior": "2026-11-22T10:31:00+01:00",
+        },
+        headers=house.headers,
+    )
+    assert status == 200, answer
+    status, answer = await read_data(
+        client, house, sensor, **{"source-type": "scheduler"}
+    )
+    assert status == 422  # no schedule written yet
+    job_id = await accepted(
+        client, house, flex(sensor), prior="2026-11-22T10:05:00+01:00"
+    )
+    await finished(client, house, job_id, sensor)
+    schedule_values = [value * stored for value in CHARGE]
+    # A plain read answers the schedule, also for the measured quarters: it
+    # was formed before they ended (the earliest belief wins across sources).
+    status, answer = await read_data(client, house, sensor)
+    assert (status, answer["values"]) == (200, schedule_values)
+    for query in ({"source": "1"}, {"source-type": "user"}, {"source-account": "1"}):
+        status, answer = await read_data(client, house, sensor, **query)
+        assert answer["values"] == [1.5, 2.5] + [None] * 6, query
+    for query in ({"source": "2"}, {"source-type": "scheduler"}):
+        status, answer = await read_data(client, house, sensor, **query)
+        assert answer["values"] == schedule_values, query
+    status, answer = await read_data(client, house, sensor, source="3")
+    assert status == 422
+    assert sandbox.state.flexmeasures.beliefs[sensor] != {}
+    # The schedule endpoint answers consumption positive whatever the sensor stores.
+    assert (await finished(client, house, job_id, sensor))["values"] == CHARGE
+
+
+async def test_stored_flex_context_of_the_site(client: Client) -> None:
+    """Prices stored on the site asset's flex_context serve a trigger without them."""
+    house = await home(client)
+    price = await add_sensor(
+        client,
+        house.headers,
+        house.site,
+        "price",
+        unit="EUR/MWh",
+        event_resolution="PT1H",
+    )
+    status, answer, _ = await client.request(
+        "POST",
+        f"{SENSORS}/{price}/data",
+        json={
+            "start": START,
+            "duration": "PT2H",
+            "values": [100, 300],
+            "unit": "EUR/MWh",
+        },
+        headers=house.headers,
+    )
+    assert status == 200, answer
+    status, answer, _ = await client.request(
+        "PATCH",
+        f"{ASSETS}/{house.site}",
+        json={
+            "flex_context": json.dumps(
+                {
+                    "consumption-price": {"sensor": price},
+                    "production-price": {"sensor": price},
+                }
+            )
+        },
+        headers=house.headers,
+    )
+    assert status == 200, answer
+    job_id = await accepted(client, house, **{"flex-context": None})
+    assert (await finished(client, house, job_id))["values"] == CHARGE
+    # A trigger on the battery asset finds its ancestor's prices too.
+    status, answer, _ = await trigger(
+        client, house, asset=house.battery, **{"flex-context": None}
+    )
+    assert status == 202, answer
+    assert (await finished(client, house, answer["job"]))["values"] == CHARGE
 
 
 async def test_unknown_jobs_and_sensors(client: Client, sandbox: SandboxServer) -> None:
@@ -853,12 +1132,28 @@ async def test_flex_context(client: Client, sandbox: SandboxServer) -> None:
 
 
 async def test_job_cache(client: Client, sandbox: SandboxServer) -> None:
-    """The same request answers the same job, unless a new one is forced."""
+    """The same request answers the same job for the cache time, unless forced.
+
+    The key is the request: a changed stored flex-model does not make a new job.
+    """
     house = await home(client)
     first = await accepted(client, house)
     assert await accepted(client, house) == first
-    assert await accepted(client, house, **{"force-new-job-creation": True}) != first
+    status, answer, _ = await client.request(
+        "PATCH",
+        f"{ASSETS}/{house.battery}",
+        json={"flex_model": json.dumps({"production-capacity": "1 kW"})},
+        headers=house.headers,
+    )
+    assert status == 200, answer
+    assert await accepted(client, house) == first
+    forced = await accepted(client, house, **{"force-new-job-creation": True})
+    assert forced != first
+    assert (await finished(client, house, forced))["values"] == [7.4] * 4 + [-1.0] * 4
     assert len(sandbox.state.flexmeasures.jobs) == 2
+    # Past the cache time the same request makes a new job.
+    scheduling_settings(sandbox.state).job_cache_seconds = 0
+    assert await accepted(client, house) not in (first, forced)
 
 
 async def test_trigger_budget(client: Client, sandbox: SandboxServer) -> None:
@@ -985,6 +1280,12 @@ async def test_control_jobs(client: Client, sandbox: SandboxServer) -> None:
             "trigger_window",
         ),
         ("/flexmeasures/scheduling", {"pending_as_202": 1}, 400, "pending_as_202"),
+        (
+            "/flexmeasures/scheduling",
+            {"job_cache_seconds": -1},
+            400,
+            "job_cache_seconds",
+        ),
     ],
 )
 async def test_control_errors(
@@ -1007,7 +1308,8 @@ async def test_control_settings(client: Client) -> None:
         "polls_to_finish": 2,
         "trigger_limit": 10,
         "trigger_window_seconds": 300.0,
-        "pending_as_202": False,
+        "pending_as_202": True,
+        "job_cache_seconds": 3600.0,
     }
     status, answer, _ = await client.request(
         "PUT", "/_sandbox/flexmeasures/scheduling", data="x"
@@ -1063,52 +1365,69 @@ async def test_gridflex_client_against_the_sandbox(
         ),
     )
     start = datetime(2026, 11, 22, 10, tzinfo=timezone(timedelta(hours=1)))
+    # The battery's stored flex-model holds its limits (-5 … 7.4 kW, 25 kWh).
+    stored = sandbox.state.flexmeasures.assets[int(battery.resource_id)]
+    assert json.loads(stored["flex_model"]) == {
+        "power-capacity": "7.4 kW",
+        "consumption-capacity": "7.4 kW",
+        "production-capacity": "5.0 kW",
+        "soc-min": "0.0 kWh",
+        "soc-max": "25.0 kWh",
+    }
+    # Prices: the site's price sensor, named by the site's flex-context.
+    price = await client.ensure_price_sensor(site.site.site_id, "EUR/MWh")
+    await client.post_price_series(
+        PriceSeries(
+            price.sensor_id,
+            start,
+            15,
+            (Decimal(100),) * 4 + (Decimal(300),) * 4,
+            price.unit,
+        )
+    )
+    assert await client.set_site_prices(site.site.site_id, price.sensor_id)
     schedule_id = await client.trigger_schedule(
         battery.resource_id,
         start=start,
         duration_hours=2,
-        soc_at_start_kwh=Decimal("12.1"),
-        soc_min_kwh=Decimal(0),
-        soc_max_kwh=Decimal(25),
-        power_capacity_kw=None,  # the asset's capacity_in_mw (7.4 kW) applies
-        consumption_price="0.2 EUR/kWh",
+        flex_model=StorageFlexModel(soc_at_start_kwh=Decimal("12.1")),
     )
-    stored = sandbox.state.flexmeasures.jobs[schedule_id]
-    assert stored["asset_id"] == int(site.site.site_id)
-    assert stored["body"]["flex-model"] == [
-        {
-            "sensor": int(battery.power_sensor_id or 0),
-            "soc-at-start": "12.1 kWh",
-            "soc-min": "0.0 kWh",
-            "soc-max": "25.0 kWh",
-        }
+    job_record = sandbox.state.flexmeasures.jobs[schedule_id]
+    assert job_record["asset_id"] == int(site.site.site_id)
+    assert job_record["body"]["flex-model"] == [
+        {"sensor": int(battery.power_sensor_id or 0), "soc-at-start": "12.1 kWh"}
     ]
+    assert "flex-context" not in job_record["body"]
     assert await client.get_job(schedule_id) == "QUEUED"
     assert (
         await client.get_schedule(battery.resource_id, schedule_id, duration_hours=2)
-        is None
+        is None  # 202 QUEUED
     )
     points = await client.get_schedule(
         battery.resource_id, schedule_id, duration_hours=2
     )
     assert points is not None
-    assert [point[1] for point in points] == [Decimal(str(v)) for v in CHARGE]
+    # The stored limits apply: 7.4 kW in, 5 kW out.
+    assert [point[1] for point in points] == [Decimal("7.4")] * 4 + [Decimal(-5)] * 4
     assert points[0][0] == start
     assert points[-1][0] == start + timedelta(minutes=105)
     assert await client.get_job(schedule_id) == "FINISHED"
+    # Measurements and the schedule share the sensor and do not mix.
+    assert (
+        await client.get_measurements(
+            battery.power_sensor_id or "", start=start, resolution_minutes=15, count=8
+        )
+    ).values_kw == (None,) * 8
     # An infeasible request: the job fails.
     failing = await client.trigger_schedule(
         battery.resource_id,
         start=start,
         duration_hours=2,
-        soc_at_start_kwh=Decimal(30),
-        soc_min_kwh=None,
-        soc_max_kwh=Decimal(25),
-        power_capacity_kw=Decimal("7.4"),
+        flex_model=StorageFlexModel(soc_at_start_kwh=Decimal(30)),
     )
     await client.get_job(failing)
     await client.get_job(failing)
     assert await client.get_job(failing) == "FAILED"
-    with pytest.raises(GridFlexRequestRejectedError, match="infeasible"):
+    with pytest.raises(FlexMeasuresScheduleFailedError, match="infeasible"):
         await client.get_schedule(battery.resource_id, failing, duration_hours=2)
     assert sandbox.state.violations == []

@@ -145,7 +145,9 @@ async def test_child_assets(client: Client, sandbox: SandboxServer) -> None:
     )
     assert status == 200
     assert (body["parent_asset_id"], body["name"]) == (garage["id"], "Home Battery")
-    assert json.loads(body["attributes"]) == {"capacity_in_mw": 0.0135}
+    # The server moved capacity_in_mw into the flex-model when it was created.
+    assert json.loads(body["attributes"]) == {}
+    assert json.loads(body["flex_model"]) == {"power-capacity": "13.5 kW"}
     status, body, _ = await client.request(
         "PATCH",
         f"{ASSETS}/{garage['id']}",
@@ -538,3 +540,145 @@ async def test_sensor_list_queries_are_checked(client: Client) -> None:
         "GET", SENSORS, headers={"Authorization": f"Bearer {headers['Authorization']}"}
     )
     assert (status, body["status"]) == (401, "UNAUTHORIZED")
+
+
+async def test_capacity_in_mw_moves_into_the_flex_model(client: Client) -> None:
+    """As 1.0.1 does: capacity_in_mw leaves the attributes for flex-model power-capacity."""
+    headers = await client.flexmeasures_headers()
+    home = await create_asset(client, headers, "Home")
+    battery = await create_asset(
+        client,
+        headers,
+        "Battery",
+        parent_asset_id=home["id"],
+        attributes=json.dumps({"capacity_in_mw": 0.0135, "kept": "yes"}),
+    )
+    assert json.loads(battery["attributes"]) == {"kept": "yes"}
+    assert json.loads(battery["flex_model"]) == {"power-capacity": "13.5 kW"}
+    # A power capacity already in the flex-model wins; the attribute still goes.
+    other = await create_asset(
+        client,
+        headers,
+        "Other battery",
+        parent_asset_id=home["id"],
+        attributes=json.dumps({"capacity_in_mw": 0.002}),
+        flex_model=json.dumps({"power-capacity": "4 kW"}),
+    )
+    assert json.loads(other["attributes"]) == {}
+    assert json.loads(other["flex_model"]) == {"power-capacity": "4 kW"}
+    # A PATCH stores the attributes as sent: nothing moves.
+    status, body, _ = await client.request(
+        "PATCH",
+        f"{ASSETS}/{battery['id']}",
+        json={"attributes": json.dumps({"capacity_in_mw": 0.007})},
+        headers=headers,
+    )
+    assert status == 200, body
+    assert json.loads(body["attributes"]) == {"capacity_in_mw": 0.007}
+    assert json.loads(body["flex_model"]) == {"power-capacity": "13.5 kW"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "errors"),
+    [
+        (
+            "flex_model",
+            {"soc-at-start": "1 kWh", "soc-max": "10 kW", "production-capacity": 3},
+            {
+                "soc-at-start": ["Unknown field."],
+                "soc-max": ["Cannot convert value `10 kW` to 'MWh'"],
+                "production-capacity": [
+                    (
+                        "Unsupported value type. `<class 'int'>` was provided but only "
+                        "dict, list, str, pint Quantity, tuple, and numeric values with "
+                        "a default source unit are supported."
+                    )
+                ],
+            },
+        ),
+        (
+            "flex_model",
+            {"consumption-capacity": [{"value": "1 kW"}], "soc-min": {"sensor": 999}},
+            {
+                "consumption-capacity": [
+                    (
+                        "A time series specification (listing segments) is not "
+                        "supported when storing flex-model fields. Use a fixed "
+                        "quantity or a sensor reference instead."
+                    )
+                ],
+                "soc-min": ["No sensor found with ID 999."],
+            },
+        ),
+        (
+            "flex_context",
+            {"consumption-price": "0.2 EUR", "tariff": "x"},
+            {
+                "consumption-price": ["Cannot convert value `0.2 EUR` to '/MWh'"],
+                "tariff": ["Unknown field."],
+            },
+        ),
+    ],
+)
+async def test_stored_flex_fields_are_checked(
+    client: Client, field: str, value: dict[str, Any], errors: dict[str, Any]
+) -> None:
+    """An asset's flex_model / flex_context is checked as FlexMeasures' DB schemas do."""
+    headers = await client.flexmeasures_headers()
+    home = await create_asset(client, headers, "Home")
+    status, body, _ = await client.request(
+        "PATCH",
+        f"{ASSETS}/{home['id']}",
+        json={field: json.dumps(value)},
+        headers=headers,
+    )
+    assert status == 422
+    # Beside the asset's own fields, as a real 1.0.1 server answers.
+    assert body["message"] == {"json": errors}
+
+
+async def test_sensor_patch(client: Client, sandbox: SandboxServer) -> None:
+    """PATCH /sensors/{id} is partial; fixed fields, duplicates and bad values are 422."""
+    headers = await client.flexmeasures_headers()
+    home = await create_asset(client, headers, "Home")
+    power = await create_sensor(client, headers, home["id"], "power")
+    await create_sensor(client, headers, home["id"], "other")
+    assert power["timezone"] == "Europe/Amsterdam"  # the server's, not UTC
+    status, body, _ = await client.request(
+        "PATCH",
+        f"{SENSORS}/{power['id']}",
+        json={
+            "attributes": json.dumps({"consumption_is_positive": True}),
+            "timezone": "Europe/Brussels",
+        },
+        headers=headers,
+    )
+    assert status == 200, body
+    assert json.loads(body["attributes"]) == {"consumption_is_positive": True}
+    assert (body["timezone"], body["name"], body["unit"]) == (
+        "Europe/Brussels",
+        "power",
+        "kW",
+    )
+    stored = sandbox.state.flexmeasures.sensors[power["id"]]
+    assert json.loads(stored["attributes"]) == {"consumption_is_positive": True}
+    status, body, _ = await client.request(
+        "PATCH",
+        f"{SENSORS}/{power['id']}",
+        json={"name": "other", "generic_asset_id": 1, "unit": "parsecs"},
+        headers=headers,
+    )
+    assert status == 422
+    assert body["message"] == {
+        "json": {
+            "generic_asset_id": ["Cannot be updated."],
+            "unit": ["Unit 'parsecs' cannot be handled."],
+            "name": [
+                f"A sensor with the name 'other' already exists on asset {home['id']}."
+            ],
+        }
+    }
+    status, body, _ = await client.request(
+        "PATCH", f"{SENSORS}/{power['id']}", json={}, headers=headers
+    )
+    assert status == 422

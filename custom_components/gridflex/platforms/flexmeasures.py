@@ -10,18 +10,38 @@ Wire facts this module relies on:
 - The site is an asset named ``GridFlex <grid identifier>``. Its
   ``attributes`` travel as a JSON *string*; latitude and longitude are numbers.
 - A top-level asset must name its account (else it would be public), which is
-  read from the user the token belongs to.
+  read from the user the token belongs to (``GET /users/{id}``; when that
+  answers anything but the user, from the user's other assets; a child
+  asset takes its parent's).
 - ``GET /api/v3_0/assets`` without ``page`` returns a bare list (some servers
   wrap it in ``{"data": [...]}``).
 - Errors carry ``message``: a string, or a mapping of fields to messages (422).
 - A resource is a child asset of the site asset (a group's member a child of
   the group's asset) with a ``power`` sensor in kW. What FlexMeasures has no
   field for (GridFlex type, limits, capacity) is kept in the attributes, with
-  decimals as exact strings; ``capacity_in_mw`` is FlexMeasures' own number.
+  decimals as exact strings; the limits also go into the asset's stored
+  ``flex_model`` (``consumption-capacity``, ``production-capacity``,
+  ``power-capacity``, ``soc-min``/``soc-max``: FlexMeasures' own fields,
+  quantity strings; ``soc-at-start`` has no place there). FlexMeasures 1.0.1
+  moves a ``capacity_in_mw`` attribute into the flex-model itself, so none
+  is written. Asset names are unique under a parent (422 "already exists
+  under parent asset"): an asset of the same name (or GridFlex's
+  ``external_id``) under the parent is taken back instead of duplicated.
   ``GET /assets`` lists only ``id|name|account_id|generic_asset_type`` unless
   ``fields`` asks for more; ``root`` selects an asset and its descendants.
   ``GET /sensors?asset=`` lists the sensors of an asset and its descendants.
   Deleting an asset deletes its children.
+- Every power sensor GridFlex makes has ``attributes`` (a JSON string)
+  ``{"consumption_is_positive": true}`` (GridFlex's convention; without it
+  FlexMeasures stores and charts schedules production positive) and the
+  home's ``timezone`` (else the server's ``FLEXMEASURES_TIMEZONE``). Power
+  sensors of older versions get the attribute by ``PATCH /sensors/{id}``
+  (partial) when found.
+- Prices: a ``electricity price`` sensor on the site asset (an energy price
+  unit such as ``EUR/MWh``, 15 minutes), or a sensor the homeowner names;
+  the site asset's ``flex_context`` takes ``consumption-price`` and
+  ``production-price`` from it (``{"sensor": id}``). FlexMeasures accepts a
+  storage schedule trigger without a consumption price and fails the job.
 - Meter data goes to the site asset's own ``power`` sensor (kW, created when
   missing) with ``POST /sensors/{id}/data``: ``start`` with an offset,
   ``duration`` (ISO 8601, ``P1DT2H15M`` as FlexMeasures writes it itself:
@@ -31,21 +51,26 @@ Wire facts this module relies on:
   Answers: 200 ``PROCESSED``, 200
   ``ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED`` (a replay) and 202
   ``ACCEPTED`` (queued for a worker) all mean stored; 403
-  ``INVALID_REPLACEMENT`` is a conflicting belief.
+  ``INVALID_REPLACEMENT`` is a conflicting belief. Reading it back needs
+  ``source-type=user``: the schedule is written into the same sensor.
 - Schedules are triggered on the resource's site asset (the top of its
   tree, so the site's flex-context applies) with ``POST
   /assets/{id}/schedules/trigger`` and a one-entry ``flex-model`` list
-  naming the resource's power sensor; state of charge and power go as
-  quantity strings (``"12.1 kWh"``, ``"7.4 kW"``: a plain number would be
+  naming the resource's power sensor (``consumption-capacity``,
+  ``production-capacity`` and the larger as ``power-capacity``, which
+  FlexMeasures requires); state of charge and power go as quantity strings (``"12.1 kWh"``, ``"7.4 kW"``: a plain number would be
   read in the sensor's energy unit or MWh, depending on the server), the
   flex-context is one object. API v3.0-32 answers 202 ``{status:
   "ACCEPTED", job, schedule, job-url}``, older servers 200 ``{schedule,
   status: "PROCESSED"}``; 429 when the trigger budget (``10 per 5
-  minutes`` by default) is spent. ``GET /sensors/{id}/schedules/{uuid}``
-  answers 200 ``{values, start, duration, unit}``, or while the job is not
-  done 400 ``UNKNOWN_SCHEDULE`` "Scheduling job waiting to be processed" /
-  "in progress" (202 ``{status: QUEUED|STARTED}`` on servers that sunset
-  the 400), 400 "Scheduling job failed with …" when it failed and 400
+  minutes`` by default) is spent. An identical trigger within about an
+  hour answers the same job, a failed one too, unless it says
+  ``"force-new-job-creation": true``. ``GET /sensors/{id}/schedules/{uuid}``
+  answers 200 ``{values, start, duration, unit}`` (consumption positive by
+  default), or while the job is not done 202 ``{status: QUEUED|STARTED}``
+  (1.0.1) or 400 ``UNKNOWN_SCHEDULE`` "Scheduling job waiting to be
+  processed" / "in progress" (earlier servers), 400 "Scheduling job failed
+  with …" when it failed and 400
   ``UNRECOGNIZED_UDI_EVENT`` for an unknown uuid. ``GET /jobs/{uuid}``
   (v3.0-31+) answers 202 while queued or running, 200 finished, 422
   failed, 404 unknown (400 on v3.0-31).
@@ -54,9 +79,11 @@ Wire facts this module relies on:
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 import json
+import logging
 import math
 import re
 import time
@@ -88,16 +115,23 @@ from .models import (
     Location,
     PlatformKey,
     PowerSeries,
+    PriceSensor,
+    PriceSeries,
     RegisteredSite,
     Resource,
     ResourceSpec,
     ResourceType,
     Site,
     SiteRegistration,
+    StorageFlexModel,
 )
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from .tokens import TokenKeeper
+
+_LOGGER = logging.getLogger(__name__)
 
 SITE_NAME_PREFIX: Final = "GridFlex "
 """The site asset is named ``GridFlex <grid identifier>``."""
@@ -110,6 +144,21 @@ _AUTH_REFUSALS: Final = frozenset({400, 403, 404, 422})
 
 POWER_SENSOR_NAME: Final = "power"
 """The name of the sensor GridFlex gives each resource asset."""
+PRICE_SENSOR_NAME: Final = "electricity price"
+"""The name of the price sensor GridFlex keeps on the site asset."""
+PRICE_RESOLUTION_MINUTES: Final = 15
+"""The price sensor's resolution: hourly prices are repeated per quarter."""
+SIGN_ATTRIBUTE: Final = "consumption_is_positive"
+"""The sensor attribute that makes FlexMeasures read consumption as positive.
+
+Without it a power sensor is production positive: a schedule of +5 kW
+(charging) is stored and charted as -5 kW (platform notes §6). GridFlex's
+convention is consumption positive, so every power sensor it makes carries
+``consumption_is_positive: true``, and older ones get it when found.
+"""
+_FAILED_SCHEDULE: Final = "Scheduling job failed"
+_NO_SOURCE_DATA: Final = "No data source with source-type"
+_ENERGY_PRICE: Final = re.compile(r"^(?P<currency>[A-Z]{3})/(?P<energy>[kMG]?Wh)$")
 
 _MAX_ASSET_DEPTH: Final = 10
 """How far up the asset tree the site of a resource is looked for."""
@@ -181,6 +230,22 @@ CAPABILITIES: Final = Capabilities(
 )
 
 
+class FlexMeasuresScheduleFailedError(GridFlexRequestRejectedError):
+    """The scheduling job failed (400 ``UNKNOWN_SCHEDULE`` "… failed with …").
+
+    FlexMeasures answers the same request with the same failed job for about
+    an hour: the next trigger must force a new job.
+    """
+
+
+class FlexMeasuresPriceUnitError(GridFlexRequestRejectedError):
+    """A price sensor or price unit that is not an energy price (``EUR/MWh``)."""
+
+    def __init__(self, detail: str) -> None:
+        """A refusal GridFlex makes itself, before anything is sent."""
+        super().__init__(422, detail)
+
+
 class FlexMeasuresClient:
     """A client for a FlexMeasures server."""
 
@@ -201,11 +266,16 @@ class FlexMeasuresClient:
         base_url: str | None = None,
         request_timeout: float = 10.0,
         clock: Clock = time.monotonic,
+        tokens: TokenKeeper | None = None,
+        timezone: str | None = None,
     ) -> None:
         """Talk to FlexMeasures as the user with this email and password.
 
         With ``Environment.CUSTOM``, ``base_url`` is the server root (for
-        example a self-hosted ``http://localhost:5000``).
+        example a self-hosted ``http://localhost:5000``). ``timezone`` (an
+        IANA name, the home's) is given to every sensor GridFlex creates;
+        without it the server's ``FLEXMEASURES_TIMEZONE`` applies, which is
+        not necessarily the home's.
         """
         self.base_url = root_url(
             environment,
@@ -221,7 +291,9 @@ class FlexMeasuresClient:
         self._account: int | None = None
         self._asset_type_ids: dict[str, int] = {}
         self._schedule_sensors: dict[int, int] = {}
+        self._signed: set[int] = set()
         self._first_asset_type_id: int | None = None
+        self.timezone = timezone
         self._auth = TokenAuth.for_platform(
             session,
             platform_name="FlexMeasures",
@@ -230,6 +302,7 @@ class FlexMeasuresClient:
             fetch=self._fetch_token,
             header=lambda token: {"Authorization": token},
             clock=clock,
+            keeper=tokens,
             margin=0.0,
         )
         self._http = self._auth.http
@@ -240,8 +313,13 @@ class FlexMeasuresClient:
 
     async def find_site(self, grid_identifier: str) -> Site | None:
         """Return the asset GridFlex made for this grid identifier, if any."""
+        return await self._find_site(await self._assets(), grid_identifier)
+
+    async def _find_site(
+        self, assets: list[dict[str, object]], grid_identifier: str
+    ) -> Site | None:
         name = SITE_NAME_PREFIX + grid_identifier
-        for asset in await self._assets():
+        for asset in assets:
             asset_id = _int(asset.get("id"))
             if asset_id is None:
                 continue
@@ -253,8 +331,13 @@ class FlexMeasuresClient:
         return None
 
     async def register_site(self, registration: SiteRegistration) -> RegisteredSite:
-        """Create the site asset, or adopt the one made earlier."""
-        existing = await self.find_site(registration.grid_identifier)
+        """Create the site asset, or adopt the one made earlier.
+
+        The new asset names the account of the token's user; when the user
+        cannot be read, the account of the user's other assets.
+        """
+        assets = await self._assets()
+        existing = await self._find_site(assets, registration.grid_identifier)
         if existing is not None:
             return RegisteredSite(site=existing, created=False)
         attributes: dict[str, str] = {
@@ -268,6 +351,15 @@ class FlexMeasuresClient:
             "generic_asset_type_id": await self._asset_type_id(()),
         }
         account_id = await self._account_id()
+        if account_id is None:
+            account_id = next(
+                (
+                    found
+                    for asset in assets
+                    if (found := _int(asset.get("account_id"))) is not None
+                ),
+                None,
+            )
         if account_id is not None:
             body["account_id"] = account_id
         body.update(_wire_coordinates(registration.location))
@@ -341,10 +433,17 @@ class FlexMeasuresClient:
         return _resource(answer, site, sensors.get(asset_id))
 
     async def create_resource(self, site_id: str, spec: ResourceSpec) -> Resource:
-        """Create the child asset, then its power sensor.
+        """Create the child asset and its power sensor, or adopt the existing one.
 
-        When the sensor cannot be created the asset is deleted again, so a
-        retry does not stumble over the asset's name.
+        Before creating, the parent (the site asset, or the group's) is asked
+        for a child with GridFlex's ``external_id`` or the same name: asset
+        names are unique under a parent (422 "already exists under parent
+        asset" otherwise), and a site added again after its entry was removed
+        finds its assets there. Such an asset is taken back: renamed,
+        attributes and flex-model rewritten, its power sensor kept (or made
+        when it has none), so nothing is duplicated. When a new asset's
+        sensor cannot be created the asset is deleted again, so a retry does
+        not stumble over the asset's name.
 
         Raises:
             GridFlexRequestRejectedError: before anything is sent, when the
@@ -355,6 +454,14 @@ class FlexMeasuresClient:
         parent = _parent_id(site_id, spec)
         resolution = _resolution(spec.resolution_minutes)
         attributes = _json_text(_resource_attributes({}, spec))
+        flex_model = _json_text(_resource_flex_model({}, spec))
+        adopted = await self._child_like(parent, spec)
+        if adopted is not None:
+            resource = await self.update_resource(site_id, str(adopted), spec)
+            if resource.power_sensor_id is not None:
+                return resource
+            sensor = await self._create_power_sensor(adopted, resolution)
+            return replace(resource, power_sensor_id=str(sensor))
         body: dict[str, object] = {
             "name": spec.name,
             "generic_asset_type_id": await self._asset_type_id(
@@ -364,8 +471,10 @@ class FlexMeasuresClient:
         }
         account_id = await self._account_id()
         if account_id is not None:
+            # Without it (the user cannot be read) the child takes its parent's.
             body["account_id"] = account_id
         body["attributes"] = attributes
+        body["flex_model"] = flex_model
         asset = as_object(
             await self._auth.request("POST", f"{self.api_url}/assets", json_body=body),
             "the created FlexMeasures asset",
@@ -373,32 +482,91 @@ class FlexMeasuresClient:
         asset_id = _int(asset.get("id"))
         if asset_id is None:
             raise GridFlexResponseError("Expected a FlexMeasures asset to have an id")
-        sensor_body = {
-            "name": POWER_SENSOR_NAME,
-            "unit": "kW",
-            "event_resolution": resolution,
-            "generic_asset_id": asset_id,
-        }
         try:
-            sensor = as_object(
-                await self._auth.request(
-                    "POST", f"{self.api_url}/sensors", json_body=sensor_body
-                ),
-                "the created FlexMeasures sensor",
-            )
+            sensor_id = await self._create_power_sensor(asset_id, resolution)
         except GridFlexError:
             with contextlib.suppress(GridFlexError):
                 await self._auth.request("DELETE", self._asset_url(asset_id))
             raise
-        return _resource(asset, _asset_id(site_id), _int(sensor.get("id")))
+        return _resource(asset, _asset_id(site_id), sensor_id)
+
+    async def _child_like(self, parent: int, spec: ResourceSpec) -> int | None:
+        """The child of ``parent`` with the spec's ``external_id``, else its name."""
+        answer = await self._auth.request(
+            "GET",
+            f"{self.api_url}/assets",
+            params={"root": str(parent), "depth": "1", "fields": _RESOURCE_FIELDS},
+        )
+        children = [
+            (asset_id, asset)
+            for asset in _objects(answer, "the FlexMeasures assets")
+            if (asset_id := _int(asset.get("id"))) is not None
+            and _int(asset.get("parent_asset_id")) == parent
+        ]
+        if spec.external_id is not None:
+            for asset_id, asset in children:
+                if _attributes(asset).get("external_id") == spec.external_id:
+                    return asset_id
+        return next(
+            (
+                asset_id
+                for asset_id, asset in children
+                if asset.get("name") == spec.name
+            ),
+            None,
+        )
+
+    async def _create_power_sensor(self, asset_id: int, resolution: str) -> int:
+        """Make the asset's ``power`` sensor: kW, consumption positive, the home's zone."""
+        sensor = as_object(
+            await self._auth.request(
+                "POST",
+                f"{self.api_url}/sensors",
+                json_body=self._sensor_body(
+                    POWER_SENSOR_NAME,
+                    "kW",
+                    resolution,
+                    asset_id,
+                    {SIGN_ATTRIBUTE: True},
+                ),
+            ),
+            "the created FlexMeasures sensor",
+        )
+        sensor_id = _int(sensor.get("id"))
+        if sensor_id is None:
+            raise GridFlexResponseError("Expected a FlexMeasures sensor to have an id")
+        self._signed.add(sensor_id)
+        return sensor_id
+
+    def _sensor_body(
+        self,
+        name: str,
+        unit: str,
+        resolution: str,
+        asset_id: int,
+        attributes: dict[str, object],
+    ) -> dict[str, object]:
+        body: dict[str, object] = {
+            "name": name,
+            "unit": unit,
+            "event_resolution": resolution,
+            "generic_asset_id": asset_id,
+        }
+        if self.timezone:
+            body["timezone"] = self.timezone
+        body["attributes"] = _json_text(attributes)
+        return body
 
     async def update_resource(
         self, site_id: str, resource_id: str, spec: ResourceSpec
     ) -> Resource:
-        """Rename, move into or out of a group, and rewrite GridFlex's attributes.
+        """Rename, move into or out of a group, rewrite GridFlex's attributes and flex-model.
 
-        Attributes GridFlex does not own are kept. The power sensor keeps its
-        resolution.
+        Attributes GridFlex does not own are kept; ``capacity_in_mw`` of
+        older versions goes (FlexMeasures moves it into the flex-model
+        itself). The stored flex-model gets the resource's limits (see
+        ``_resource_flex_model``): FlexMeasures uses it for what a trigger
+        leaves out. The power sensor keeps its resolution.
         """
         parent = _parent_id(site_id, spec)
         asset_id = _asset_id(resource_id)
@@ -410,6 +578,9 @@ class FlexMeasuresClient:
             "name": spec.name,
             "parent_asset_id": parent,
             "attributes": _json_text(_resource_attributes(_attributes(current), spec)),
+            "flex_model": _json_text(
+                _resource_flex_model(_json_field(current, "flex_model"), spec)
+            ),
         }
         answer = await self._auth.request("PATCH", url, json_body=body)
         if answer is None:
@@ -466,20 +637,7 @@ class FlexMeasuresClient:
         existing = (await self._power_sensors(site)).get(site)
         if existing is not None:
             return str(existing)
-        body = {
-            "name": POWER_SENSOR_NAME,
-            "unit": "kW",
-            "event_resolution": resolution,
-            "generic_asset_id": site,
-        }
-        sensor = as_object(
-            await self._auth.request("POST", f"{self.api_url}/sensors", json_body=body),
-            "the created FlexMeasures sensor",
-        )
-        sensor_id = _int(sensor.get("id"))
-        if sensor_id is None:
-            raise GridFlexResponseError("Expected a FlexMeasures sensor to have an id")
-        return str(sensor_id)
+        return str(await self._create_power_sensor(site, resolution))
 
     async def post_power_series(self, series: PowerSeries) -> None:
         """Store the interval averages on the sensor (kW; ``None`` as ``null``).
@@ -511,45 +669,47 @@ class FlexMeasuresClient:
         *,
         start: datetime,
         duration_hours: int,
-        soc_at_start_kwh: Decimal | None,
-        soc_min_kwh: Decimal | None,
-        soc_max_kwh: Decimal | None,
-        power_capacity_kw: Decimal | None,
+        flex_model: StorageFlexModel,
         consumption_price: str | None = None,
+        production_price: str | None = None,
+        force_new: bool = False,
     ) -> str:
         """Ask for a schedule of the resource's power sensor; return the schedule id.
 
-        The trigger goes to the resource's site asset, with the resource's
-        power sensor in the flex-model. ``None`` leaves a field to the
-        server (its defaults or the asset's stored flex-model).
-        ``consumption_price`` is a quantity string (``"0.2 EUR/kWh"``) or
-        the id of a price sensor (``"7"``).
+        The trigger goes to the resource's site asset (so the site's stored
+        flex-context, its prices, applies), with the resource's power sensor
+        in the flex-model. ``None`` leaves a field to the server (the asset's
+        stored flex-model, or its defaults). Capacities go as
+        ``consumption-capacity`` and ``production-capacity``, with
+        ``power-capacity`` the larger of the two (FlexMeasures refuses to
+        schedule without a power capacity). A price is a quantity string
+        (``"0.2 EUR/kWh"``) or the id of a price sensor (``"7"``).
+
+        FlexMeasures answers an identical trigger with the job it made for
+        it within the last hour, also a failed one; ``force_new`` sends
+        ``force-new-job-creation`` to get a new job (after a failure, or
+        when something the request does not show changed, such as the
+        asset's stored flex-model).
 
         Raises:
             GridFlexNotFoundError: the resource is not an asset id, is gone,
                 or has no power sensor.
             GridFlexRequestRejectedError: before anything is sent, when the
                 start is naive, the duration not positive, a decimal not
-                finite or the price empty; from the server, 422 for a
+                finite or a price empty; from the server, 422 for a
                 flex-model it refuses.
             GridFlexRateLimitedError: HTTP 429 (the trigger budget is
                 spent), with ``retry_after``.
 
         """
         asset_id = _asset_id(resource_id)
-        body = _trigger_body(start, duration_hours, consumption_price)
-        flex_model: dict[str, object] = {}
-        for key, value, unit in (
-            ("soc-at-start", soc_at_start_kwh, "kWh"),
-            ("soc-min", soc_min_kwh, "kWh"),
-            ("soc-max", soc_max_kwh, "kWh"),
-            ("power-capacity", power_capacity_kw, "kW"),
-        ):
-            if value is not None:
-                flex_model[key] = f"{decimal_string(value)} {unit}"
+        body = _trigger_body(start, duration_hours, consumption_price, production_price)
+        entry = _storage_flex_model(flex_model)
         sensor_id = await self._schedule_sensor(asset_id)
         site = await self._site_of(asset_id)
-        body["flex-model"] = [{"sensor": sensor_id, **flex_model}]
+        body["flex-model"] = [{"sensor": sensor_id, **entry}]
+        if force_new:
+            body["force-new-job-creation"] = True
         answer = await self._auth.request(
             "POST", f"{self._asset_url(site)}/schedules/trigger", json_body=body
         )
@@ -566,14 +726,20 @@ class FlexMeasuresClient:
     ) -> list[tuple[datetime, Decimal]] | None:
         """Return the scheduled power (kW, consumption positive) per interval start.
 
-        ``None`` while the scheduling job is queued or running. Intervals
-        without a value are left out.
+        The schedules endpoint reads the beliefs of the job's own scheduler
+        data source, so measurements posted to the same sensor never mix in
+        (see ``get_measurements`` for the other way round). ``None`` while
+        the scheduling job is queued or running: API v3.0-32 (FlexMeasures
+        1.0.1) answers 202 ``{status: QUEUED|STARTED}``, earlier servers 400
+        ``UNKNOWN_SCHEDULE`` "… waiting to be processed" / "… in progress";
+        both are read. Intervals without a value are left out.
 
         Raises:
             GridFlexNotFoundError: the resource has no power sensor, or the
                 schedule id is unknown.
-            GridFlexRequestRejectedError: the scheduling job failed (HTTP
-                400 ``UNKNOWN_SCHEDULE`` "… failed with …"), or before
+            FlexMeasuresScheduleFailedError: the scheduling job failed (HTTP
+                400 ``UNKNOWN_SCHEDULE`` "… failed with …").
+            GridFlexRequestRejectedError: another refusal, or before
                 anything is sent when the duration is not positive.
             GridFlexResponseError: the schedule cannot be read.
 
@@ -593,6 +759,8 @@ class FlexMeasuresClient:
                 raise
             if any(phrase in err.detail for phrase in _PENDING_SCHEDULE):
                 return None
+            if _FAILED_SCHEDULE in err.detail:
+                raise FlexMeasuresScheduleFailedError(err.status, err.detail) from err
             if "is not known" in err.detail:
                 raise GridFlexNotFoundError(err.detail) from err
             raise
@@ -600,6 +768,180 @@ class FlexMeasuresClient:
         if "values" not in schedule and schedule.get("status") in _PENDING_STATUSES:
             return None
         return _schedule_points(schedule)
+
+    async def get_measurements(
+        self, sensor_id: str, *, start: datetime, resolution_minutes: int, count: int
+    ) -> PowerSeries:
+        """Read back the power GridFlex posted to a sensor (kW, consumption positive).
+
+        FlexMeasures writes a schedule into the scheduled device's power
+        sensor as beliefs of its scheduler's data source, and a plain ``GET
+        /sensors/{id}/data`` then answers the schedule for future and
+        overlapping intervals (platform notes §6). FlexMeasures tells data
+        sources apart by their type (``user``, ``scheduler``, ``forecaster``;
+        its documentation, ``tut/toy-example-expanded``, sets the source type
+        "to visually distinguish" schedules and forecasts from measurements),
+        and the data endpoint filters on it (``source-type``, API v3):
+        measurements are read with ``source-type=user``, schedules through
+        ``get_schedule``. A sensor without any user data yet answers 422 "No
+        data source with source-type 'user' …": read as no measurements.
+
+        Raises:
+            GridFlexNotFoundError: the sensor id is not a FlexMeasures id.
+            GridFlexRequestRejectedError: before anything is sent, when the
+                resolution or count is not positive or the start is naive;
+                from the server, another refusal.
+
+        """
+        sensor = _sensor_id(sensor_id)
+        resolution = _resolution(resolution_minutes)
+        if count <= 0 or start.utcoffset() is None:
+            raise GridFlexRequestRejectedError(
+                400, "A measurement read needs an aware start and a positive count"
+            )
+        empty = PowerSeries(sensor_id, start, resolution_minutes, (None,) * count)
+        try:
+            answer = await self._auth.request(
+                "GET",
+                f"{self.api_url}/sensors/{sensor}/data",
+                params={
+                    "start": start.astimezone(UTC).isoformat(),
+                    "duration": _duration(resolution_minutes * count),
+                    "resolution": resolution,
+                    "unit": "kW",
+                    "source-type": "user",
+                },
+            )
+        except GridFlexRequestRejectedError as err:
+            if err.status == 422 and _NO_SOURCE_DATA in err.detail:
+                return empty
+            raise
+        values = as_object(answer, "FlexMeasures sensor data").get("values")
+        if not isinstance(values, list):
+            raise GridFlexResponseError("FlexMeasures sensor data without values")
+        read = [None if value is None else to_decimal(value) for value in values]
+        read += [None] * (count - len(read))
+        return replace(empty, values_kw=tuple(read[:count]))
+
+    async def ensure_price_sensor(self, site_id: str, unit: str) -> PriceSensor:
+        """Return the site asset's price sensor, creating it in ``unit`` when missing.
+
+        The sensor (``PRICE_SENSOR_NAME``) has a 15-minute resolution, so
+        hourly and quarter-hourly prices both fit (hourly ones are repeated
+        per quarter). An existing one keeps its unit: the caller compares it.
+
+        Raises:
+            FlexMeasuresPriceUnitError: before anything is sent, when ``unit``
+                is not an energy price (``EUR/MWh``).
+
+        """
+        site = _asset_id(site_id)
+        _price_unit(unit)
+        answer = await self._auth.request(
+            "GET", f"{self.api_url}/sensors", params={"asset": str(site)}
+        )
+        for sensor in _objects(answer, "the FlexMeasures sensors"):
+            sensor_id = _int(sensor.get("id"))
+            if (
+                sensor_id is not None
+                and _int(sensor.get("generic_asset_id")) == site
+                and sensor.get("name") == PRICE_SENSOR_NAME
+            ):
+                return PriceSensor(
+                    str(sensor_id),
+                    optional_str(sensor, "unit") or "",
+                    PRICE_SENSOR_NAME,
+                )
+        created = as_object(
+            await self._auth.request(
+                "POST",
+                f"{self.api_url}/sensors",
+                json_body=self._sensor_body(
+                    PRICE_SENSOR_NAME,
+                    unit,
+                    _resolution(PRICE_RESOLUTION_MINUTES),
+                    site,
+                    {},
+                ),
+            ),
+            "the created FlexMeasures sensor",
+        )
+        sensor_id = _int(created.get("id"))
+        if sensor_id is None:
+            raise GridFlexResponseError("Expected a FlexMeasures sensor to have an id")
+        return PriceSensor(str(sensor_id), unit, PRICE_SENSOR_NAME)
+
+    async def get_price_sensor(self, sensor_id: str) -> PriceSensor:
+        """Return an existing sensor that holds energy prices.
+
+        Raises:
+            GridFlexNotFoundError: no such sensor (FlexMeasures answers 422
+                "No sensor found with ID n." for an unknown id).
+            FlexMeasuresPriceUnitError: the sensor is not in an energy price
+                unit (``EUR/MWh``, ``EUR/kWh``).
+
+        """
+        sensor = _sensor_id(sensor_id)
+        try:
+            answer = await self._auth.request("GET", f"{self.api_url}/sensors/{sensor}")
+        except GridFlexRequestRejectedError as err:
+            if err.status == 422 and "No sensor found" in err.detail:
+                raise GridFlexNotFoundError(err.detail) from err
+            raise
+        found = as_object(answer, "a FlexMeasures sensor")
+        unit = optional_str(found, "unit") or ""
+        _price_unit(unit)
+        return PriceSensor(str(sensor), unit, optional_str(found, "name"))
+
+    async def set_site_prices(self, site_id: str, sensor_id: str) -> bool:
+        """Make the site asset's flex-context take its prices from the sensor.
+
+        ``consumption-price`` and ``production-price`` become ``{"sensor":
+        id}``; the flex-context's other fields stay. FlexMeasures fails a
+        storage schedule without a consumption price (platform notes §6).
+        Returns whether anything changed.
+        """
+        url = self._asset_url(site_id)
+        asset = as_object(await self._auth.request("GET", url), "a FlexMeasures asset")
+        context = _json_field(asset, "flex_context")
+        wanted = {"sensor": _sensor_id(sensor_id)}
+        if all(
+            context.get(key) == wanted
+            for key in ("consumption-price", "production-price")
+        ):
+            return False
+        context["consumption-price"] = wanted
+        context["production-price"] = dict(wanted)
+        await self._auth.request(
+            "PATCH", url, json_body={"flex_context": _json_text(context)}
+        )
+        return True
+
+    async def post_price_series(self, series: PriceSeries) -> None:
+        """Store prices on a price sensor (``null`` for intervals without one).
+
+        A series without values sends nothing; data FlexMeasures already
+        holds counts as stored.
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, when the
+                resolution is not positive, the start is naive or a value is
+                not finite; from the server, 422 for a unit or resolution
+                that does not fit the sensor.
+
+        """
+        sensor = _sensor_id(series.sensor_id)
+        body = _series_body(
+            PowerSeries(
+                series.sensor_id, series.start, series.resolution_minutes, series.values
+            ),
+            unit=series.unit,
+        )
+        if body is None:
+            return
+        await self._auth.request(
+            "POST", f"{self.api_url}/sensors/{sensor}/data", json_body=body
+        )
 
     async def get_job(self, job_id: str) -> str:
         """Return the status of a background job (``QUEUED``, ``FINISHED``, ``FAILED``, …).
@@ -657,7 +999,11 @@ class FlexMeasuresClient:
         return _objects(answer, "the FlexMeasures assets")
 
     async def _power_sensors(self, asset_id: int) -> dict[int, int]:
-        """Map asset id → id of its ``power`` sensor, for the asset and below."""
+        """Map asset id → id of its ``power`` sensor, for the asset and below.
+
+        A power sensor made by an older GridFlex, without
+        ``consumption_is_positive``, gets it now (see ``SIGN_ATTRIBUTE``).
+        """
         answer = await self._auth.request(
             "GET", f"{self.api_url}/sensors", params={"asset": str(asset_id)}
         )
@@ -671,7 +1017,41 @@ class FlexMeasuresClient:
                 and sensor.get("name") == POWER_SENSOR_NAME
             ):
                 found.setdefault(owner, sensor_id)
+                await self._mark_consumption_positive(sensor_id, sensor)
         return found
+
+    async def _mark_consumption_positive(
+        self, sensor_id: int, sensor: dict[str, object]
+    ) -> None:
+        """Add ``consumption_is_positive: true`` to a power sensor that lacks it.
+
+        Its other attributes stay. Once per sensor and client; a refusal is
+        logged and tried again by the next client (the data GridFlex posts is
+        consumption positive either way).
+        """
+        if sensor_id in self._signed or "attributes" not in sensor:
+            return
+        attributes = _attributes(sensor)
+        if attributes.get(SIGN_ATTRIBUTE) is True:
+            self._signed.add(sensor_id)
+            return
+        attributes[SIGN_ATTRIBUTE] = True
+        try:
+            await self._auth.request(
+                "PATCH",
+                f"{self.api_url}/sensors/{sensor_id}",
+                json_body={"attributes": _json_text(attributes)},
+            )
+        except GridFlexAuthError:
+            raise
+        except GridFlexError as err:
+            _LOGGER.warning(
+                "Could not mark FlexMeasures sensor %s as consumption positive: %s",
+                sensor_id,
+                err,
+            )
+            return
+        self._signed.add(sensor_id)
 
     async def _asset_type_id(self, preferred: tuple[str, ...]) -> int:
         """The first of the ``preferred`` asset types the server offers.
@@ -698,16 +1078,28 @@ class FlexMeasuresClient:
         return self._first_asset_type_id
 
     async def _account_id(self) -> int | None:
-        """The account of the user the token belongs to, when it can be read."""
+        """The account of the user the token belongs to, when it can be read.
+
+        Only new top-level assets need it (a child takes its parent's
+        account). Any answer but the user (404, 403, a 5xx, a body that
+        cannot be read) leaves it unknown, to be asked again next time: the
+        caller goes on without it. Refused credentials still raise.
+        """
+        if self._user_id is None:
+            # A token fetched by another client of the same account says whose it is.
+            self._user_id = _int(self._auth.keeper.subject)
         if self._account is not None or self._user_id is None:
             return self._account
         try:
             answer = await self._auth.request(
                 "GET", f"{self.api_url}/users/{self._user_id}"
             )
-        except GridFlexNotFoundError:
+            user = as_object(answer, "a FlexMeasures user")
+        except GridFlexAuthError:
+            raise
+        except GridFlexError as err:
+            _LOGGER.debug("The FlexMeasures user cannot be read: %s", err)
             return None
-        user = as_object(answer, "a FlexMeasures user")
         data = user.get("data")
         if isinstance(data, dict):
             user = data
@@ -735,7 +1127,8 @@ class FlexMeasuresClient:
         if not value:
             raise GridFlexResponseError("The FlexMeasures token answer has no token")
         self._user_id = _int(token.get("user_id"))
-        return Token(value=value, lifetime=TOKEN_LIFETIME)
+        subject = None if self._user_id is None else str(self._user_id)
+        return Token(value=value, lifetime=TOKEN_LIFETIME, subject=subject)
 
 
 def _error_detail(body: object) -> str | None:
@@ -823,7 +1216,7 @@ def _duration(minutes: int) -> str:
     return "P" + (f"{days}D" if days else "") + (f"T{time_part}" if time_part else "")
 
 
-def _series_body(series: PowerSeries) -> dict[str, object] | None:
+def _series_body(series: PowerSeries, unit: str = "kW") -> dict[str, object] | None:
     """The ``POST /sensors/{id}/data`` body; ``None`` for a series without values.
 
     Decimals become JSON numbers only here, at the wire.
@@ -847,7 +1240,7 @@ def _series_body(series: PowerSeries) -> dict[str, object] | None:
         "start": series.start.astimezone(UTC).isoformat(),
         "duration": _duration(series.resolution_minutes * len(values)),
         "values": values,
-        "unit": "kW",
+        "unit": unit,
     }
 
 
@@ -869,7 +1262,10 @@ def _job_id(job_id: str) -> str:
 
 
 def _trigger_body(
-    start: datetime, duration_hours: int, consumption_price: str | None
+    start: datetime,
+    duration_hours: int,
+    consumption_price: str | None,
+    production_price: str | None,
 ) -> dict[str, object]:
     """The trigger body without the flex-model; checked before anything is sent."""
     if start.tzinfo is None or start.utcoffset() is None:
@@ -880,14 +1276,80 @@ def _trigger_body(
         "start": start.isoformat(),
         "duration": _hours(duration_hours),
     }
-    if consumption_price is not None:
-        price = consumption_price.strip()
+    context: dict[str, object] = {}
+    for key, given in (
+        ("consumption-price", consumption_price),
+        ("production-price", production_price),
+    ):
+        if given is None:
+            continue
+        price = given.strip()
         if not price:
-            raise GridFlexRequestRejectedError(400, "An empty consumption price")
-        body["flex-context"] = {
-            "consumption-price": {"sensor": int(price)} if price.isdigit() else price
-        }
+            raise GridFlexRequestRejectedError(400, f"An empty {key}")
+        context[key] = {"sensor": int(price)} if price.isdigit() else price
+    if context:
+        body["flex-context"] = context
     return body
+
+
+def _storage_flex_model(model: StorageFlexModel) -> dict[str, object]:
+    """A trigger's flex-model entry (without ``sensor``) as quantity strings.
+
+    Quantity strings, because a plain number would be read in the sensor's
+    energy unit or MWh depending on the server. ``power-capacity`` is the
+    larger of the two directions: FlexMeasures needs one, and
+    ``consumption-capacity`` / ``production-capacity`` narrow it.
+    """
+    entry: dict[str, object] = {}
+    for key, value, unit in (
+        ("soc-at-start", model.soc_at_start_kwh, "kWh"),
+        ("soc-min", model.soc_min_kwh, "kWh"),
+        ("soc-max", model.soc_max_kwh, "kWh"),
+    ):
+        if value is not None:
+            entry[key] = f"{decimal_string(value)} {unit}"
+    entry.update(
+        _capacities(model.consumption_capacity_kw, model.production_capacity_kw)
+    )
+    return entry
+
+
+def _capacities(
+    consumption_kw: Decimal | None, production_kw: Decimal | None
+) -> dict[str, str]:
+    """``power-capacity`` (the larger), ``consumption-`` and ``production-capacity``."""
+    given = [value for value in (consumption_kw, production_kw) if value is not None]
+    if not given:
+        return {}
+    if any(value < 0 for value in given):
+        raise GridFlexRequestRejectedError(400, "A capacity cannot be negative")
+    found = {"power-capacity": f"{decimal_string(max(given))} kW"}
+    if consumption_kw is not None:
+        found["consumption-capacity"] = f"{decimal_string(consumption_kw)} kW"
+    if production_kw is not None:
+        found["production-capacity"] = f"{decimal_string(production_kw)} kW"
+    return found
+
+
+def _price_unit(unit: str) -> str:
+    """The currency of an energy price unit (``EUR/MWh``); refuse any other unit."""
+    match = _ENERGY_PRICE.match(unit)
+    if match is None:
+        raise FlexMeasuresPriceUnitError(
+            f"{unit or 'no unit'} is not an energy price unit such as EUR/MWh"
+        )
+    return match["currency"]
+
+
+def _json_field(asset: dict[str, object], name: str) -> dict[str, object]:
+    """An asset's JSON-string field (``flex_model``, ``flex_context``) as a dict."""
+    value = asset.get(name)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_float=Decimal)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _parse_duration(text: str) -> timedelta | None:
@@ -967,9 +1429,46 @@ def _resource_attributes(
         attributes.pop("capacity_kwh", None)
     else:
         attributes["capacity_kwh"] = decimal_string(spec.capacity_kwh)
-    largest = max(abs(spec.power_minimum_kw), abs(spec.power_maximum_kw))
-    attributes["capacity_in_mw"] = largest.scaleb(-3)
+    # Older versions kept the power here; the flex-model holds it now.
+    attributes.pop("capacity_in_mw", None)
     return attributes
+
+
+_OWNED_FLEX_MODEL: Final = (
+    "power-capacity",
+    "consumption-capacity",
+    "production-capacity",
+    "soc-min",
+    "soc-max",
+)
+"""The stored flex-model fields GridFlex writes from the resource's limits."""
+
+
+def _resource_flex_model(
+    flex_model: dict[str, object], spec: ResourceSpec
+) -> dict[str, object]:
+    """The asset's stored flex-model for ``spec``, on top of its other fields.
+
+    Charging up to ``power_maximum_kw`` (when positive) and discharging up
+    to minus ``power_minimum_kw`` (when negative), never one symmetric
+    capacity: a battery of -3 … 4 kW has consumption 4 kW and production
+    3 kW. A resource with a capacity also gets ``soc-min`` (0) and
+    ``soc-max``. A ``power-capacity`` that FlexMeasures made from an older
+    version's ``capacity_in_mw`` is replaced.
+    """
+    stored = {
+        key: value for key, value in flex_model.items() if key not in _OWNED_FLEX_MODEL
+    }
+    stored.update(
+        _capacities(
+            max(spec.power_maximum_kw, Decimal(0)),
+            max(-spec.power_minimum_kw, Decimal(0)),
+        )
+    )
+    if spec.capacity_kwh is not None:
+        stored["soc-min"] = "0.0 kWh"
+        stored["soc-max"] = f"{decimal_string(spec.capacity_kwh)} kWh"
+    return stored
 
 
 def _resource(answer: object, site: int, power_sensor_id: int | None) -> Resource:
