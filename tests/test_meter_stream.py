@@ -169,11 +169,13 @@ async def test_invalid_and_missing_values_not_published(
     hass.states.async_set("sensor.grid_power", "unavailable")
     hass.states.async_set("sensor.battery_power", "nan", {"unit_of_measurement": "kW"})
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.home_invalid_readings_skipped").state == "2"
+    # A state change is only recorded: the 4 s tick reads it and updates the count.
+    assert hass.states.get("sensor.home_invalid_readings_skipped").state == "0"
     async with broker.subscribe("#") as received:
         await _publish_tick(hass)
         messages = await received.wait_for(1)
         await asyncio.sleep(0.3)
+    assert hass.states.get("sensor.home_invalid_readings_skipped").state == "2"
     assert [m.topic for m in received.messages] == [f"resource/{charger}/measurements"]
     assert messages[0].json()["active_power"] == "7.2"
 
@@ -192,3 +194,19 @@ async def test_reconnects_after_broker_restart(
     async with broker.subscribe("#") as received:
         await _publish_tick(hass)
         assert len(await received.wait_for(3)) == 3
+
+
+async def test_nothing_valid_to_publish(
+    hass: HomeAssistant, site: tuple[ConfigEntry, MosquittoBroker]
+) -> None:
+    """With no valid reading at all nothing goes out; the count still follows."""
+    _entry, broker = site
+    hass.states.async_set("sensor.grid_power", "unknown")
+    hass.states.async_set("sensor.battery_power", "abc", {"unit_of_measurement": "W"})
+    hass.states.async_set("sensor.charger_power", "5", {"unit_of_measurement": "°C"})
+    await hass.async_block_till_done()
+    async with broker.subscribe("#") as received:
+        await _publish_tick(hass)
+        await asyncio.sleep(0.3)
+    assert received.messages == []
+    assert hass.states.get("sensor.home_invalid_readings_skipped").state == "3"

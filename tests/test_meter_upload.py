@@ -7,9 +7,10 @@ from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
@@ -265,3 +266,127 @@ async def test_outbox_bound_drops_oldest(
     assert (
         min(stored) == f"2026-11-22T{10 + dropped // 4}:{dropped % 4 * 15:02d}:00+00:00"
     )
+
+
+async def test_changes_between_ticks_averaged_at_their_own_time(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Changes recorded between two timer runs each count from their own time."""
+    _set(hass, GRID, "1000")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await _with_grid_sensor(hass, entry)
+    sensor = _site_sensor(sandbox, entry)
+    # No timer runs between these changes: they are read later, together.
+    for seconds, value in ((60, "4000"), (120, "unknown"), (180, "-2000")):
+        freezer.move_to(f"2026-11-22T10:0{seconds // 60}:00+00:00")
+        _set(hass, GRID, value)
+        await hass.async_block_till_done()
+    await _tick(hass, freezer, 15 * 60)
+    # 1 kW for 1 min, 4 kW for 1 min, nothing for 1 min, -2 kW for 12 min:
+    # (1 + 4 - 24) / 14 minutes of valid readings.
+    assert _stored(sandbox, sensor) == {T0: round((1 + 4 - 24) / 14, 3)}
+    assert hass.states.get(SKIPPED).state == "1"
+
+
+async def test_platform_sensors_found_after_setup(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Setup does not wait for the platform sensors; intervals wait for them."""
+    _set(hass, GRID, "2000")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    # The site's power sensor cannot be created for now.
+    await sandbox.fault("/api/v3_0/sensors", "status", status=503, method="POST")
+    await _with_grid_sensor(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    await _tick(hass, freezer, 20 * 60)
+    assert not [
+        r for r in sandbox.requests("flexmeasures") if r["path"].endswith("/data")
+    ]
+    await sandbox.clear_faults()
+    await _tick(hass, freezer, 2 * 60)  # the next minute's lookup finds it
+    sensor = _site_sensor(sandbox, entry)
+    assert _stored(sandbox, sensor) == {T0: 2.0}
+    await _tick(hass, freezer, 10 * 60)
+    assert _stored(sandbox, sensor) == {T0: 2.0, "2026-11-22T10:15:00+00:00": 2.0}
+
+
+async def test_many_changes_between_ticks(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Hundreds of changes between two timer runs all count, each for its time."""
+    _set(hass, GRID, "0")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await _with_grid_sensor(hass, entry)
+    sensor = _site_sensor(sandbox, entry)
+    # 600 changes, 0.1 s apart, from 10:00:00.1 to 10:01:00: 1, 2, 3 kW …
+    start = dt_util.parse_datetime(T0)
+    assert start is not None
+    for step in range(1, 601):
+        freezer.move_to(start + timedelta(seconds=step / 10))
+        _set(hass, GRID, str(1000 * (step % 3 + 1)))
+    await hass.async_block_till_done()
+    await _tick(hass, freezer, 15 * 60 - 60)
+    # 0 kW for 0.1 s; each of the 599 values 0.1 s; the last for 14 minutes.
+    weighted = sum((step % 3 + 1) * 0.1 for step in range(1, 600))
+    weighted += (600 % 3 + 1) * 14 * 60
+    assert _stored(sandbox, sensor) == {T0: round(weighted / (15 * 60), 3)}
+
+
+async def test_resource_without_platform_sensor(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A resource whose platform sensor is gone is left out; the site goes on."""
+    _set(hass, GRID, "1000")
+    _set(hass, "sensor.charger_power", "7400")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await add_resource(
+        hass,
+        entry,
+        "Charger",
+        "ev_charger",
+        {
+            "power_entity": "sensor.charger_power",
+            "power_min_kw": 0,
+            "power_max_kw": 7.4,
+        },
+    )
+    asset = int(subentry_by_title(entry, "Charger").data["resource_id"])
+    sensors = sandbox.server.state.flexmeasures.sensors
+    for sensor_id in [i for i, s in sensors.items() if s["generic_asset_id"] == asset]:
+        del sensors[sensor_id]
+    await _with_grid_sensor(hass, entry)
+    assert "No power sensor on the platform for" in caplog.text
+    await _tick(hass, freezer, 16 * 60)
+    assert _stored(sandbox, _site_sensor(sandbox, entry)) == {T0: 1.0}
+    posts = [r for r in sandbox.requests("flexmeasures") if r["path"].endswith("/data")]
+    assert len(posts) == 1
+
+
+async def test_unload_while_looking_up_sensors(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Unloading while the platform sensors are being looked up stops the lookup."""
+    _set(hass, GRID, "1000")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    await sandbox.fault("/api/v3_0/sensors", "delay", seconds=0.3, method="POST")
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"grid_power_entity": GRID}
+    )
+    await hass.async_block_till_done()  # reloaded; the lookup waits for the platform
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await sandbox.clear_faults()
+    created = [
+        s
+        for s in sandbox.server.state.flexmeasures.sensors.values()
+        if s["generic_asset_id"] == int(entry.data["site_id"])
+    ]
+    logged = len(sandbox.requests("flexmeasures"))
+    await _tick(hass, freezer, 16 * 60)
+    # Nothing runs for the unloaded entry any more.
+    assert len(sandbox.requests("flexmeasures")) == logged
+    assert len(created) <= 1

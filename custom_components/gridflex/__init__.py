@@ -51,7 +51,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
     """Connect to the platform, reconcile the resources, follow the site."""
     client = async_create_platform_client(hass, entry.data)
     try:
-        await client.authenticate()
+        # The first request fetches the account's token, unless the flows or
+        # the previous load left a fresh one; refused credentials fail it.
         await async_reconcile(hass, entry, client)
     except GridFlexAuthError as err:
         raise ConfigEntryAuthFailed(
@@ -91,21 +92,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
             await async_setup_activation_push(hass, entry, events)
         entry.runtime_data.data = dict(entry.data)
     if client.capabilities.schedules:
-        schedules = ScheduleCoordinator(hass, entry, client)
-        await schedules.async_refresh()
-        entry.runtime_data.schedule_coordinator = schedules
+        # No trigger or poll here: it starts in the background after setup.
+        entry.runtime_data.schedule_coordinator = ScheduleCoordinator(
+            hass, entry, client
+        )
+    # Starts following the sensors; nothing here waits for the platform (the
+    # meter finds its platform sensors in the background).
     meter = entry.runtime_data.meter = MeterData(hass, entry)
-    try:
-        await meter.async_start()
-    except GridFlexError as err:
-        await meter.async_stop()
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"error": str(err) or type(err).__name__},
-        ) from err
+    await meter.async_start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(async_entry_updated))
+    if (schedules := entry.runtime_data.schedule_coordinator) is not None:
+        schedules.async_start()
     return True
 
 
@@ -119,6 +117,10 @@ async def async_unload_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> None:
-    """Forget the site's repair issues and webhook; the site stays on the platform."""
+    """Forget the site's repair issues and webhooks; the site stays on the platform.
+
+    Its resources stay too, without the webhook GridFlex set on them (when
+    the platform answers within a few seconds).
+    """
     async_delete_site_issues(hass, entry.entry_id)
     await async_remove_push(hass, entry)

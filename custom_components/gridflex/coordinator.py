@@ -58,6 +58,8 @@ class GridFlexRuntimeData:
     meter: MeterData | None = None
     event_coordinator: GridEventCoordinator | None = None
     schedule_coordinator: ScheduleCoordinator | None = None
+    missing_resources: set[str] = field(default_factory=set)
+    """Platform ids of resources the platform answered 404 for (handled once)."""
 
 
 type GridFlexConfigEntry = ConfigEntry[GridFlexRuntimeData]

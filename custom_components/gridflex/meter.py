@@ -1,7 +1,16 @@
-"""Meter data: from the mapped sensors to the platform (stream or interval uploads)."""
+"""Meter data: from the mapped sensors to the platform (stream or interval uploads).
+
+A state change of a mapped sensor is only recorded (``Telemetry``); the
+timers do the rest. Every 4 s the recorded changes are read, the stream
+publishes the latest values and the figures shown as entities are updated;
+every minute finished intervals are closed and queued for upload. Each
+reading keeps its own timestamp, so the interval averages are those of every
+change, as they came.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,6 +44,7 @@ from .const import (
 from .intervals import IntervalAverager
 from .outbox import Outbox
 from .platforms.base import IntervalUploader
+from .platforms.errors import GridFlexError
 from .platforms.models import Environment
 from .resources import is_group, resource_subentries
 from .telemetry import Source, Telemetry
@@ -46,6 +56,8 @@ if TYPE_CHECKING:
 SITE_KEY = "site"
 STREAM_INTERVAL = timedelta(seconds=4)
 """Powernaut wants the latest value of the site and each resource every 4 s."""
+REFRESH_INTERVAL = STREAM_INTERVAL
+"""How often the recorded changes are read and the figures updated (no stream)."""
 CLOSE_INTERVAL = timedelta(minutes=1)
 SITE_RESOLUTION = 15
 
@@ -92,9 +104,12 @@ class MeterData:
         self.sent = 0
         self.unsent = 0
         self._averagers: dict[str, IntervalAverager] = {}
-        self._targets: dict[
-            str, tuple[str, int]
-        ] = {}  # source key -> sensor, resolution
+        self._resolutions: dict[str, int] = {}
+        self._targets: dict[str, str] = {}  # source key -> platform sensor
+        self._held: dict[str, list[tuple[datetime, Decimal | None]]] = {}
+        """Closed intervals of a source whose platform sensor is not known yet."""
+        self._finding: asyncio.Task[None] | None = None
+        self._shown: tuple[Decimal | None, int] = (None, 0)
         self._resource_keys: list[str] = []
         self._listeners: list[Callable[[], None]] = []
         self._unsubs: list[CALLBACK_TYPE] = []
@@ -163,7 +178,9 @@ class MeterData:
         self.stream = None
         self.outbox = None
         self._averagers = {}
+        self._resolutions = {}
         self._targets = {}
+        self._held = {}
         sources = self._sources()
         if not sources:
             return
@@ -172,8 +189,15 @@ class MeterData:
             await self._async_start_uploads(sources, now)
         self.telemetry = Telemetry(self.hass, sources, self._on_value)
         self._unsubs.append(self.telemetry.async_start(now))
+        self._shown = (self.site_kw, self.skipped)
         if self.streams:
             await self._async_start_stream()
+        else:
+            self._unsubs.append(
+                async_track_time_interval(
+                    self.hass, self._async_refresh, REFRESH_INTERVAL
+                )
+            )
 
     async def async_stop(self) -> None:
         """Stop everything; keep what is undelivered on disk."""
@@ -189,13 +213,12 @@ class MeterData:
         self._notify()
 
     async def _async_start_uploads(self, sources: list[Source], now: datetime) -> None:
-        """Find each source's platform sensor, load the outbox, close intervals."""
-        assert isinstance(self.client, IntervalUploader)
-        site_id = self.entry.data[CONF_SITE_ID]
-        sensors = {
-            resource.resource_id: resource.power_sensor_id
-            for resource in await self.client.list_resources(site_id)
-        }
+        """Average each source, load the outbox, close intervals every minute.
+
+        Which platform sensor takes each source is looked up in the
+        background (again every minute until it worked); the intervals that
+        close meanwhile wait for it.
+        """
         resolutions = {
             subentry.data.get(CONF_RESOURCE_ID): int(
                 subentry.data.get(CONF_RESOLUTION, 15)
@@ -203,20 +226,14 @@ class MeterData:
             for subentry in resource_subentries(self.entry).values()
         }
         for source in sources:
-            sensor: str | None
-            if source.key == SITE_KEY:
-                sensor = await self.client.ensure_site_power_sensor(
-                    site_id, SITE_RESOLUTION
-                )
-                resolution = SITE_RESOLUTION
-            else:
-                sensor = sensors.get(source.key)
-                resolution = resolutions.get(source.key, 15)
-            if sensor is None:
-                LOGGER.warning("No power sensor on the platform for %s", source.key)
-                continue
-            self._targets[source.key] = (sensor, resolution)
+            resolution = (
+                SITE_RESOLUTION
+                if source.key == SITE_KEY
+                else resolutions.get(source.key, 15)
+            )
+            self._resolutions[source.key] = resolution
             self._averagers[source.key] = IntervalAverager(resolution, now)
+        assert isinstance(self.client, IntervalUploader)
         self.outbox = Outbox(
             self.hass,
             self.entry.entry_id,
@@ -232,26 +249,89 @@ class MeterData:
             self.hass.async_create_background_task(
                 self.outbox.async_drain(), f"{DOMAIN} outbox {self.entry.entry_id}"
             )
+        self._async_find_sensors()
+        self._unsubs.append(self._async_stop_finding)
+
+    @callback
+    def _async_find_sensors(self) -> None:
+        """Look up the platform sensors still unknown, in the background."""
+        if self._finding is None and self._averagers.keys() - self._targets.keys():
+            self._finding = self.entry.async_create_background_task(
+                self.hass,
+                self._async_lookup_sensors(),
+                f"{DOMAIN} meter sensors {self.entry.entry_id}",
+            )
+
+    @callback
+    def _async_stop_finding(self) -> None:
+        if self._finding is not None:
+            self._finding.cancel()
+            self._finding = None
+
+    async def _async_lookup_sensors(self) -> None:
+        """Find each source's platform sensor; pass on the intervals held for it."""
+        assert isinstance(self.client, IntervalUploader)
+        site_id = self.entry.data[CONF_SITE_ID]
+        try:
+            sensors = {
+                resource.resource_id: resource.power_sensor_id
+                for resource in await self.client.list_resources(site_id)
+            }
+            for key in list(self._averagers.keys() - self._targets.keys()):
+                sensor: str | None
+                if key == SITE_KEY:
+                    sensor = await self.client.ensure_site_power_sensor(
+                        site_id, SITE_RESOLUTION
+                    )
+                else:
+                    sensor = sensors.get(key)
+                if sensor is None:
+                    LOGGER.warning("No power sensor on the platform for %s", key)
+                    self._averagers.pop(key, None)
+                    self._held.pop(key, None)
+                    continue
+                self._targets[key] = sensor
+                if held := self._held.pop(key, None):
+                    self._queue(key, held)
+        except GridFlexError as err:
+            LOGGER.debug("Cannot look up the meter's platform sensors yet: %s", err)
+        finally:
+            if self._finding is asyncio.current_task():
+                self._finding = None
 
     @callback
     def _on_value(self, key: str, moment: datetime, value: Decimal | None) -> None:
         """Feed a new value to its interval averager."""
-        if value is None or key == SITE_KEY:
-            self._notify()  # an invalid reading was skipped, or the site changed
         if (averager := self._averagers.get(key)) is not None:
             self._queue(key, averager.add(moment, value))
 
     @callback
     def _async_close(self, now: datetime) -> None:
         """Close finished intervals even when no sensor changed."""
+        if self.telemetry is not None:
+            self.telemetry.drain()
         for key, averager in self._averagers.items():
             self._queue(key, averager.close_until(now))
+        self._async_find_sensors()
 
     @callback
     def _queue(self, key: str, closed: list[tuple[datetime, Decimal | None]]) -> None:
-        if closed and self.outbox is not None:
-            sensor, resolution = self._targets[key]
-            self.outbox.add(sensor, resolution, closed)
+        if not closed or self.outbox is None:
+            return
+        if (sensor := self._targets.get(key)) is None:
+            self._held.setdefault(key, []).extend(closed)
+            return
+        self.outbox.add(sensor, self._resolutions[key], closed)
+
+    @callback
+    def _async_refresh(self, now: datetime) -> None:
+        """Read the recorded changes; update the figures when they changed."""
+        assert self.telemetry is not None
+        self.telemetry.drain()
+        shown = (self.site_kw, self.skipped)
+        if shown != self._shown:
+            self._shown = shown
+            self._notify()
 
     async def _async_start_stream(self) -> None:
         """Connect the measurement stream and publish every 4 s."""
@@ -322,7 +402,7 @@ class MeterData:
     async def _async_publish(self, now: datetime) -> None:
         """Publish the latest value of the site and each resource."""
         assert self.stream is not None and self.telemetry is not None
-        latest = self.telemetry.latest
+        latest = self.telemetry.latest  # reads the changes recorded since the last tick
         resources = {
             key: value
             for key in self._resource_keys
@@ -331,10 +411,12 @@ class MeterData:
         site = latest.get(SITE_KEY)
         expected = len(resources) + (site is not None)
         if not expected:
+            self._async_refresh(now)
             return
         published = await self.stream.publish(now, site, resources)
         self.sent += published
         self.unsent += expected - published
         if published:
             self._last_published = now
+        self._shown = (self.site_kw, self.skipped)
         self._notify()

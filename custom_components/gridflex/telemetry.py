@@ -58,13 +58,24 @@ def to_kw(state: State | None) -> Decimal | None:
     return value * factor
 
 
+MAX_PENDING = 256
+"""Recorded state changes read at once, whatever the time (bounds the memory)."""
+
+
 class Telemetry:
     """Follow the mapped sensors and keep each source's latest value.
 
-    Fed by state-change events (the state machine is never polled). Invalid
-    readings (unknown, unavailable, non-numeric, NaN, infinite, a unit that
-    is not power) are skipped and counted; the source then has no value until
-    a valid reading arrives.
+    Fed by state-change events (the state machine is never polled). A state
+    change is only recorded as it comes, nothing parsed: ``drain`` reads the
+    recorded changes in order, each at its own time, exactly as if it had
+    been read at once, and gives each source's new value to ``on_value``.
+    ``latest`` and ``skipped`` drain first, so they are always current; the
+    owner drains on its timers (every 4 s, every minute) and at the latest
+    every ``MAX_PENDING`` changes.
+
+    Invalid readings (unknown, unavailable, non-numeric, NaN, infinite, a
+    unit that is not power) are skipped and counted; the source then has no
+    value until a valid reading arrives.
     """
 
     def __init__(
@@ -81,10 +92,23 @@ class Telemetry:
             for entity_id, _sign in source.sensors:
                 self._by_entity.setdefault(entity_id, []).append(source)
         self._readings: dict[str, Decimal | None] = {}
-        self.latest: dict[str, Decimal | None] = {}
-        self.skipped = 0
+        self._latest: dict[str, Decimal | None] = {}
+        self._skipped = 0
+        self._pending: list[Event[EventStateChangedData]] = []
         self._on_value = on_value
         self._unsub: CALLBACK_TYPE | None = None
+
+    @property
+    def latest(self) -> dict[str, Decimal | None]:
+        """Return each source's latest value (``None``: no valid reading)."""
+        self.drain()
+        return self._latest
+
+    @property
+    def skipped(self) -> int:
+        """Return how many invalid readings were skipped."""
+        self.drain()
+        return self._skipped
 
     @callback
     def async_start(self, now: datetime) -> CALLBACK_TYPE:
@@ -100,22 +124,39 @@ class Telemetry:
 
     @callback
     def async_stop(self) -> None:
-        """Stop following the sensors."""
+        """Read what is recorded, then stop following the sensors."""
+        self.drain()
         if self._unsub is not None:
             self._unsub()
             self._unsub = None
 
     @callback
     def _async_state_changed(self, event: Event[EventStateChangedData]) -> None:
-        entity_id = event.data["entity_id"]
-        new_state = event.data["new_state"]
-        value = to_kw(new_state)
-        if value is None and new_state is not None:
-            self.skipped += 1
-        self._readings[entity_id] = value
-        moment = new_state.last_updated if new_state else event.time_fired
-        for source in self._by_entity.get(entity_id, ()):
-            self._update(source.key, moment)
+        """Record the change; it is read by the next ``drain``."""
+        pending = self._pending
+        pending.append(event)
+        if len(pending) >= MAX_PENDING:
+            self.drain()
+
+    @callback
+    def drain(self) -> bool:
+        """Read the recorded state changes in order; return whether there were any."""
+        if not self._pending:
+            return False
+        pending, self._pending = self._pending, []
+        by_entity = self._by_entity
+        for event in pending:
+            data = event.data
+            entity_id = data["entity_id"]
+            new_state = data["new_state"]
+            value = to_kw(new_state)
+            if value is None and new_state is not None:
+                self._skipped += 1
+            self._readings[entity_id] = value
+            moment = new_state.last_updated if new_state else event.time_fired
+            for source in by_entity.get(entity_id, ()):
+                self._update(source.key, moment)
+        return True
 
     @callback
     def _update(self, key: str, moment: datetime) -> None:
@@ -129,5 +170,5 @@ class Telemetry:
             total += sign * reading
         else:
             total_or_none = total
-        self.latest[key] = total_or_none
+        self._latest[key] = total_or_none
         self._on_value(key, moment, total_or_none)

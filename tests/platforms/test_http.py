@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -38,6 +38,7 @@ from custom_components.gridflex.platforms.errors import (
     GridFlexTimeoutError,
 )
 from custom_components.gridflex.platforms.models import Environment
+from custom_components.gridflex.platforms.tokens import TokenKeeper
 
 from .conftest import FakeClock, FakePlatform, reply
 
@@ -520,21 +521,47 @@ def test_path_hides_host_and_query() -> None:
 
 
 async def test_second_401_keeps_a_token_renewed_meanwhile(clock: FakeClock) -> None:
-    """A refused retry does not throw away a token another caller just got."""
+    """A refused retry does not throw away a token another client just got."""
     tokens = _Tokens()
+    keeper = TokenKeeper(clock=clock)
+    renewed: list[str] = []
 
     class _RefuseAll:
-        async def request(self, *args: object, **kwargs: object) -> object:
-            if auth._token == "t2":
-                auth._token = "t-other"  # another caller renewed meanwhile
+        async def request(self, *args: object, **kwargs: Any) -> object:
+            if kwargs["headers"]["Authorization"] == "t2" and not renewed:
+                # Another client of the same account renews meanwhile.
+                renewed.append(await keeper.renew(tokens))
             raise UnauthorizedError("expired")
 
     auth = TokenAuth(
         _RefuseAll(),  # type: ignore[arg-type]
         fetch=tokens,
         header=lambda token: {"Authorization": token},
-        clock=clock,
+        keeper=keeper,
     )
     with pytest.raises(GridFlexAuthError):
         await auth.request("GET", "http://127.0.0.1/x")
-    assert auth._token == "t-other"
+    assert renewed == ["t3"]
+    assert await keeper.token(tokens, 60) == "t3"
+    assert tokens.fetches == 3
+
+
+async def test_second_401_forgets_the_refused_token(clock: FakeClock) -> None:
+    """After a refused retry, the next request fetches a new token."""
+    tokens = _Tokens()
+    keeper = TokenKeeper(clock=clock)
+
+    class _RefuseAll:
+        async def request(self, *args: object, **kwargs: object) -> object:
+            raise UnauthorizedError("expired")
+
+    auth = TokenAuth(
+        _RefuseAll(),  # type: ignore[arg-type]
+        fetch=tokens,
+        header=lambda token: {"Authorization": token},
+        keeper=keeper,
+    )
+    with pytest.raises(GridFlexAuthError):
+        await auth.request("GET", "http://127.0.0.1/x")
+    assert tokens.fetches == 2
+    assert await keeper.token(tokens, 60) == "t3"

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from ._http import Clock
+    from .tokens import TokenKeeper
 
 __all__ = [
     "CREDENTIAL_FIELDS",
@@ -117,13 +118,20 @@ def create_client(
     base_url: str | None = None,
     request_timeout: float = 10.0,
     clock: Clock = time.monotonic,
+    tokens: TokenKeeper | None = None,
+    timezone: str | None = None,
 ) -> FlexPlatform:
     """Build the client for ``platform`` on the injected ``session``.
 
     ``credentials`` holds the fields of ``CREDENTIAL_FIELDS[platform]``.
     ``base_url`` is a server root and is used only with
     ``Environment.CUSTOM``, where it is required. ``clock`` (monotonic
-    seconds) decides when tokens are renewed.
+    seconds) decides when tokens are renewed. ``tokens`` is the keeper of
+    the account's token, to share it with the other clients of the same
+    account (``tokens.account_key_of`` names the account); without it the
+    client keeps a token of its own, on ``clock``. ``timezone`` (an IANA
+    name, the home's) is given to the sensors a client creates where the
+    platform has sensors (FlexMeasures).
 
     Raises:
         ValueError: a credential field is missing, or a custom environment
@@ -146,6 +154,7 @@ def create_client(
             base_url=base_url,
             request_timeout=request_timeout,
             clock=clock,
+            tokens=tokens,
         )
     if platform is PlatformKey.ENERGY_COORDINATION:
         return EnergyCoordinationClient(
@@ -156,6 +165,7 @@ def create_client(
             base_url=base_url,
             request_timeout=request_timeout,
             clock=clock,
+            tokens=tokens,
         )
     return FlexMeasuresClient(
         session,
@@ -165,4 +175,6 @@ def create_client(
         base_url=base_url,
         request_timeout=request_timeout,
         clock=clock,
+        tokens=tokens,
+        timezone=timezone,
     )

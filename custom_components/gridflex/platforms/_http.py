@@ -2,9 +2,10 @@
 
 ``JsonHttp`` sends one JSON request on the injected ``aiohttp.ClientSession``
 under a timeout and maps every transport and status failure onto the
-``GridFlexError`` tree. ``TokenAuth`` keeps a platform token, renews it before
-it expires, lets concurrent callers share one token fetch and retries a
-request exactly once after an HTTP 401.
+``GridFlexError`` tree. ``TokenAuth`` sends requests with a platform token
+from a ``TokenKeeper`` (``tokens``), which renews it before it expires, lets
+concurrent callers share one token fetch and may be shared by every client
+of the same account; a request is retried exactly once after an HTTP 401.
 
 What differs per platform (how a token is fetched, how it goes into the
 ``Authorization`` header, where the platform puts its error message) is passed
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
@@ -38,14 +39,15 @@ from .errors import (
     GridFlexTimeoutError,
 )
 from .models import Environment
+from .tokens import TokenKeeper
 
 _LOGGER = logging.getLogger(__name__)
 
-type DetailParser = Callable[[object], str | None]
-"""Return the platform's own explanation from a parsed error body, if any."""
-
 type Clock = Callable[[], float]
 """Monotonic seconds, ``time.monotonic`` unless a test injects another clock."""
+
+type DetailParser = Callable[[object], str | None]
+"""Return the platform's own explanation from a parsed error body, if any."""
 
 _DETAIL_MAX_CHARS: Final = 300
 
@@ -189,9 +191,11 @@ class JsonHttp:
 class Token:
     """A token as a platform hands it out."""
 
-    value: str
+    value: str = field(repr=False)
     lifetime: float
     """Seconds the platform says the token lives."""
+    subject: str | None = None
+    """Whom the platform issued it to, when the answer says (a user id)."""
 
 
 type TokenFetcher = Callable[[], Awaitable[Token]]
@@ -204,12 +208,14 @@ def bearer_header(token: str) -> dict[str, str]:
 
 
 class TokenAuth:
-    """Keep one platform token fresh and send requests with it.
+    """Send requests with a fresh platform token.
 
-    The token is renewed ``margin`` seconds before it expires (at most half
-    way through a short-lived token). Concurrent callers wait for one fetch.
-    A request answered with HTTP 401 is sent once more with a new token; a
-    second 401 raises ``GridFlexAuthError``.
+    The token comes from ``keeper`` (a new one of its own when none is
+    given; pass the account's shared keeper to share its token). It is
+    renewed ``margin`` seconds before it expires (at most half way through a
+    short-lived token). Concurrent callers wait for one fetch. A request
+    answered with HTTP 401 is sent once more with a new token; a second 401
+    raises ``GridFlexAuthError``.
     """
 
     def __init__(
@@ -220,21 +226,28 @@ class TokenAuth:
         header: HeaderBuilder,
         clock: Clock = time.monotonic,
         margin: float = 60.0,
+        keeper: TokenKeeper | None = None,
     ) -> None:
-        """Fetch tokens with ``fetch`` and present them with ``header``."""
+        """Fetch tokens with ``fetch`` and present them with ``header``.
+
+        ``clock`` is used only for a keeper made here; a given ``keeper``
+        keeps its own.
+        """
         self._http = http
         self._fetch = fetch
         self._header = header
-        self._clock = clock
         self._margin = margin
-        self._lock = asyncio.Lock()
-        self._token: str | None = None
-        self._renew_at = 0.0
+        self._keeper = keeper if keeper is not None else TokenKeeper(clock=clock)
 
     @property
     def http(self) -> JsonHttp:
         """Return the JSON transport the tokens are used on."""
         return self._http
+
+    @property
+    def keeper(self) -> TokenKeeper:
+        """Return the keeper of the account's token."""
+        return self._keeper
 
     @classmethod
     def for_platform(
@@ -248,20 +261,27 @@ class TokenAuth:
         header: HeaderBuilder = bearer_header,
         clock: Clock = time.monotonic,
         margin: float = 60.0,
+        keeper: TokenKeeper | None = None,
     ) -> TokenAuth:
-        """Build the transport and the token keeper of one platform client."""
+        """Build the transport and the token handling of one platform client."""
         http = JsonHttp(
             session,
             platform_name=platform_name,
             request_timeout=request_timeout,
             detail=detail,
         )
-        return cls(http, fetch=fetch, header=header, clock=clock, margin=margin)
+        return cls(
+            http,
+            fetch=fetch,
+            header=header,
+            clock=clock,
+            margin=margin,
+            keeper=keeper,
+        )
 
     async def authenticate(self) -> None:
         """Fetch a new token now, whatever the state of the current one."""
-        async with self._lock:
-            await self._fetch_locked()
+        await self._keeper.renew(self._fetch)
 
     async def request(
         self,
@@ -277,7 +297,7 @@ class TokenAuth:
         ``timeout`` overrides the request timeout for each of the (at most
         two) attempts; ``None`` keeps the client's.
         """
-        token = await self._valid_token()
+        token = await self._keeper.token(self._fetch, self._margin)
         try:
             return await self._http.request(
                 method,
@@ -289,7 +309,7 @@ class TokenAuth:
             )
         except UnauthorizedError:
             _LOGGER.debug("Token refused on %s %s, renewing it", method, _path(url))
-        token = await self._renewed_token(token)
+        token = await self._keeper.renewed(token, self._fetch)
         try:
             return await self._http.request(
                 method,
@@ -300,32 +320,10 @@ class TokenAuth:
                 timeout=timeout,
             )
         except UnauthorizedError as err:
-            if self._token == token:
-                self._token = None
+            self._keeper.forget(token)
             raise GridFlexAuthError(
                 f"The platform refused a freshly issued token: {err.detail}"
             ) from err
-
-    async def _valid_token(self) -> str:
-        async with self._lock:
-            if self._token is not None and self._clock() < self._renew_at:
-                return self._token
-            return await self._fetch_locked()
-
-    async def _renewed_token(self, refused: str) -> str:
-        async with self._lock:
-            if self._token is not None and self._token != refused:
-                # Another caller renewed it while we waited for the lock.
-                return self._token
-            return await self._fetch_locked()
-
-    async def _fetch_locked(self) -> str:
-        self._token = None
-        token = await self._fetch()
-        lifetime = max(token.lifetime, 0.0)
-        self._token = token.value
-        self._renew_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
-        return token.value
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -130,6 +130,8 @@ from .models import (
 if TYPE_CHECKING:
     import aiohttp
 
+    from .tokens import TokenKeeper
+
 _LOGGER = logging.getLogger(__name__)
 
 API_PATH: Final = "/energy-coordination/v1"
@@ -275,6 +277,7 @@ class EnergyCoordinationClient:
         base_url: str | None = None,
         request_timeout: float = 10.0,
         clock: Clock = time.monotonic,
+        tokens: TokenKeeper | None = None,
     ) -> None:
         """Talk to Energy Coordination with the partner's client credentials.
 
@@ -305,6 +308,7 @@ class EnergyCoordinationClient:
             detail=_error_detail,
             fetch=self._fetch_token,
             clock=clock,
+            keeper=tokens,
         )
         self._http = self._auth.http
 
