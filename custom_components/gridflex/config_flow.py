@@ -16,12 +16,14 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
+from homeassistant.helpers import translation
 from homeassistant.helpers.selector import (
     BooleanSelector,
     EntitySelector,
     EntitySelectorConfig,
     LocationSelector,
     LocationSelectorConfig,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -35,6 +37,7 @@ from yarl import URL
 from .client import async_create_platform_client
 from .const import (
     CONF_ADDRESS,
+    CONF_ADOPT_RESOURCES,
     CONF_ADVANCED,
     CONF_BASE_URL,
     CONF_COUNTRY,
@@ -63,6 +66,7 @@ from .const import (
     SUBENTRY_RESOURCE,
 )
 from .grid_identifier import GridIdentifierError, example_for, normalize_grid_identifier
+from .issues import can_take_back
 from .platforms import CREDENTIAL_FIELDS, capabilities
 from .platforms.errors import (
     GridFlexAuthError,
@@ -79,6 +83,8 @@ from .platforms.models import (
     SiteRegistration,
     SupplyDirection,
 )
+from .price_feed import async_check_price_source, price_source_schema
+from .resources import resource_label
 from .subentry_flow import ResourceSubentryFlow
 
 SECRET_FIELDS = frozenset({"client_secret", "password"})
@@ -154,6 +160,9 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing chosen."""
         self._data: dict[str, Any] = {}
+        self._adopted: tuple[str, dict[str, Any]] | None = None
+        """The adopted site's entry (title, data) while its resources are offered."""
+        self._offered: list[SelectOptionDict] = []
 
     @classmethod
     @callback
@@ -445,20 +454,78 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
                 "registered" if registered.created else "adopted",
                 self._platform.value,
             )
-            return self.async_create_entry(
-                title=site_data[CONF_SITE_NAME],
-                data={
-                    **self._data,
-                    **site_data,
-                    CONF_SITE_ID: registered.site.site_id,
-                    CONF_EDGE_CREDENTIALS: (
-                        {"name": edge.name, "key": edge.key, "secret": edge.secret}
-                        if edge
-                        else None
-                    ),
-                },
-            )
+            title = site_data[CONF_SITE_NAME]
+            data = {
+                **self._data,
+                **site_data,
+                CONF_SITE_ID: registered.site.site_id,
+                CONF_EDGE_CREDENTIALS: (
+                    {"name": edge.name, "key": edge.key, "secret": edge.secret}
+                    if edge
+                    else None
+                ),
+            }
+            if not registered.created:
+                self._offered = await self._async_adoptable(
+                    client, registered.site.site_id
+                )
+                if self._offered:
+                    self._adopted = (title, data)
+                    return await self.async_step_adopt_resources()
+            return self.async_create_entry(title=title, data=data)
         return None
+
+    async def _async_adoptable(
+        self, client: Any, site_id: str
+    ) -> list[SelectOptionDict]:
+        """List the adopted site's resources GridFlex can stand for, by name and type.
+
+        A failure to list them only skips the offer: at setup they raise
+        their repairs (take back, keep or delete) like any unknown resource.
+        """
+        try:
+            listed = await client.list_resources(site_id)
+        except GridFlexError as err:
+            LOGGER.debug("Could not list the adopted site's resources: %s", err)
+            return []
+        # The type names are in the selector translations (the flow does not
+        # load them by itself).
+        await translation.async_get_translations(
+            self.hass, self.hass.config.language, "selector", {DOMAIN}
+        )
+        return [
+            SelectOptionDict(value=r.resource_id, label=resource_label(self.hass, r))
+            for r in listed
+            if can_take_back(r)
+        ]
+
+    async def async_step_adopt_resources(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer the adopted site's resources to take back into Home Assistant."""
+        assert self._adopted is not None
+        title, data = self._adopted
+        if user_input is not None:
+            return self.async_create_entry(
+                title=title,
+                data={**data, CONF_ADOPT_RESOURCES: user_input[CONF_ADOPT_RESOURCES]},
+            )
+        offered = [option["value"] for option in self._offered]
+        return self.async_show_form(
+            step_id="adopt_resources",
+            data_schema=vol.Schema(
+                {
+                    vol.Optional(CONF_ADOPT_RESOURCES, default=offered): SelectSelector(
+                        SelectSelectorConfig(
+                            options=self._offered,
+                            multiple=True,
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    )
+                }
+            ),
+            description_placeholders={"site": title, "count": str(len(offered))},
+        )
 
     async def async_step_reauth(
         self, entry_data: Mapping[str, Any]
@@ -658,6 +725,9 @@ class GridFlexOptionsFlow(OptionsFlow):
             ):
                 if (topic := stream.get(key)) and field not in topic:
                     errors[CONF_STREAM_ADVANCED] = "invalid_topic"
+            await async_check_price_source(
+                self.hass, self.config_entry, user_input, errors
+            )
             if not errors:
                 return self.async_create_entry(data=user_input)
         power = EntitySelector(
@@ -674,6 +744,7 @@ class GridFlexOptionsFlow(OptionsFlow):
                     domain="sensor", device_class=SensorDeviceClass.ENERGY
                 )
             )
+        schema.update(price_source_schema(caps))
         if caps.streams_measurements:
             schema[vol.Required(CONF_STREAM_ADVANCED)] = section(
                 vol.Schema(
