@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -135,11 +136,14 @@ class SiteCoordinator(DataUpdateCoordinator[SiteSnapshot]):
         """Read the site (and its resources' status) from the platform."""
         site_id = self.config_entry.data[CONF_SITE_ID]
         resources: dict[str, Resource] = {}
-        site = await self.client.get_site(site_id)
         if self.client.capabilities.resource_status and self._has_resources():
-            resources = {
-                r.resource_id: r for r in await self.client.list_resources(site_id)
-            }
+            # Side by side: one round trip instead of two at every refresh.
+            site, listed = await asyncio.gather(
+                self.client.get_site(site_id), self.client.list_resources(site_id)
+            )
+            resources = {r.resource_id: r for r in listed}
+        else:
+            site = await self.client.get_site(site_id)
         async_sync_site_issues(self.hass, self.config_entry, site)
         if self.client.capabilities.resource_status:
             async_sync_resource_issues(self.hass, self.config_entry, resources)

@@ -33,6 +33,7 @@ Wire facts this module relies on:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -263,8 +264,19 @@ class PowernautClient:
 
     async def get_site(self, site_id: str) -> Site:
         """Return the site with its status, upstream status and markets."""
-        site = _site(await self._auth.request("GET", self._site_url(site_id)))
-        return replace(site, markets=await self._markets(site_id))
+        # Both side by side (one round trip); the site's own failure (say a
+        # 404 for a site that is gone) wins over the markets'.
+        body, markets = await asyncio.gather(
+            self._auth.request("GET", self._site_url(site_id)),
+            self._markets(site_id),
+            return_exceptions=True,
+        )
+        if isinstance(body, BaseException):
+            raise body
+        site = _site(body)
+        if isinstance(markets, BaseException):
+            raise markets
+        return replace(site, markets=markets)
 
     async def update_site_location(self, site_id: str, location: Location) -> Site:
         """Move the site to an address, or else to coordinates.
