@@ -1,16 +1,16 @@
 """FlexMeasures schedules through Home Assistant, against the sandbox over HTTP.
 
 Prices from a Home Assistant price sensor, the flex-model from the resource,
-forced new jobs when something the request does not show changed, reads that
-keep measurements and schedules apart, setup that does not wait for the
-scheduler, runtime-added batteries, reinstalls that take assets back and a
-user read that fails without stopping setup.
+forced new jobs when something the request does not show changed, schedules
+on a sensor of their own (plain reads keep measurements and schedules
+apart), setup that does not wait for the scheduler, runtime-added batteries,
+reinstalls that take assets back and a user read that fails without stopping
+setup.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 import json
 from typing import Any
 from unittest.mock import patch
@@ -167,18 +167,23 @@ async def test_battery_schedule_from_a_price_forecast(
         "production-price": {"sensor": price["id"]},
     }
 
-    # Every power sensor GridFlex made is consumption positive, in the home's zone.
+    # Every power sensor GridFlex made is consumption positive, in the home's
+    # zone; the schedule has a sensor of its own, like the power sensor.
     battery = subentry_by_title(entry, "Home battery")
-    power = _sensors_of(sandbox, battery.data["resource_id"])["power"]
-    assert json.loads(power["attributes"]) == {"consumption_is_positive": True}
-    assert power["timezone"] == hass.config.time_zone
+    sensors = _sensors_of(sandbox, battery.data["resource_id"])
+    assert set(sensors) == {"power", "scheduled power"}
+    power, scheduled = sensors["power"], sensors["scheduled power"]
+    for sensor in (power, scheduled):
+        assert json.loads(sensor["attributes"]) == {"consumption_is_positive": True}
+        assert sensor["timezone"] == hass.config.time_zone
+        assert (sensor["unit"], sensor["event_resolution"]) == ("kW", "PT15M")
 
     # What was sent: the SoC, 0 … capacity, 4 kW in and 3 kW out, the prices.
     (body,) = _triggers(sandbox)
     assert body["start"] == T0.isoformat()
     assert body["flex-model"] == [
         {
-            "sensor": power["id"],
+            "sensor": scheduled["id"],
             "soc-at-start": "4.0 kWh",
             "soc-min": "0.0 kWh",
             "soc-max": "10.0 kWh",
@@ -324,7 +329,7 @@ async def test_a_failed_job_is_not_asked_again_unforced(
 async def test_measurements_and_schedule_do_not_mix(
     hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
 ) -> None:
-    """One sensor holds both; GridFlex's reads keep them apart, a plain read does not."""
+    """Measurements on "power", the schedule on "scheduled power": plain reads agree."""
     _price_sensor(hass)
     # Discharging 1.5 kW all along.
     entry = await _home_with_battery(hass, sandbox, power="-1500", price_entity=PRICE)
@@ -333,27 +338,28 @@ async def test_measurements_and_schedule_do_not_mix(
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
     battery = subentry_by_title(entry, "Home battery")
-    sensor = _sensors_of(sandbox, battery.data["resource_id"])["power"]["id"]
-    assert sandbox.server.state.flexmeasures.beliefs[sensor]
-
-    # GridFlex's measurement read: what the meter posted (-1.5 kW at 10:00).
-    client = entry.runtime_data.client
-    measured = await client.get_measurements(
-        str(sensor), start=T0, resolution_minutes=15, count=2
-    )
-    assert measured.values_kw[0] == Decimal("-1.5")
-    # The schedule, read from the scheduler's own job: 4 kW at 10:00.
+    sensors = _sensors_of(sandbox, battery.data["resource_id"])
+    power, scheduled = sensors["power"]["id"], sensors["scheduled power"]["id"]
+    # The schedule in Home Assistant, read from the job: 4 kW at 10:00.
     assert hass.states.get(SCHEDULED).attributes["schedule"][0]["power_kw"] == 4.0
 
-    # A plain read of the sensor answers the schedule (as FlexMeasures does).
+    # FlexMeasures' default read (no source filter) of each sensor.
     headers = {"Authorization": sandbox.server.state.issue_token("flexmeasures").token}
-    async with sandbox.session.get(
-        f"{sandbox.url}/api/v3_0/sensors/{sensor}/data",
-        params={"start": T0.isoformat(), "duration": "PT30M", "unit": "kW"},
-        headers=headers,
-    ) as response:
-        plain = await response.json()
-    assert plain["values"] == [4.0, 4.0]
+
+    async def plain(sensor: int) -> list[float | None]:
+        async with sandbox.session.get(
+            f"{sandbox.url}/api/v3_0/sensors/{sensor}/data",
+            params={"start": T0.isoformat(), "duration": "PT30M", "unit": "kW"},
+            headers=headers,
+        ) as response:
+            assert response.status == 200
+            return list((await response.json())["values"])
+
+    # The measurement of 10:00 (the quarter after it is not over yet) …
+    assert await plain(power) == [-1.5, None]
+    # … and the schedule for the same quarters.
+    assert await plain(scheduled) == [4.0, 4.0]
+    assert sandbox.server.state.violations == []
 
 
 async def test_setup_does_not_wait_for_the_scheduler(
@@ -443,6 +449,7 @@ async def test_reinstall_takes_the_assets_back(
     assert subentry_by_title(again, "Home battery").data["resource_id"] == battery_id
     assert set(store.assets) == assets
     assert set(store.sensors) == sensors
+    assert set(_sensors_of(sandbox, battery_id)) == {"power", "scheduled power"}
     assert not [
         r
         for r in sandbox.requests("flexmeasures")

@@ -6,17 +6,26 @@ to the server; what GridFlex made is then read back from the server.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+import time
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_USER, ConfigEntry
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntry,
+    ConfigSubentry,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from .conftest import (
+    _START_REPORT,
     SITE_INPUT,
     FlexMeasuresAPI,
     FlexMeasuresServer,
@@ -43,6 +52,20 @@ CHARGER = {
 }
 T0 = "2026-11-22T10:00:00+00:00"
 KW_TOLERANCE = 0.005
+PRICE = "sensor.electricity_price"
+SCHEDULED = "sensor.home_battery_scheduled_power"
+STORAGE = {
+    "power_entity": "sensor.battery_power",
+    "soc_entity": "sensor.battery_soc",
+    "power_min_kw": -3,
+    "power_max_kw": 4,
+    "capacity_kwh": 10,
+}
+#: EUR/kWh per hour from the current hour: cheap for 3 h, dear for 3 h, then middling.
+HOURLY = [0.10] * 3 + [0.40] * 3 + [0.20] * 24
+SCHEDULE_WAIT = 120.0
+"""Real seconds the HiGHS worker gets for a schedule."""
+SOC_TOLERANCE = 0.01
 
 
 def _set(hass: HomeAssistant, entity_id: str, value: str, unit: str = "W") -> None:
@@ -226,6 +249,209 @@ async def test_meter_data_reads_back_as_time_weighted_averages(
     assert await read(charger_sensor, "PT45M") == pytest.approx(
         [7.4] * 9, abs=KW_TOLERANCE
     )
+
+
+def _real_seconds() -> float:
+    """A monotonic clock freezegun does not freeze (it freezes time.monotonic)."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def _quarter(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)
+
+
+def _price_sensor(hass: HomeAssistant, hour: datetime) -> None:
+    """A Nord Pool-like price sensor: its forecast from ``hour`` in raw_today/_tomorrow."""
+    items = [
+        {
+            "start": (hour + timedelta(hours=index)).isoformat(),
+            "end": (hour + timedelta(hours=index + 1)).isoformat(),
+            "value": value,
+        }
+        for index, value in enumerate(HOURLY)
+    ]
+    hass.states.async_set(
+        PRICE,
+        str(HOURLY[0]),
+        {
+            "unit_of_measurement": "EUR/kWh",
+            "raw_today": items[:12],
+            "raw_tomorrow": items[12:],
+        },
+    )
+
+
+async def _set_options(hass: HomeAssistant, entry: ConfigEntry, **options: Any) -> None:
+    """Set the site's options (the entry reloads)."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], options
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _wait_for_schedule(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, since: datetime
+) -> list[dict[str, Any]]:
+    """Wait (real time, bounded) for a schedule from ``since`` on the Scheduled power.
+
+    The worker runs in its own process: the test sleeps for real in between,
+    and lets the 30 s after which a pending job is read again pass at once.
+    """
+    deadline = _real_seconds() + SCHEDULE_WAIT
+    while True:
+        state = hass.states.get(SCHEDULED)
+        schedule = [] if state is None else state.attributes.get("schedule", [])
+        if schedule and datetime.fromisoformat(schedule[0]["start"]) >= since:
+            return list(schedule)
+        assert _real_seconds() < deadline, f"no schedule after {SCHEDULE_WAIT} s"
+        await hass.async_add_executor_job(time.sleep, 0.25)
+        freezer.tick(timedelta(seconds=31))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _plain_read(
+    fm_api: FlexMeasuresAPI, sensor: int, start: datetime, quarters: int
+) -> list[Any]:
+    """FlexMeasures' default read of a sensor: no source filter, kW per quarter."""
+    body = await fm_api.ok(
+        "GET",
+        f"/sensors/{sensor}/data",
+        params={
+            "start": start.isoformat(),
+            "duration": f"PT{15 * quarters}M",
+            "unit": "kW",
+        },
+    )
+    return list(body["values"])
+
+
+async def _reconfigure(
+    hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry, data: Any
+) -> None:
+    """Run the 'Change resource' flow (maps the sensors of a taken-back resource)."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "resource"),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry.subentry_id},
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], data
+    )
+    assert result["type"] is FlowResultType.ABORT, result
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_battery_schedule_from_the_real_solver(
+    hass: HomeAssistant,
+    fm_server: FlexMeasuresServer,
+    fm_api: FlexMeasuresAPI,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """HiGHS plans the battery; measurements and schedule each keep their sensor.
+
+    Home Assistant's clock is frozen at the real time (the worker plans from
+    the trigger's start); the meter then posts the battery's power for the
+    quarters the schedule covers too. Restart and remove + re-add find the
+    scheduled power sensor again: no duplicates.
+    """
+    now = dt_util.utcnow()
+    start = _quarter(now)
+    _price_sensor(hass, now.replace(minute=0, second=0, microsecond=0))
+    _set(hass, "sensor.battery_power", "-1500")  # discharging 1.5 kW all along
+    hass.states.async_set("sensor.battery_soc", "40", {"unit_of_measurement": "%"})
+    ean = new_ean()
+    entry = await add_site(hass, fm_server, ean)
+    battery = await _add_resource(hass, entry, "Home battery", "battery", STORAGE)
+    begun = _real_seconds()
+    with patch("custom_components.gridflex.schedules.JOB_POLL_DELAY", 0):
+        await _set_options(hass, entry, price_entity=PRICE)
+        schedule = await _wait_for_schedule(hass, freezer, start)
+    took = _real_seconds() - begun
+
+    # 12 hours of quarters from the trigger's quarter, within the limits:
+    # 4 kW in, 3 kW out, 0 … 10 kWh from 4 kWh; charging and discharging.
+    assert len(schedule) == 48
+    assert datetime.fromisoformat(schedule[0]["start"]) == start
+    powers = [point["power_kw"] for point in schedule]
+    assert max(powers) <= 4.0 + KW_TOLERANCE
+    assert min(powers) >= -3.0 - KW_TOLERANCE
+    assert max(powers) > 1.0
+    assert min(powers) < -1.0
+    soc, socs = 4.0, []
+    for power in powers:
+        soc += power / 4
+        socs.append(soc)
+    assert min(socs) >= -SOC_TOLERANCE
+    assert max(socs) <= 10.0 + SOC_TOLERANCE
+    state = hass.states.get(SCHEDULED)
+    assert state is not None
+    current = [
+        p for p in schedule if datetime.fromisoformat(p["start"]) <= dt_util.utcnow()
+    ]
+    assert float(state.state) == pytest.approx(current[-1]["power_kw"])
+    _START_REPORT.append(
+        f"a battery schedule from the HiGHS worker: {took:.1f} s from the options"
+        " flow to the Scheduled power state"
+    )
+
+    # The battery's asset has its power and its scheduled power sensor.
+    site = int(entry.data["site_id"])
+    asset = int(battery.data["resource_id"])
+    sensors = {
+        s["name"]: s
+        for s in (await fm_api.sensors(site)).values()
+        if s["generic_asset_id"] == asset
+    }
+    assert set(sensors) == {"power", "scheduled power"}
+    for sensor in sensors.values():
+        assert (sensor["unit"], sensor["event_resolution"]) == ("kW", "PT15M")
+        assert attributes(sensor).get("consumption_is_positive") is True
+        assert sensor["timezone"] == hass.config.time_zone
+    power, scheduled = sensors["power"]["id"], sensors["scheduled power"]["id"]
+
+    # The meter posts the battery's quarters the schedule also covers.
+    await _tick(
+        hass,
+        freezer,
+        (start + timedelta(minutes=31) - dt_util.utcnow()).total_seconds(),
+    )
+    measured = await _plain_read(fm_api, power, start, 2)
+    planned = await _plain_read(fm_api, scheduled, start, 48)
+    assert measured[1] == pytest.approx(-1.5, abs=KW_TOLERANCE)
+    assert measured[0] in (None, pytest.approx(-1.5, abs=KW_TOLERANCE))
+    # The default read of each sensor answers its own data: the schedule
+    # did not hide the measurements, the measurements did not enter the schedule.
+    assert planned == pytest.approx(powers, abs=KW_TOLERANCE)
+    assert planned[1] != pytest.approx(measured[1], abs=KW_TOLERANCE)
+
+    # Restart, then remove and add again (taking the battery back and
+    # mapping its sensors): the same assets and sensors, a schedule again.
+    before = await _server_view(fm_api, entry)
+    assert len(before[1]) == 3  # the price sensor, power and scheduled power
+    with patch("custom_components.gridflex.schedules.JOB_POLL_DELAY", 0):
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        await _wait_for_schedule(hass, freezer, _quarter(dt_util.utcnow()))
+        assert await _server_view(fm_api, entry) == before
+
+        assert await hass.config_entries.async_remove(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        offer = await start_site_flow(hass, fm_server, ean)
+        assert offer["step_id"] == "adopt_resources", offer
+        result = await hass.config_entries.flow.async_configure(
+            offer["flow_id"], {"adopt_resources": [str(asset)]}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+        await hass.async_block_till_done(wait_background_tasks=True)
+        again = result["result"]
+        assert isinstance(again, ConfigEntry)
+        [taken_back] = again.subentries.values()
+        await _reconfigure(hass, again, taken_back, {"name": "Home battery", **STORAGE})
+        await _set_options(hass, again, price_entity=PRICE)
+        await _wait_for_schedule(hass, freezer, _quarter(dt_util.utcnow()))
+    assert await _server_view(fm_api, again) == before
 
 
 async def test_reload_and_reinstall_make_no_duplicates(

@@ -44,9 +44,12 @@ CONF_RESOLUTION: Final = "resolution_minutes"
 CONF_EXTERNAL_ID: Final = "external_id"
 CONF_RESOURCE_ID: Final = "resource_id"
 CONF_KEPT_RESOURCES: Final = "kept_resources"
+CONF_ADOPT_RESOURCES: Final = "adopt_resources"
+"""Platform resources chosen in the config flow, taken into Home Assistant at setup."""
 
 ISSUE_ORPHAN_PREFIX: Final = "orphan_resource"
 ISSUE_SUSPENDED_PREFIX: Final = "resource_suspended"
+ISSUE_UNMAPPED_PREFIX: Final = "resource_unmapped"
 SIGNAL_RESOURCE_ADDED: Final = "gridflex_resource_added_{}"
 
 CONF_GRID_POWER_ENTITY: Final = "grid_power_entity"
@@ -58,6 +61,12 @@ CONF_MQTT_CA_FILE: Final = "mqtt_ca_file"
 CONF_SITE_TOPIC: Final = "site_topic"
 CONF_RESOURCE_TOPIC: Final = "resource_topic"
 CONF_GRID_ENERGY_ENTITY: Final = "grid_energy_entity"
+CONF_PRICE_ENTITY: Final = "price_entity"
+"""FlexMeasures: the Home Assistant sensor with the electricity price."""
+CONF_PRICE_SENSOR_ID: Final = "price_sensor_id"
+"""FlexMeasures: the id of an existing FlexMeasures price sensor instead."""
+SIGNAL_SCHEDULABLE: Final = "gridflex_schedulable_{}"
+"""Sent when a resource becomes schedulable while the entry runs."""
 
 RESOURCE_TYPE_NAMES: Final[dict[str, str]] = {
     "battery": "Battery",

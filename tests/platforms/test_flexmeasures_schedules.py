@@ -23,7 +23,7 @@ from custom_components.gridflex.platforms.flexmeasures import (
 )
 from custom_components.gridflex.platforms.models import StorageFlexModel
 
-from .conftest import FakeClock, FakePlatform, reply
+from .conftest import FakeClock, FakePlatform, load, reply
 
 if TYPE_CHECKING:
     import aiohttp
@@ -35,7 +35,7 @@ SITE = f"{API}/assets/42"
 BATTERY = f"{API}/assets/50"
 TRIGGER = f"{SITE}/schedules/trigger"
 UUID = "364bfd06-c1fa-430b-8d25-8f5a547651fb"
-SCHEDULE = f"{SENSORS}/101/schedules/{UUID}"
+SCHEDULE = f"{SENSORS}/106/schedules/{UUID}"
 JOB = f"{API}/jobs/{UUID}"
 CET = timezone(timedelta(hours=1))
 START = datetime(2026, 11, 22, 10, tzinfo=CET)
@@ -57,11 +57,15 @@ def _client(fake: FakePlatform, session: aiohttp.ClientSession) -> FlexMeasuresC
 
 @pytest.fixture(autouse=True)
 def routes(fake: FakePlatform) -> None:
-    """A token, the battery (child of site 42), the site and the sensors."""
+    """A token, the battery (child of site 42), the site and the sensors.
+
+    The battery (asset 50) has its power sensor (101) and its scheduled
+    power sensor (106); the group member (asset 52) 104 and 107.
+    """
     fake.on("POST", TOKEN, reply(fixture="fm_token"))
     fake.on("GET", BATTERY, reply(fixture="fm_resource_asset"))
     fake.on("GET", SITE, reply(fixture="fm_asset"))
-    fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors_scheduled"))
 
 
 MODEL = StorageFlexModel(
@@ -89,7 +93,7 @@ async def _trigger(
 async def test_trigger_wire_form(
     fake: FakePlatform, session: aiohttp.ClientSession
 ) -> None:
-    """Quantity strings for the resource's power sensor, posted on the site asset."""
+    """Quantity strings for the resource's scheduled power sensor, on the site asset."""
     fake.on("POST", TRIGGER, reply(202, fixture="fm_schedule_trigger_accepted"))
     assert await _trigger(_client(fake, session)) == UUID
     assert fake.calls() == [
@@ -105,7 +109,7 @@ async def test_trigger_wire_form(
         "duration": "PT24H",
         "flex-model": [
             {
-                "sensor": 101,
+                "sensor": 106,
                 "soc-at-start": "12.1 kWh",
                 "soc-min": "2.0 kWh",
                 "soc-max": "25.0 kWh",
@@ -151,12 +155,12 @@ async def test_trigger_on_an_old_server(
     assert fake.sent("POST", TRIGGER)[0].json() == {
         "start": "2026-11-22T10:00:00+01:00",
         "duration": "PT24H",
-        "flex-model": [{"sensor": 101}],
+        "flex-model": [{"sensor": 106}],
         "flex-context": {"consumption-price": {"sensor": 105}},
     }
     await _trigger(client, consumption_price=None)
     assert "flex-context" not in fake.sent("POST", TRIGGER)[1].json()
-    # The power sensor is looked up once per client.
+    # The scheduled power sensor is looked up once per client.
     assert len(fake.sent("GET", SENSORS)) == 1
 
 
@@ -168,7 +172,7 @@ async def test_trigger_for_a_group_member(
     fake.on("GET", f"{API}/assets/51", reply(fixture="fm_resource_group_asset"))
     fake.on("POST", TRIGGER, reply(202, body={"job": UUID, "status": "ACCEPTED"}))
     assert await _trigger(_client(fake, session), "52") == UUID
-    assert fake.sent("POST", TRIGGER)[0].json()["flex-model"][0]["sensor"] == 104
+    assert fake.sent("POST", TRIGGER)[0].json()["flex-model"][0]["sensor"] == 107
 
 
 async def test_trigger_site_search_stops(
@@ -176,7 +180,9 @@ async def test_trigger_site_search_stops(
 ) -> None:
     """A loop in the parents, or a tree deeper than 10, ends the search."""
     fake.on(
-        "GET", SENSORS, reply(body=[{"id": 9, "name": "power", "generic_asset_id": 60}])
+        "GET",
+        SENSORS,
+        reply(body=[{"id": 9, "name": "scheduled power", "generic_asset_id": 60}]),
     )
     fake.on("GET", f"{API}/assets/60", reply(body={"id": 60, "parent_asset_id": 61}))
     fake.on("GET", f"{API}/assets/61", reply(body={"id": 61, "parent_asset_id": 60}))
@@ -186,7 +192,9 @@ async def test_trigger_site_search_stops(
     client = _client(fake, session)
     assert await _trigger(client, "60") == UUID
     fake.on(
-        "GET", SENSORS, reply(body=[{"id": 8, "name": "power", "generic_asset_id": 70}])
+        "GET",
+        SENSORS,
+        reply(body=[{"id": 8, "name": "scheduled power", "generic_asset_id": 70}]),
     )
     for asset_id in range(70, 90):
         fake.on(
@@ -251,6 +259,98 @@ async def test_trigger_without_power_sensor(
     """A resource asset without its own ``power`` sensor cannot be scheduled."""
     with pytest.raises(GridFlexNotFoundError, match="asset 53 has no 'power' sensor"):
         await _trigger(_client(fake, session), "53")
+    assert fake.sent("POST", SENSORS) == []
+
+
+async def test_first_trigger_makes_the_scheduled_power_sensor(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """No scheduled power sensor yet: one is made like the power sensor, then used."""
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
+    fake.on("GET", f"{API}/assets/52", reply(body={"id": 52, "parent_asset_id": 42}))
+    fake.on(
+        "POST",
+        SENSORS,
+        reply(201, body={"id": 110, "name": "scheduled power", "unit": "kW"}),
+    )
+    fake.on("POST", TRIGGER, reply(202, fixture="fm_schedule_trigger_accepted"))
+    client = _client(fake, session)
+    client.timezone = "Europe/Brussels"
+    assert await _trigger(client, "52") == UUID
+    # kW in the member's power sensor's resolution (5 minutes), consumption
+    # positive, the home's time zone.
+    assert [sent.json() for sent in fake.sent("POST", SENSORS)] == [
+        {
+            "name": "scheduled power",
+            "unit": "kW",
+            "event_resolution": "PT5M",
+            "generic_asset_id": 52,
+            "timezone": "Europe/Brussels",
+            "attributes": '{"consumption_is_positive": true}',
+        }
+    ]
+    assert fake.sent("POST", TRIGGER)[0].json()["flex-model"][0]["sensor"] == 110
+    # Remembered: the next trigger neither looks it up nor makes it again.
+    await _trigger(client, "52")
+    assert len(fake.sent("GET", SENSORS)) == 1
+    assert len(fake.sent("POST", SENSORS)) == 1
+    assert fake.sent("POST", TRIGGER)[1].json()["flex-model"][0]["sensor"] == 110
+    fake.on("GET", f"{SENSORS}/110/schedules/{UUID}", reply(fixture="fm_schedule"))
+    assert await client.get_schedule("52", UUID, duration_hours=6)
+
+
+async def test_scheduled_power_sensor_found_again(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """An asset taken back keeps its sensor; one without the sign attribute gets it."""
+    sensors = load("fm_sensors_scheduled")
+    for sensor in sensors:
+        if sensor["id"] == 106:
+            sensor["attributes"] = '{"note": "kept"}'
+    fake.on("GET", SENSORS, reply(body=sensors))
+    fake.on("PATCH", f"{SENSORS}/106", reply(body={"id": 106}))
+    fake.on("POST", TRIGGER, reply(202, fixture="fm_schedule_trigger_accepted"))
+    await _trigger(_client(fake, session))
+    assert fake.sent("POST", SENSORS) == []
+    assert fake.sent("PATCH", f"{SENSORS}/106")[0].json() == {
+        "attributes": '{"note": "kept", "consumption_is_positive": true}'
+    }
+    assert fake.sent("POST", TRIGGER)[0].json()["flex-model"][0]["sensor"] == 106
+
+
+@pytest.mark.parametrize("resolution", ["15 minutes", "PT0M", "PT90S", None])
+async def test_scheduled_power_sensor_needs_a_readable_resolution(
+    fake: FakePlatform, session: aiohttp.ClientSession, resolution: str | None
+) -> None:
+    """The power sensor's resolution cannot be read: nothing is made or triggered."""
+    fake.on(
+        "GET",
+        SENSORS,
+        reply(
+            body=[
+                {
+                    "id": 101,
+                    "name": "power",
+                    "generic_asset_id": 50,
+                    "event_resolution": resolution,
+                }
+            ]
+        ),
+    )
+    with pytest.raises(GridFlexResponseError, match="resolution"):
+        await _trigger(_client(fake, session))
+    assert fake.sent("POST", SENSORS) == []
+    assert fake.sent("POST", TRIGGER) == []
+
+
+async def test_schedule_read_makes_no_sensor(
+    fake: FakePlatform, session: aiohttp.ClientSession
+) -> None:
+    """Reading a schedule of an asset without a scheduled power sensor: not found."""
+    fake.on("GET", SENSORS, reply(fixture="fm_sensors"))
+    with pytest.raises(GridFlexNotFoundError, match="no 'scheduled power' sensor"):
+        await _client(fake, session).get_schedule("50", UUID, duration_hours=6)
+    assert fake.sent("POST", SENSORS) == []
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from custom_components.gridflex.platforms.flexmeasures import (
     FlexMeasuresScheduleFailedError,
 )
 from custom_components.gridflex.platforms.models import PriceSeries, StorageFlexModel
+from sandbox.flexmeasures_data import scheduler_beliefs
 from sandbox.flexmeasures_schedules import _limit_text, scheduling_settings
 
 if TYPE_CHECKING:
@@ -690,6 +691,46 @@ async def test_schedules_are_written_into_the_sensor(
     assert sandbox.state.flexmeasures.beliefs[sensor] != {}
     # The schedule endpoint answers consumption positive whatever the sensor stores.
     assert (await finished(client, house, job_id, sensor))["values"] == CHARGE
+
+
+async def test_a_sensor_of_its_own_keeps_plain_reads_apart(client: Client) -> None:
+    """Schedule on ``scheduled power``, measurements on ``power``: each plain read its own.
+
+    As on a real server: the scheduler writes only into the flex-model's
+    sensor, so the other sensor of the same asset keeps answering the
+    measurements for the same quarters.
+    """
+    house = await home(client)
+    positive = {"attributes": json.dumps({"consumption_is_positive": True})}
+    scheduled = await add_sensor(
+        client, house.headers, house.battery, "scheduled power", **positive
+    )
+    status, answer, _ = await client.request(
+        "POST",
+        f"{SENSORS}/{house.sensor}/data",
+        json={"start": START, "duration": "PT30M", "values": [1.5, 2.5], "unit": "kW"},
+        headers=house.headers,
+    )
+    assert status == 200, answer
+    job_id = await accepted(client, house, flex(scheduled))
+    await finished(client, house, job_id, scheduled)
+    status, answer = await read_data(client, house, house.sensor)
+    assert (status, answer["values"]) == (200, [1.5, 2.5] + [None] * 6)
+    status, answer = await read_data(client, house, scheduled)
+    assert (status, answer["values"]) == (200, CHARGE)
+    # Nothing of the scheduler's on the power sensor; no measurement on the other.
+    status, answer = await read_data(
+        client, house, house.sensor, **{"source-type": "scheduler"}
+    )
+    assert status == 422
+    status, answer = await read_data(
+        client, house, scheduled, **{"source-type": "user"}
+    )
+    assert status == 422
+    # The schedule's own sensor only: the power sensor was not scheduled.
+    status, answer = await schedule(client, house, job_id)
+    assert status == 400, answer
+    assert "schedule was not found" in answer["message"]
 
 
 async def test_stored_flex_context_of_the_site(client: Client) -> None:
@@ -1394,8 +1435,19 @@ async def test_gridflex_client_against_the_sandbox(
     )
     job_record = sandbox.state.flexmeasures.jobs[schedule_id]
     assert job_record["asset_id"] == int(site.site.site_id)
+    # The battery's own scheduled power sensor, made for the first trigger.
+    store = sandbox.state.flexmeasures
+    [scheduled] = [
+        sensor
+        for sensor in store.sensors.values()
+        if sensor["generic_asset_id"] == int(battery.resource_id)
+        and sensor["name"] == "scheduled power"
+    ]
+    assert (scheduled["unit"], scheduled["event_resolution"]) == ("kW", "PT15M")
+    assert json.loads(scheduled["attributes"]) == {"consumption_is_positive": True}
+    assert scheduled["id"] != int(battery.power_sensor_id or 0)
     assert job_record["body"]["flex-model"] == [
-        {"sensor": int(battery.power_sensor_id or 0), "soc-at-start": "12.1 kWh"}
+        {"sensor": scheduled["id"], "soc-at-start": "12.1 kWh"}
     ]
     assert "flex-context" not in job_record["body"]
     assert await client.get_job(schedule_id) == "QUEUED"
@@ -1412,12 +1464,10 @@ async def test_gridflex_client_against_the_sandbox(
     assert points[0][0] == start
     assert points[-1][0] == start + timedelta(minutes=105)
     assert await client.get_job(schedule_id) == "FINISHED"
-    # Measurements and the schedule share the sensor and do not mix.
-    assert (
-        await client.get_measurements(
-            battery.power_sensor_id or "", start=start, resolution_minutes=15, count=8
-        )
-    ).values_kw == (None,) * 8
+    # The schedule went into the scheduled power sensor only.
+    assert store.beliefs.get(int(battery.power_sensor_id or 0), {}) == {}
+    assert scheduler_beliefs(store, scheduled["id"])
+    assert not scheduler_beliefs(store, int(battery.power_sensor_id or 0))
     # An infeasible request: the job fails.
     failing = await client.trigger_schedule(
         battery.resource_id,

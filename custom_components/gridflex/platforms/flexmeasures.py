@@ -51,12 +51,19 @@ Wire facts this module relies on:
   Answers: 200 ``PROCESSED``, 200
   ``ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED`` (a replay) and 202
   ``ACCEPTED`` (queued for a worker) all mean stored; 403
-  ``INVALID_REPLACEMENT`` is a conflicting belief. Reading it back needs
-  ``source-type=user``: the schedule is written into the same sensor.
+  ``INVALID_REPLACEMENT`` is a conflicting belief.
+- FlexMeasures writes a schedule into the flex-model's sensor, as beliefs of
+  its scheduler's data source, and a plain ``GET /sensors/{id}/data`` then
+  answers the schedule wherever both exist. So a schedulable resource (a
+  battery or EV with a state of charge) gets a second sensor, ``scheduled
+  power`` (kW, the power sensor's resolution, consumption positive, the
+  home's time zone), made at its first trigger and found again by name: the
+  schedule goes there, measurements stay on ``power``, and a plain read of
+  either answers only its own data.
 - Schedules are triggered on the resource's site asset (the top of its
   tree, so the site's flex-context applies) with ``POST
   /assets/{id}/schedules/trigger`` and a one-entry ``flex-model`` list
-  naming the resource's power sensor (``consumption-capacity``,
+  naming the resource's scheduled power sensor (``consumption-capacity``,
   ``production-capacity`` and the larger as ``power-capacity``, which
   FlexMeasures requires); state of charge and power go as quantity strings (``"12.1 kWh"``, ``"7.4 kW"``: a plain number would be
   read in the sensor's energy unit or MWh, depending on the server), the
@@ -144,6 +151,18 @@ _AUTH_REFUSALS: Final = frozenset({400, 403, 404, 422})
 
 POWER_SENSOR_NAME: Final = "power"
 """The name of the sensor GridFlex gives each resource asset."""
+SCHEDULE_SENSOR_NAME: Final = "scheduled power"
+"""The name of the sensor a schedulable resource asset's schedules go into.
+
+FlexMeasures stores a schedule in the flex-model's sensor, so a schedule of
+the ``power`` sensor would hide the measurements in a plain read. Its own
+practice is a sensor per schedule: the tutorials register schedules on
+sensors of their own, and FlexMeasures issue #1807
+(https://github.com/FlexMeasures/flexmeasures/issues/1807, "Support source
+filter in sensor references …": "We want to demo rescheduling without
+registering forecasts and schedules on different sensors") takes separate
+sensors as the established way.
+"""
 PRICE_SENSOR_NAME: Final = "electricity price"
 """The name of the price sensor GridFlex keeps on the site asset."""
 PRICE_RESOLUTION_MINUTES: Final = 15
@@ -157,7 +176,6 @@ convention is consumption positive, so every power sensor it makes carries
 ``consumption_is_positive: true``, and older ones get it when found.
 """
 _FAILED_SCHEDULE: Final = "Scheduling job failed"
-_NO_SOURCE_DATA: Final = "No data source with source-type"
 _ENERGY_PRICE: Final = re.compile(r"^(?P<currency>[A-Z]{3})/(?P<energy>[kMG]?Wh)$")
 
 _MAX_ASSET_DEPTH: Final = 10
@@ -516,14 +534,16 @@ class FlexMeasuresClient:
             None,
         )
 
-    async def _create_power_sensor(self, asset_id: int, resolution: str) -> int:
-        """Make the asset's ``power`` sensor: kW, consumption positive, the home's zone."""
+    async def _create_power_sensor(
+        self, asset_id: int, resolution: str, name: str = POWER_SENSOR_NAME
+    ) -> int:
+        """Make a power sensor of the asset: kW, consumption positive, the home's zone."""
         sensor = as_object(
             await self._auth.request(
                 "POST",
                 f"{self.api_url}/sensors",
                 json_body=self._sensor_body(
-                    POWER_SENSOR_NAME,
+                    name,
                     "kW",
                     resolution,
                     asset_id,
@@ -589,7 +609,7 @@ class FlexMeasuresClient:
         return _resource(answer, _asset_id(site_id), sensors.get(asset_id))
 
     async def delete_resource(self, site_id: str, resource_id: str) -> None:
-        """Delete the resource asset (and with it its sensor).
+        """Delete the resource asset (and with it its sensors).
 
         FlexMeasures deletes an asset's children with it: a group's members
         are first moved up to the site, as on platforms where they outlive it.
@@ -674,12 +694,15 @@ class FlexMeasuresClient:
         production_price: str | None = None,
         force_new: bool = False,
     ) -> str:
-        """Ask for a schedule of the resource's power sensor; return the schedule id.
+        """Ask for a schedule of the resource; return the schedule id.
 
         The trigger goes to the resource's site asset (so the site's stored
-        flex-context, its prices, applies), with the resource's power sensor
-        in the flex-model. ``None`` leaves a field to the server (the asset's
-        stored flex-model, or its defaults). Capacities go as
+        flex-context, its prices, applies), with the resource's scheduled
+        power sensor in the flex-model: made (kW, the resolution of the
+        resource's power sensor, consumption positive, the home's time zone)
+        when the asset has none yet, found by name when it has (an asset
+        taken back keeps its sensor). ``None`` leaves a field to the server
+        (the asset's stored flex-model, or its defaults). Capacities go as
         ``consumption-capacity`` and ``production-capacity``, with
         ``power-capacity`` the larger of the two (FlexMeasures refuses to
         schedule without a power capacity). A price is a quantity string
@@ -693,7 +716,7 @@ class FlexMeasuresClient:
 
         Raises:
             GridFlexNotFoundError: the resource is not an asset id, is gone,
-                or has no power sensor.
+                or has neither a scheduled power nor a power sensor.
             GridFlexRequestRejectedError: before anything is sent, when the
                 start is naive, the duration not positive, a decimal not
                 finite or a price empty; from the server, 422 for a
@@ -705,7 +728,7 @@ class FlexMeasuresClient:
         asset_id = _asset_id(resource_id)
         body = _trigger_body(start, duration_hours, consumption_price, production_price)
         entry = _storage_flex_model(flex_model)
-        sensor_id = await self._schedule_sensor(asset_id)
+        sensor_id = await self._schedule_sensor(asset_id, create=True)
         site = await self._site_of(asset_id)
         body["flex-model"] = [{"sensor": sensor_id, **entry}]
         if force_new:
@@ -726,17 +749,17 @@ class FlexMeasuresClient:
     ) -> list[tuple[datetime, Decimal]] | None:
         """Return the scheduled power (kW, consumption positive) per interval start.
 
-        The schedules endpoint reads the beliefs of the job's own scheduler
-        data source, so measurements posted to the same sensor never mix in
-        (see ``get_measurements`` for the other way round). ``None`` while
+        It is read from the resource's scheduled power sensor (the one the
+        trigger named), through the job: the beliefs of the job's own
+        scheduler data source. ``None`` while
         the scheduling job is queued or running: API v3.0-32 (FlexMeasures
         1.0.1) answers 202 ``{status: QUEUED|STARTED}``, earlier servers 400
         ``UNKNOWN_SCHEDULE`` "… waiting to be processed" / "… in progress";
         both are read. Intervals without a value are left out.
 
         Raises:
-            GridFlexNotFoundError: the resource has no power sensor, or the
-                schedule id is unknown.
+            GridFlexNotFoundError: the resource has no scheduled power
+                sensor, or the schedule id is unknown.
             FlexMeasuresScheduleFailedError: the scheduling job failed (HTTP
                 400 ``UNKNOWN_SCHEDULE`` "… failed with …").
             GridFlexRequestRejectedError: another refusal, or before
@@ -747,7 +770,7 @@ class FlexMeasuresClient:
         asset_id = _asset_id(resource_id)
         job = _job_id(schedule_id)
         duration = _hours(duration_hours)
-        sensor_id = await self._schedule_sensor(asset_id)
+        sensor_id = await self._schedule_sensor(asset_id, create=False)
         try:
             answer = await self._auth.request(
                 "GET",
@@ -768,60 +791,6 @@ class FlexMeasuresClient:
         if "values" not in schedule and schedule.get("status") in _PENDING_STATUSES:
             return None
         return _schedule_points(schedule)
-
-    async def get_measurements(
-        self, sensor_id: str, *, start: datetime, resolution_minutes: int, count: int
-    ) -> PowerSeries:
-        """Read back the power GridFlex posted to a sensor (kW, consumption positive).
-
-        FlexMeasures writes a schedule into the scheduled device's power
-        sensor as beliefs of its scheduler's data source, and a plain ``GET
-        /sensors/{id}/data`` then answers the schedule for future and
-        overlapping intervals (platform notes §6). FlexMeasures tells data
-        sources apart by their type (``user``, ``scheduler``, ``forecaster``;
-        its documentation, ``tut/toy-example-expanded``, sets the source type
-        "to visually distinguish" schedules and forecasts from measurements),
-        and the data endpoint filters on it (``source-type``, API v3):
-        measurements are read with ``source-type=user``, schedules through
-        ``get_schedule``. A sensor without any user data yet answers 422 "No
-        data source with source-type 'user' …": read as no measurements.
-
-        Raises:
-            GridFlexNotFoundError: the sensor id is not a FlexMeasures id.
-            GridFlexRequestRejectedError: before anything is sent, when the
-                resolution or count is not positive or the start is naive;
-                from the server, another refusal.
-
-        """
-        sensor = _sensor_id(sensor_id)
-        resolution = _resolution(resolution_minutes)
-        if count <= 0 or start.utcoffset() is None:
-            raise GridFlexRequestRejectedError(
-                400, "A measurement read needs an aware start and a positive count"
-            )
-        empty = PowerSeries(sensor_id, start, resolution_minutes, (None,) * count)
-        try:
-            answer = await self._auth.request(
-                "GET",
-                f"{self.api_url}/sensors/{sensor}/data",
-                params={
-                    "start": start.astimezone(UTC).isoformat(),
-                    "duration": _duration(resolution_minutes * count),
-                    "resolution": resolution,
-                    "unit": "kW",
-                    "source-type": "user",
-                },
-            )
-        except GridFlexRequestRejectedError as err:
-            if err.status == 422 and _NO_SOURCE_DATA in err.detail:
-                return empty
-            raise
-        values = as_object(answer, "FlexMeasures sensor data").get("values")
-        if not isinstance(values, list):
-            raise GridFlexResponseError("FlexMeasures sensor data without values")
-        read = [None if value is None else to_decimal(value) for value in values]
-        read += [None] * (count - len(read))
-        return replace(empty, values_kw=tuple(read[:count]))
 
     async def ensure_price_sensor(self, site_id: str, unit: str) -> PriceSensor:
         """Return the site asset's price sensor, creating it in ``unit`` when missing.
@@ -965,13 +934,35 @@ class FlexMeasuresClient:
             raise GridFlexResponseError("The FlexMeasures job answer has no status")
         return status
 
-    async def _schedule_sensor(self, asset_id: int) -> int:
-        """The resource asset's own power sensor (remembered per client)."""
+    async def _schedule_sensor(self, asset_id: int, *, create: bool) -> int:
+        """The resource asset's own scheduled power sensor (remembered per client).
+
+        Found by name among the asset's sensors; with ``create``, made when
+        missing, in the resolution of the asset's power sensor.
+        """
         known = self._schedule_sensors.get(asset_id)
         if known is not None:
             return known
-        sensor_id = (await self._power_sensors(asset_id)).get(asset_id)
-        if sensor_id is None:
+        own = {
+            sensor.get("name"): (sensor_id, sensor)
+            for sensor in await self._sensors(asset_id)
+            if (sensor_id := _int(sensor.get("id"))) is not None
+            and _int(sensor.get("generic_asset_id")) == asset_id
+        }
+        if SCHEDULE_SENSOR_NAME in own:
+            sensor_id, sensor = own[SCHEDULE_SENSOR_NAME]
+            await self._mark_consumption_positive(sensor_id, sensor)
+        elif not create:
+            raise GridFlexNotFoundError(
+                f"FlexMeasures asset {asset_id} has no {SCHEDULE_SENSOR_NAME!r} sensor"
+            )
+        elif POWER_SENSOR_NAME in own:
+            sensor_id = await self._create_power_sensor(
+                asset_id,
+                _sensor_resolution(own[POWER_SENSOR_NAME][1]),
+                SCHEDULE_SENSOR_NAME,
+            )
+        else:
             raise GridFlexNotFoundError(
                 f"FlexMeasures asset {asset_id} has no {POWER_SENSOR_NAME!r} sensor"
             )
@@ -998,17 +989,21 @@ class FlexMeasuresClient:
         answer = await self._auth.request("GET", f"{self.api_url}/assets")
         return _objects(answer, "the FlexMeasures assets")
 
+    async def _sensors(self, asset_id: int) -> list[dict[str, object]]:
+        """The sensors of the asset and its descendants."""
+        answer = await self._auth.request(
+            "GET", f"{self.api_url}/sensors", params={"asset": str(asset_id)}
+        )
+        return _objects(answer, "the FlexMeasures sensors")
+
     async def _power_sensors(self, asset_id: int) -> dict[int, int]:
         """Map asset id → id of its ``power`` sensor, for the asset and below.
 
         A power sensor made by an older GridFlex, without
         ``consumption_is_positive``, gets it now (see ``SIGN_ATTRIBUTE``).
         """
-        answer = await self._auth.request(
-            "GET", f"{self.api_url}/sensors", params={"asset": str(asset_id)}
-        )
         found: dict[int, int] = {}
-        for sensor in _objects(answer, "the FlexMeasures sensors"):
+        for sensor in await self._sensors(asset_id):
             sensor_id = _int(sensor.get("id"))
             owner = _int(sensor.get("generic_asset_id"))
             if (
@@ -1199,6 +1194,17 @@ def _resolution(minutes: int) -> str:
     if minutes % 60 == 0:
         return f"PT{minutes // 60}H"
     return f"PT{minutes}M"
+
+
+def _sensor_resolution(sensor: dict[str, object]) -> str:
+    """A sensor's ``event_resolution`` (ISO 8601) as GridFlex sends one."""
+    duration = _parse_duration(optional_str(sensor, "event_resolution") or "")
+    if duration is None or duration <= timedelta(0) or duration % timedelta(minutes=1):
+        raise GridFlexResponseError(
+            "Cannot read the resolution of FlexMeasures sensor "
+            f"{sensor.get('id')}: {sensor.get('event_resolution')!r}"
+        )
+    return _resolution(duration // timedelta(minutes=1))
 
 
 def _sensor_id(sensor_id: str) -> int:

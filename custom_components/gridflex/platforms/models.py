@@ -202,6 +202,9 @@ class ResourceSpec:
     platform lets the partner choose it)."""
     resolution_minutes: int = 15
     """Resolution of the resource's power sensor, where the platform has one."""
+    webhook_url: str | None = None
+    """Where the platform announces the resource's accepted bids (Powernaut
+    ``webhooks.accepted``); None leaves the platform's setting as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,8 @@ class Resource:
     status: ResourceStatus | None = None
     health: dict[HealthCheck, str] = field(default_factory=dict)
     """Health checks the platform reported, with a value from HEALTH_CHECK_STATES."""
+    webhook_url: str | None = None
+    """Where the platform announces the resource's accepted bids, if set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +241,46 @@ class PowerSeries:
     start: datetime
     resolution_minutes: int
     values_kw: tuple[Decimal | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StorageFlexModel:
+    """What a storage device (battery, EV) can do, for one schedule.
+
+    kWh and kW; ``None`` leaves a field to the platform. Consumption
+    (charging) and production (discharging) have their own capacity: a
+    battery of -3 … 4 kW charges at 4 kW and discharges at 3 kW at most.
+    """
+
+    soc_at_start_kwh: Decimal | None = None
+    soc_min_kwh: Decimal | None = None
+    soc_max_kwh: Decimal | None = None
+    consumption_capacity_kw: Decimal | None = None
+    production_capacity_kw: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSensor:
+    """A platform sensor holding energy prices (FlexMeasures), in its unit."""
+
+    sensor_id: str
+    unit: str
+    """An energy price unit as the platform writes it (``EUR/MWh``)."""
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSeries:
+    """Energy prices for consecutive intervals, in ``unit`` (``EUR/MWh``).
+
+    ``None`` marks an interval without a price.
+    """
+
+    sensor_id: str
+    start: datetime
+    resolution_minutes: int
+    values: tuple[Decimal | None, ...]
+    unit: str
 
 
 class GridEventKind(StrEnum):
