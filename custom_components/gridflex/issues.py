@@ -13,7 +13,10 @@ from .const import (
     DOMAIN,
     ISSUE_CONTRACT_PREFIX,
     ISSUE_MARKET_PREFIX,
+    ISSUE_NO_PRICE_SOURCE,
     ISSUE_ORPHAN_PREFIX,
+    ISSUE_PRICE_SENSOR,
+    ISSUE_PRICE_UNIT,
     ISSUE_SUSPENDED_PREFIX,
     ISSUE_UNMAPPED_PREFIX,
     RESOURCE_TYPE_NAMES,
@@ -27,7 +30,6 @@ from .platforms.models import (
     Site,
     UpstreamStatus,
 )
-from .price_feed import price_issue_prefixes
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -94,8 +96,8 @@ def async_sync_site_issues(
                 "url": market.action_url or "",
             },
         )
-    _async_replace_issues(hass, contract_issue_id(entry.entry_id), wanted)
-    _async_replace_issues(hass, f"{ISSUE_MARKET_PREFIX}_{entry.entry_id}_", wanted)
+    async_replace_issues(hass, contract_issue_id(entry.entry_id), wanted)
+    async_replace_issues(hass, f"{ISSUE_MARKET_PREFIX}_{entry.entry_id}_", wanted)
 
 
 @callback
@@ -113,7 +115,10 @@ def async_delete_site_issues(hass: HomeAssistant, entry_id: str) -> None:
         f"outbox_overflow_{entry_id}",
         f"{ISSUE_REPORT_PREFIX}_{entry_id}_",
         eligibility_issue_id(entry_id),
-        *price_issue_prefixes(entry_id),
+        *(
+            f"{prefix}_{entry_id}"
+            for prefix in (ISSUE_PRICE_UNIT, ISSUE_PRICE_SENSOR, ISSUE_NO_PRICE_SOURCE)
+        ),
     )
     for domain, issue_id in list(registry.issues):
         if domain == DOMAIN and issue_id.startswith(prefixes):
@@ -131,7 +136,7 @@ def suspended_issue_id(entry_id: str, subentry_id: str) -> str:
 
 
 @callback
-def _async_replace_issues(hass: HomeAssistant, prefix: str, wanted: set[str]) -> None:
+def async_replace_issues(hass: HomeAssistant, prefix: str, wanted: set[str]) -> None:
     """Delete the issues starting with ``prefix`` that are not wanted."""
     for domain, issue_id in list(ir.async_get(hass).issues):
         if domain == DOMAIN and issue_id.startswith(prefix) and issue_id not in wanted:
@@ -211,7 +216,7 @@ def async_sync_orphan_issues(
             translation_key="orphan_resource",
             translation_placeholders=placeholders,
         )
-    _async_replace_issues(hass, f"{ISSUE_ORPHAN_PREFIX}_{entry.entry_id}_", wanted)
+    async_replace_issues(hass, f"{ISSUE_ORPHAN_PREFIX}_{entry.entry_id}_", wanted)
 
 
 @callback
@@ -237,7 +242,7 @@ def async_sync_resource_issues(
             translation_key="resource_suspended",
             translation_placeholders={"site": entry.title, "resource": subentry.title},
         )
-    _async_replace_issues(hass, f"{ISSUE_SUSPENDED_PREFIX}_{entry.entry_id}_", wanted)
+    async_replace_issues(hass, f"{ISSUE_SUSPENDED_PREFIX}_{entry.entry_id}_", wanted)
 
 
 def report_issue_id(entry_id: str, event_id: str) -> str:
@@ -351,4 +356,18 @@ def async_sync_webhook_health_issue(
         active=not healthy,
         translation_key="webhook_unhealthy",
         placeholders={"site": entry.title, "status": status},
+    )
+
+
+@callback
+def async_sync_no_price_issue(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, *, missing: bool
+) -> None:
+    """Keep the repair saying which price source to set while schedules need one."""
+    _async_warn_while(
+        hass,
+        f"{ISSUE_NO_PRICE_SOURCE}_{entry.entry_id}",
+        active=missing,
+        translation_key="no_price_source",
+        placeholders={"site": entry.title},
     )

@@ -74,7 +74,15 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .client import async_create_platform_client
-from .const import CONF_PRICE_ENTITY, CONF_PRICE_SENSOR_ID, CONF_SITE_ID, DOMAIN, LOGGER
+from .const import (
+    CONF_PRICE_ENTITY,
+    CONF_PRICE_SENSOR_ID,
+    CONF_SITE_ID,
+    DOMAIN,
+    ISSUE_PRICE_SENSOR,
+    ISSUE_PRICE_UNIT,
+    LOGGER,
+)
 from .intervals import interval_start
 from .platforms.base import Capabilities
 from .platforms.errors import GridFlexAuthError, GridFlexError, GridFlexNotFoundError
@@ -88,9 +96,6 @@ QUARTER: Final = timedelta(minutes=15)
 KEEP_POSTED: Final = timedelta(days=3)
 """How long posted prices are remembered (to post only what changed)."""
 
-ISSUE_PRICE_UNIT: Final = "price_unit"
-ISSUE_PRICE_SENSOR: Final = "price_sensor"
-ISSUE_NO_PRICE_SOURCE: Final = "no_price_source"
 
 CURRENCIES: Final = frozenset(
     {
@@ -490,34 +495,6 @@ class PriceFeed:
                 self.async_post_logged(),
                 f"{DOMAIN} prices {self.entry.title}",
             )
-
-
-@callback
-def async_sync_no_price_issue(
-    hass: HomeAssistant, entry: GridFlexConfigEntry, *, missing: bool
-) -> None:
-    """Keep the repair saying which price source to set while schedules need one."""
-    issue_id = f"{ISSUE_NO_PRICE_SOURCE}_{entry.entry_id}"
-    if not missing:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-        return
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        issue_id,
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key="no_price_source",
-        translation_placeholders={"site": entry.title},
-    )
-
-
-def price_issue_prefixes(entry_id: str) -> tuple[str, ...]:
-    """The ids of the entry's price repairs (deleted with the entry)."""
-    return tuple(
-        f"{prefix}_{entry_id}"
-        for prefix in (ISSUE_PRICE_UNIT, ISSUE_PRICE_SENSOR, ISSUE_NO_PRICE_SOURCE)
-    )
 
 
 def price_source_schema(caps: Capabilities) -> dict[vol.Marker, Any]:

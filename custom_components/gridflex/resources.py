@@ -37,6 +37,7 @@ from .const import (
 )
 from .entity import site_device_info
 from .issues import (
+    async_replace_issues,
     async_sync_orphan_issues,
     can_take_back,
     orphan_issue_id,
@@ -331,10 +332,7 @@ def async_sync_unmapped_issues(hass: HomeAssistant, entry: GridFlexConfigEntry) 
                 "type": resource_type_name(hass, subentry.data[CONF_RESOURCE_TYPE]),
             },
         )
-    prefix = f"{ISSUE_UNMAPPED_PREFIX}_{entry.entry_id}_"
-    for domain, issue_id in list(ir.async_get(hass).issues):
-        if domain == DOMAIN and issue_id.startswith(prefix) and issue_id not in wanted:
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    async_replace_issues(hass, f"{ISSUE_UNMAPPED_PREFIX}_{entry.entry_id}_", wanted)
 
 
 @callback

@@ -45,11 +45,12 @@ from .const import (
     SIGNAL_SCHEDULABLE,
 )
 from .intervals import interval_start
+from .issues import async_sync_no_price_issue
 from .platforms import FlexPlatform
 from .platforms.errors import GridFlexAuthError, GridFlexError, GridFlexRateLimitedError
 from .platforms.flexmeasures import FlexMeasuresClient, FlexMeasuresScheduleFailedError
 from .platforms.models import StorageFlexModel
-from .price_feed import PriceFeed, PriceSourceError, async_sync_no_price_issue
+from .price_feed import PriceFeed, PriceSourceError
 from .resources import resource_subentries
 
 if TYPE_CHECKING:
