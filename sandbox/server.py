@@ -37,6 +37,7 @@ from . import (
     flexmeasures_data,
     flexmeasures_schedules,
     powernaut,
+    powernaut_baselines,
     powernaut_bids,
     powernaut_resources,
 )
@@ -247,6 +248,7 @@ def create_app(
     app.add_routes(powernaut.routes)
     app.add_routes(powernaut_resources.routes)
     app.add_routes(powernaut_bids.routes)
+    app.add_routes(powernaut_baselines.routes)
     app.add_routes(energy_coordination.routes)
     app.add_routes(energy_coordination_events.routes)
     app.add_routes(energy_coordination_simulation.routes)
