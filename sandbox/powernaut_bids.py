@@ -33,7 +33,9 @@ null when not set, ``webhooks`` ``{}`` or ``{accepted}``, ``baseline`` always
 ``"0.000000"`` (the sandbox keeps no baselines), ``activation`` null until
 the control API activates the bid, then ``{value, price, created_at, type}``
 (a cancellation sets ``value: null`` and adds ``canceled_at``, a date-time
-string as platform-apis.md §5 says), ``report`` always null. The curve is
+string as platform-apis.md §5 says), ``report`` null until the
+control API sets it (``{energy_requested, energy_delivered,
+extra_energy_delivered}``, decimal strings in kWh, the last one nullable). The curve is
 stored as sent. ``status`` is ``open``, ``accepted`` or ``expired``: an open
 bid expires at its ``expires_at`` or 30 s before its window ends (the last
 moment Powernaut accepts a bid); it is brought up to date whenever bids are
@@ -61,13 +63,21 @@ Control routes (``/_sandbox``, no auth; errors ``{"error"}``):
   be a value of the bid's curve (compared as numbers); the bid becomes
   ``accepted`` with ``activation {value, price (default: the curve point's,
   else "0.0"), created_at: now, type (default exact)}``. The first acceptance
-  cancels (deletes) every other open bid on the same site, as Powernaut does.
+  expires every other open bid on the same site, as Powernaut does (they
+  are no longer listed; ``GET /bids/{id}`` shows them ``expired``, and a new
+  bid for the same window is a new bid).
   A bid can be activated again (a new ``created_at``, ``canceled_at``
   removed) until 30 s before its end. ``value: null`` cancels the current
   activation (``value: null``, ``canceled_at: now``; ``type``/``price`` not
   allowed). Either way the ``bidAccepted`` webhook is called → 200 ``{bid,
   webhook_url, delivery_id, canceled_bids}`` (``webhook_url``/``delivery_id``
   null when neither the bid nor its resource has ``webhooks.accepted``).
+
+- ``POST /_sandbox/powernaut/bids/{id}/report`` ``{energy_requested,
+  energy_delivered, extra_energy_delivered?}`` (decimal strings in kWh, the
+  last one may be null or left out): sets the ``report`` of an accepted bid,
+  as Powernaut does a few minutes after the window → 200 ``BidDto`` (400
+  for a bid that is not accepted or a bad body, 404 unknown bid).
 
 Webhook deliveries: ``POST <webhooks.accepted of the bid, else of its
 resource>`` with ``Content-Type: application/json``,
@@ -150,6 +160,7 @@ _DEFAULT_PAGE_SIZE = 10
 _CREATE_FIELDS = ("timing", "power_type", "curve", "expires_at", "webhooks")
 _UPDATE_FIELDS = ("power_type", "curve", "expires_at", "webhooks")
 _ACTIVATE_FIELDS = ("value", "type", "price")
+_REPORT_FIELDS = ("energy_requested", "energy_delivered", "extra_energy_delivered")
 #: Prices allow 5 decimals (the intended form of the spec's broken pattern).
 _PRICE_PATTERN = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,5})?$")
 #: ISO 8601 date-time with a timezone (``Z`` or an offset); seconds optional.
@@ -976,7 +987,10 @@ def _accept(store: PowernautState, bid: JSONDict, wanted: JSONDict) -> list[str]
             and store.resources[other["resource_id"]]["site_id"] == site_id
         ]
         for key in canceled:
-            del store.bids[key]
+            # Expired, as Powernaut does: no longer listed, still readable,
+            # and the partner places a new bid for the window.
+            store.bids[key]["status"] = "expired"
+            store.bids[key]["modified_at"] = now
     bid["status"] = "accepted"
     bid["modified_at"] = now
     return canceled
@@ -1017,3 +1031,39 @@ async def control_activate_bid(request: web.Request) -> web.Response:
             "canceled_bids": canceled,
         }
     )
+
+
+def _report_request(body: Any) -> JSONDict:
+    if not isinstance(body, dict):
+        raise ControlError(400, "The body must be a JSON object")
+    if extra := unknown_fields(body, _REPORT_FIELDS):
+        raise ControlError(400, f"Unknown fields: {', '.join(extra)}")
+    report: JSONDict = {}
+    for name in _REPORT_FIELDS:
+        value = body.get(name)
+        if value is None and name == "extra_energy_delivered":
+            report[name] = None
+            continue
+        if not is_decimal_string(value):
+            raise ControlError(
+                400,
+                f'{name} must be a decimal string such as "0.625", not {json.dumps(value)}',
+            )
+        report[name] = value
+    return report
+
+
+@routes.post(f"{CONTROL_PREFIX}/bids/{{id}}/report")
+async def control_report_bid(request: web.Request) -> web.Response:
+    """Set the delivery report of an accepted bid, as Powernaut does after the window."""
+    report = _report_request(await _control_json(request))
+    store = get_state(request).powernaut
+    _refresh(store)
+    bid = store.bids.get(request.match_info["id"])
+    if bid is None:
+        raise ControlError(404, BID_NOT_FOUND)
+    if bid["status"] != "accepted":
+        raise ControlError(400, "Only an accepted bid has a report")
+    bid["report"] = report
+    bid["modified_at"] = iso(_now())
+    return web.json_response(bid)

@@ -845,7 +845,7 @@ async def test_activate_errors(client: Client, sandbox: SandboxServer) -> None:
 async def test_first_acceptance_cancels_open_bids_on_the_site(
     client: Client, sandbox: SandboxServer
 ) -> None:
-    """Accepting a bid deletes the site's other open bids; other sites keep theirs."""
+    """Accepting a bid expires the site's other open bids; other sites keep theirs."""
     headers, site, battery = await setup(client)
     heat_pump = await create_resource(client, headers, site["id"], type="heat_pump")
     other_site = await create_site(client, headers)
@@ -856,7 +856,17 @@ async def test_first_acceptance_cancels_open_bids_on_the_site(
     foreign = await place(client, headers, elsewhere["id"])
     answer = await activate(client, chosen["id"])
     assert sorted(answer["canceled_bids"]) == sorted([later["id"], sibling["id"]])
-    assert set(sandbox.state.powernaut.bids) == {chosen["id"], foreign["id"]}
+    bids = sandbox.state.powernaut.bids
+    assert {key: bid["status"] for key, bid in bids.items()} == {
+        chosen["id"]: "accepted",
+        later["id"]: "expired",
+        sibling["id"]: "expired",
+        foreign["id"]: "open",
+    }
+    # Expired bids are no longer listed, and the window takes a new bid.
+    replaced = await place(client, headers, battery["id"], offset=2)
+    assert replaced["id"] != later["id"]
+    assert replaced["status"] == "open"
     again = await activate(client, chosen["id"], value="-3.0")
     assert again["canceled_bids"] == []
 
@@ -1019,3 +1029,26 @@ async def test_delivery_stops_when_the_bid_is_gone(
     await sandbox.webhooks.wait_idle()
     assert len(receiver.received) == 1
     assert len(sandbox.state.powernaut.webhook_deliveries) == 1
+
+
+async def test_report_control(client: Client, sandbox: SandboxServer) -> None:
+    """The control API sets an accepted bid's report; open bids and bad bodies are 400."""
+    headers, _, resource = await setup(client)
+    bid = await place(client, headers, resource["id"])
+    path = f"/powernaut/bids/{bid['id']}/report"
+    body = {"energy_requested": "0.625", "energy_delivered": "0.6"}
+    status, answer, _ = await client.request(
+        "POST", f"{CONTROL}/bids/{bid['id']}/report", json=body
+    )
+    assert (status, answer["error"]) == (400, "Only an accepted bid has a report")
+    await activate(client, bid["id"])
+    status, answer, _ = await client.request(
+        "POST", f"{CONTROL}/bids/{bid['id']}/report", json={"energy_delivered": 0.6}
+    )
+    assert status == 400
+    reported = await client.control("POST", path, body)
+    assert reported["report"] == {**body, "extra_energy_delivered": None}
+    status, answer, _ = await client.request(
+        "GET", f"{BIDS}/{bid['id']}", headers=headers
+    )
+    assert (status, answer["report"]) == (200, reported["report"])
