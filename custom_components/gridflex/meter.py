@@ -340,6 +340,7 @@ class MeterData:
             StreamTopics,
             broker_for,
         )
+        from .setpoints import async_receive_setpoint
 
         options = dict(self.entry.options.get(CONF_STREAM_ADVANCED, {}))
         host, port, tls = broker_for(
@@ -375,6 +376,9 @@ class MeterData:
             site_id=self.entry.data[CONF_SITE_ID],
             topics=topics,
             on_connection_change=lambda _connected: self._notify(),
+            # Powernaut's setpoint commands (sent when no webhook is set).
+            setpoint_resources=list(self._resource_keys),
+            on_setpoint=partial(async_receive_setpoint, self.hass, self.entry),
         )
         task = self.entry.async_create_background_task(
             self.hass, self.stream.run(), f"{DOMAIN} stream {self.entry.entry_id}"

@@ -13,7 +13,7 @@ Nothing here imports Home Assistant.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +50,17 @@ PAYLOAD_UNIT: Final = "unit"
 POWER_UNIT: Final = "kW"
 # ------------------------------------------------------------------------------
 
+# --- GridFlex's assumption about the setpoint command ------------------------
+# Powernaut sends an accepted bid's setpoint on ``resource/{id}/commands/setpoint``
+# when no webhook is set: {"timing": {"start": "…Z", "end": "…Z"}, "value": x | null}.
+# The docs call the value "the desired setpoint in Watt" although the REST
+# activation is in kW. GridFlex reads it in W unless the message names its
+# unit (``"unit": "W"`` or ``"kW"``): change SETPOINT_UNIT here once known.
+DEFAULT_SETPOINT_TOPIC: Final = "resource/{resource_id}/commands/setpoint"
+SETPOINT_UNIT: Final = "W"
+_SETPOINT_PER_KW: Final = {"W": Decimal(1000), "kW": Decimal(1)}
+# ------------------------------------------------------------------------------
+
 PRODUCTION_BROKER: Final = ("mqtt.powernaut.io", 8883)
 SANDBOX_BROKER: Final = ("mqtt.sandbox.powernaut.io", 8883)
 MQTTS_PORT: Final = 8883
@@ -70,8 +81,65 @@ _POWER_STEP: Final = Decimal(1).scaleb(-POWER_DECIMALS)
 _ROUNDING_CONTEXT: Final = Context(prec=POWER_INTEGER_DIGITS + POWER_DECIMALS + 8)
 _POWER_LIMIT: Final = Decimal(10) ** POWER_INTEGER_DIGITS
 _TOPIC_FORBIDDEN: Final = frozenset("+#\0")
+_REFUSED: Final = 0x80
+"""SUBACK reason codes from here on refuse the subscription."""
 _CREDENTIALS_REFUSED: Final = frozenset({134, 135})
 """CONNACK reason codes for a bad user name or password, and not authorized."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetpointCommand:
+    """A setpoint Powernaut sent a resource (``value_kw`` ``None``: cancelled)."""
+
+    resource_id: str
+    start: datetime
+    end: datetime
+    value_kw: Decimal | None
+
+
+def parse_setpoint(resource_id: str, payload: bytes | str) -> SetpointCommand:
+    """Read a setpoint command (see the assumption at the top).
+
+    The value may be a JSON number or a decimal string; ``null`` cancels.
+
+    Raises:
+        ValueError: not a command: no timing, times without an offset or out
+            of order, a value that is not a finite number, an unknown unit.
+
+    """
+    try:
+        body = json.loads(payload)
+        timing = body["timing"]
+        start = _aware(timing["start"])
+        end = _aware(timing["end"])
+        raw = body.get("value")
+        unit = body.get("unit", SETPOINT_UNIT)
+    except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as err:
+        raise ValueError(f"Not a setpoint command: {err}") from err
+    if end <= start:
+        raise ValueError("A setpoint command must end after it starts")
+    if unit not in _SETPOINT_PER_KW:
+        raise ValueError(f"Unknown setpoint unit: {unit!r}")
+    if raw is None:
+        return SetpointCommand(resource_id, start, end, None)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise ValueError(f"Not a setpoint: {raw!r}")  # noqa: TRY004 - one error for a bad message
+    try:
+        value = Decimal(str(raw).strip())
+    except ArithmeticError as err:
+        raise ValueError(f"Not a setpoint: {raw!r}") from err
+    if not value.is_finite():
+        raise ValueError(f"Not a setpoint: {raw!r}")
+    return SetpointCommand(resource_id, start, end, value / _SETPOINT_PER_KW[unit])
+
+
+def _aware(text: object) -> datetime:
+    if not isinstance(text, str):
+        raise TypeError(f"not a time: {text!r}")
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        raise ValueError(f"A setpoint time needs an offset: {text!r}")
+    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +280,8 @@ class MeasurementStream:
         site_id: str,
         topics: StreamTopics = StreamTopics(),
         on_connection_change: Callable[[bool], None] | None = None,
+        setpoint_resources: Iterable[str] = (),
+        on_setpoint: Callable[[SetpointCommand], None] | None = None,
         reconnect_min: float = 1.0,
         reconnect_max: float = 60.0,
         session_expiry: int = 3600,
@@ -250,6 +320,17 @@ class MeasurementStream:
         self._username = username
         self._password = password
         self._on_connection_change = on_connection_change
+        # Setpoint commands are followed only with a callback to give them to.
+        self._setpoint_topics: dict[str, str] = (
+            {
+                DEFAULT_SETPOINT_TOPIC.format_map({"resource_id": rid}): rid
+                for rid in setpoint_resources
+                if rid and "/" not in rid and not _TOPIC_FORBIDDEN.intersection(rid)
+            }
+            if on_setpoint is not None
+            else {}
+        )
+        self._on_setpoint = on_setpoint
         self._reconnect_min = reconnect_min
         self._reconnect_max = reconnect_max
         self._session_expiry = session_expiry
@@ -273,6 +354,7 @@ class MeasurementStream:
                 up_since = loop.time()
                 failed = asyncio.Event()
                 try:
+                    await self._subscribe(client)
                     self._went_up(client, failed)
                     reason = await self._hold(client, failed)
                 finally:
@@ -397,10 +479,40 @@ class MeasurementStream:
             raise
         return client
 
-    @staticmethod
-    async def _hold(client: aiomqtt.Client, failed: asyncio.Event) -> str:
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        """Follow each resource's setpoint commands (QoS 1: none is lost)."""
+        for topic in self._setpoint_topics:
+            try:
+                granted = await client.subscribe(topic, qos=1, timeout=CONNECT_TIMEOUT)
+            except aiomqtt.MqttCodeError as err:
+                # The measurements still go out; only the commands are missed.
+                _LOGGER.warning("Cannot follow setpoint commands on %s: %s", topic, err)
+                continue
+            if any(_code(code) >= _REFUSED for code in granted):
+                _LOGGER.warning("The broker refused setpoint commands on %s", topic)
+
+    def _received(self, topic: str, payload: object) -> None:
+        """Hand a setpoint command over; anything else is dropped."""
+        resource_id = self._setpoint_topics.get(topic)
+        if resource_id is None or self._on_setpoint is None:
+            return
+        if not isinstance(payload, (bytes, bytearray, str)):
+            return
+        try:
+            command = parse_setpoint(
+                resource_id, bytes(payload) if not isinstance(payload, str) else payload
+            )
+        except ValueError as err:
+            _LOGGER.warning("Ignoring a setpoint command on %s: %s", topic, err)
+            return
+        try:
+            self._on_setpoint(command)
+        except Exception:
+            _LOGGER.exception("Handling a setpoint command failed")
+
+    async def _hold(self, client: aiomqtt.Client, failed: asyncio.Event) -> str:
         """Wait until the connection drops or a publish failed; return why."""
-        drained = asyncio.ensure_future(_drain(client))
+        drained = asyncio.ensure_future(_drain(client, self._received))
         publish_failed = asyncio.ensure_future(failed.wait())
         try:
             await asyncio.wait(
@@ -470,17 +582,27 @@ class MeasurementStream:
             )
 
 
-async def _drain(client: aiomqtt.Client) -> str:
-    """Read (and drop) incoming messages until the connection ends; return why.
+async def _drain(
+    client: aiomqtt.Client, received: Callable[[str, object], None]
+) -> str:
+    """Read incoming messages until the connection ends; return why.
 
-    Nothing is subscribed, but a resumed session may still deliver messages.
+    Setpoint commands are handed to ``received``; anything else (a resumed
+    session may deliver other messages) is dropped there.
     """
     messages = client.messages
     try:
         while True:
-            await anext(messages)
+            message = await anext(messages)
+            received(message.topic.value, message.payload)
     except aiomqtt.MqttError as err:
         return _reason(err)
+
+
+def _code(code: object) -> int:
+    """A SUBACK reason code (MQTT 5) or granted QoS (3.1.1) as a number."""
+    value = getattr(code, "value", code)
+    return value if isinstance(value, int) else 0
 
 
 def _reason(err: aiomqtt.MqttError) -> str:

@@ -1,0 +1,87 @@
+"""Setpoint commands from Powernaut's broker, taken in as activations.
+
+Without a webhook Powernaut sends an accepted bid's setpoint on the MQTT topic
+``resource/{id}/commands/setpoint`` (read by the measurement stream). A
+command becomes an activation of the resource in the site's ledger, as one
+read through the webhook would: the event coordinator announces it and the
+activation executor carries it out. ``value: null`` cancels what is in force
+for the resource in that window, whichever way it came.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN
+from .event_coordinator import activation_resource
+from .platforms.models import GridEvent, GridEventKind, LimitWindow
+
+if TYPE_CHECKING:
+    from .coordinator import GridFlexConfigEntry
+    from .platforms.powernaut_stream import SetpointCommand
+
+EVENT_PREFIX: Final = "activation-mqtt-"
+"""A command names no bid: its activation is the resource's window."""
+
+
+def command_events(command: SetpointCommand, known: list[GridEvent]) -> list[GridEvent]:
+    """Return the activations a command means, given those of the ledger.
+
+    A setpoint is one activation ``activation-mqtt-<resource>-<start>-<received>``;
+    a cancellation cancels every known activation of the resource whose window
+    overlaps the command's.
+    """
+    now = dt_util.utcnow()
+    # Each command is an activation of its own (the same bid can be activated
+    # again, with another value): the one received last is the setpoint.
+    event_id = (
+        f"{EVENT_PREFIX}{command.resource_id}"
+        f"-{command.start:%Y%m%dT%H%M%SZ}-{now:%Y%m%dT%H%M%S%fZ}"
+    )
+    resource_ids = (command.resource_id,)
+    if command.value_kw is not None:
+        window = LimitWindow(command.start, command.end, command.value_kw)
+        return [
+            GridEvent(
+                event_id=event_id,
+                kind=GridEventKind.ACTIVATION,
+                created_at=now,
+                windows=(window,),
+                resource_ids=resource_ids,
+                raw_type="exact",
+            )
+        ]
+    ids = {
+        event.event_id
+        for event in known
+        if event.kind is GridEventKind.ACTIVATION
+        and activation_resource(event) == command.resource_id
+        and any(w.start < command.end and command.start < w.end for w in event.windows)
+    }
+    return [
+        GridEvent(
+            event_id=cancelled,
+            kind=GridEventKind.ACTIVATION,
+            created_at=now,
+            resource_ids=resource_ids,
+            raw_type="cancelled",
+        )
+        for cancelled in sorted(ids)
+    ]
+
+
+@callback
+def async_receive_setpoint(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, command: SetpointCommand
+) -> None:
+    """Take a setpoint command in (in the background)."""
+    events = entry.runtime_data.event_coordinator
+    if events is None:
+        return
+    received = command_events(command, list(events.ledger.events.values()))
+    entry.async_create_background_task(
+        hass, events.async_receive(received), f"{DOMAIN} setpoint command"
+    )
