@@ -110,6 +110,12 @@ class PowernautState:
     """Bids by id, in the wire form (``sandbox/powernaut_bids.py``)."""
     webhook_deliveries: list[JSONDict] = field(default_factory=list)
     """``bidAccepted`` webhook calls made, with their outcome."""
+    baselines: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Baselines by ``site/<id>`` or ``resource/<id>``: quarter-hour start (as
+    ``iso``) → value (``sandbox/powernaut_baselines.py``)."""
+    baseline_posts: list[JSONDict] = field(default_factory=list)
+    """Every baseline POST accepted: ``{target, start, values, skipped,
+    received_at}``, oldest first."""
 
 
 @dataclass(slots=True)

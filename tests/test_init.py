@@ -53,6 +53,10 @@ async def test_setup_and_unload(
             "grid_event",
             "activation_setpoint",
             "activation_active",
+            "open_bids",
+            "accepted_bids_today",
+            "bid_energy_delivered",
+            "bid_earnings",
         }
     elif platform == "energy_coordination":
         # No site statuses, no meter data on this platform: no such entities;

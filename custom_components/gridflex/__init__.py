@@ -8,6 +8,9 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
+from .activation_executor import ActivationExecutor
+from .baseline_coordinator import BaselineCoordinator, takes_baselines
+from .bid_manager import async_start_bids
 from .client import async_create_platform_client
 from .const import DOMAIN
 from .coordinator import (
@@ -90,12 +93,22 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
             await async_setup_push(hass, entry, events)
         else:
             await async_setup_activation_push(hass, entry, events)
+            # Steers the resources' mapped controls (none mapped: nothing moves).
+            entry.runtime_data.activation_executor = ActivationExecutor(
+                hass, entry, events
+            )
         entry.runtime_data.data = dict(entry.data)
     if client.capabilities.schedules:
         # No trigger or poll here: it starts in the background after setup.
         entry.runtime_data.schedule_coordinator = ScheduleCoordinator(
             hass, entry, client
         )
+    if takes_baselines(client):
+        # Nothing is read or posted here: it starts in the background after setup.
+        entry.runtime_data.baseline_coordinator = BaselineCoordinator(
+            hass, entry, client
+        )
+    entry.runtime_data.bid_manager = async_start_bids(hass, entry, client)
     # Starts following the sensors; nothing here waits for the platform (the
     # meter finds its platform sensors in the background).
     meter = entry.runtime_data.meter = MeterData(hass, entry)
@@ -104,11 +117,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
     entry.async_on_unload(entry.add_update_listener(async_entry_updated))
     if (schedules := entry.runtime_data.schedule_coordinator) is not None:
         schedules.async_start()
+    if (baselines := entry.runtime_data.baseline_coordinator) is not None:
+        baselines.async_start()
+    if (executor := entry.runtime_data.activation_executor) is not None:
+        executor.async_start()
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> bool:
     """Stop following the site; keep undelivered meter data on disk."""
+    if entry.runtime_data.activation_executor is not None:
+        await entry.runtime_data.activation_executor.async_stop()
     if entry.runtime_data.event_coordinator is not None:
         await entry.runtime_data.event_coordinator.async_stop()
     if entry.runtime_data.meter is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
     BinarySensorEntityDescription,
@@ -191,3 +193,11 @@ class ResourceActivationActiveSensor(
     def is_on(self) -> bool:
         """Return whether an activation of this resource is in force now."""
         return self.active_activation() is not None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return how GridFlex carries the activations out on the mapped control."""
+        executor = self.coordinator.config_entry.runtime_data.activation_executor
+        if executor is None:
+            return None
+        return executor.state_of(self._subentry_id) or None

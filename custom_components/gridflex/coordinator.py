@@ -28,6 +28,9 @@ from .platforms.errors import (
 from .platforms.models import Resource, Site
 
 if TYPE_CHECKING:
+    from .activation_executor import ActivationExecutor
+    from .baseline_coordinator import BaselineCoordinator
+    from .bid_manager import BidManager
     from .event_coordinator import GridEventCoordinator
     from .meter import MeterData
     from .schedules import ScheduleCoordinator
@@ -59,6 +62,9 @@ class GridFlexRuntimeData:
     meter: MeterData | None = None
     event_coordinator: GridEventCoordinator | None = None
     schedule_coordinator: ScheduleCoordinator | None = None
+    baseline_coordinator: BaselineCoordinator | None = None
+    activation_executor: ActivationExecutor | None = None
+    bid_manager: BidManager | None = None
     missing_resources: set[str] = field(default_factory=set)
     """Platform ids of resources the platform answered 404 for (handled once)."""
 

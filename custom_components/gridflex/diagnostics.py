@@ -167,6 +167,16 @@ async def async_get_config_entry_diagnostics(
             "devices": _devices(hass, entry),
             "outbox": _outbox(runtime),
             "grid_events": _grid_events(runtime),
+            "baselines": (
+                baselines.diagnostics()
+                if (baselines := runtime.baseline_coordinator) is not None
+                else None
+            ),
+            "bids": (
+                dict(bids.diagnostics())
+                if (bids := runtime.bid_manager) is not None
+                else None
+            ),
             "meter": (
                 {
                     "streams": meter.streams,

@@ -389,6 +389,9 @@ async def async_entry_updated(hass: HomeAssistant, entry: GridFlexConfigEntry) -
         )
     changed = runtime.subentries != current
     runtime.subentries = current
+    if runtime.bid_manager is not None:
+        # Subentries are changed in place: the manager compares their data.
+        runtime.bid_manager.async_resources_changed()
     if changed and runtime.meter is not None:
         await runtime.meter.async_restart()
     await runtime.site_coordinator.async_request_refresh()

@@ -15,7 +15,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -23,6 +23,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
+from .baseline_coordinator import SITE_KEY, BaselineCoordinator, targets
+from .bid_manager import BidManager, BidSummary
 from .const import DOMAIN, SIGNAL_RESOURCE_ADDED, SIGNAL_SCHEDULABLE
 from .coordinator import GridFlexConfigEntry, SiteCoordinator, SiteSnapshot
 from .entity import (
@@ -199,6 +201,10 @@ async def async_setup_entry(
             async_add_entities([ActivationSetpointSensor(events, entry)])
     if (schedules := entry.runtime_data.schedule_coordinator) is not None:
         _async_setup_schedules(hass, entry, async_add_entities, schedules)
+    if (baselines := entry.runtime_data.baseline_coordinator) is not None:
+        _async_setup_baselines(hass, entry, async_add_entities, baselines)
+    if (bids := entry.runtime_data.bid_manager) is not None:
+        async_add_entities(BidSensor(bids, description) for description in BID_SENSORS)
     meter = entry.runtime_data.meter
     if meter is not None and (meter.streams or meter.uploads):
         async_add_entities(
@@ -239,6 +245,43 @@ def _async_setup_schedules(
     entry.async_on_unload(
         async_dispatcher_connect(
             hass, SIGNAL_SCHEDULABLE.format(entry.entry_id), add_new
+        )
+    )
+
+
+@callback
+def _async_setup_baselines(
+    hass: HomeAssistant,
+    entry: GridFlexConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    baselines: BaselineCoordinator,
+) -> None:
+    """Add a Baseline sensor per target with a power sensor, and the site's accuracy."""
+    added: set[str] = set()
+
+    @callback
+    def add_new(*_: Any) -> None:
+        for target in targets(entry):
+            if target.key in added:
+                continue
+            added.add(target.key)
+            if target.is_site:
+                async_add_entities(
+                    [
+                        BaselineSensor(baselines, SITE_KEY),
+                        BaselineAccuracySensor(baselines),
+                    ]
+                )
+            else:
+                async_add_entities(
+                    [BaselineSensor(baselines, target.key)],
+                    config_subentry_id=target.key,
+                )
+
+    add_new()
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_RESOURCE_ADDED.format(entry.entry_id), add_new
         )
     )
 
@@ -505,3 +548,166 @@ class ScheduledPowerSensor(CoordinatorEntity[ScheduleCoordinator], SensorEntity)
                 for start, value in schedule
             ]
         }
+
+
+class BaselineSensor(CoordinatorEntity[BaselineCoordinator], SensorEntity):
+    """The baseline GridFlex posted for now; the next 24 hours as attribute."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "baseline"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_native_unit_of_measurement = UnitOfPower.KILO_WATT
+    _attr_suggested_display_precision = 3
+    _unrecorded_attributes = frozenset({"forecast"})
+
+    def __init__(self, coordinator: BaselineCoordinator, key: str) -> None:
+        """Attach the sensor to the site's device, or to the resource's."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self._key = key
+        if key == SITE_KEY:
+            self._attr_unique_id = f"{entry.unique_id}_baseline"
+            self._attr_device_info = site_device_info(entry)
+        else:
+            self._attr_unique_id = f"{entry.unique_id}_{key}_baseline"
+            self._attr_device_info = DeviceInfo(
+                identifiers={(DOMAIN, f"{entry.entry_id}_{key}")}
+            )
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the baseline of the current quarter-hour."""
+        return self.coordinator.power_now(self._key)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the posted curve and how much history it stands on."""
+        result = (self.coordinator.data or {}).get(self._key)
+        if result is None:
+            return {"forecast": [], "confidence": None}
+        return {
+            "forecast": [
+                {"start": start.isoformat(), "power_kw": round(value, 3)}
+                for start, value in zip(result.starts(), result.values_kw, strict=True)
+            ],
+            "confidence": result.confidence.value,
+        }
+
+
+class BaselineAccuracySensor(CoordinatorEntity[BaselineCoordinator], SensorEntity):
+    """Normalised MAE of yesterday's posted site baseline against what happened."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "baseline_accuracy"
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_suggested_display_precision = 2
+
+    def __init__(self, coordinator: BaselineCoordinator) -> None:
+        """Attach the sensor to the site's device."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self._attr_unique_id = f"{entry.unique_id}_baseline_accuracy"
+        self._attr_device_info = site_device_info(entry)
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the error; unknown until a day has a baseline and measurements."""
+        accuracy = self.coordinator.accuracy
+        return (
+            None
+            if accuracy is None or accuracy.nmae is None
+            else round(accuracy.nmae, 4)
+        )
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return which day was measured and over how many quarter-hours."""
+        accuracy = self.coordinator.accuracy
+        return {
+            "day": accuracy.day if accuracy else None,
+            "quarter_hours": accuracy.quarters if accuracy else 0,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class BidSensorDescription(SensorEntityDescription):
+    """Describes a sensor of the site's bids."""
+
+    value_fn: Callable[[BidSummary], int | Decimal]
+    monetary: bool = False
+    kept: bool = False
+    """A total kept on disk: available also when the platform is not."""
+
+
+BID_SENSORS: tuple[BidSensorDescription, ...] = (
+    BidSensorDescription(
+        key="open_bids",
+        translation_key="open_bids",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda summary: summary.open_bids,
+    ),
+    BidSensorDescription(
+        key="accepted_bids_today",
+        translation_key="accepted_bids_today",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda summary: summary.accepted_today,
+    ),
+    BidSensorDescription(
+        key="bid_energy_delivered",
+        translation_key="bid_energy_delivered",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=3,
+        value_fn=lambda summary: summary.energy_delivered_kwh,
+        kept=True,
+    ),
+    BidSensorDescription(
+        key="bid_earnings",
+        translation_key="bid_earnings",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        value_fn=lambda summary: summary.earnings,
+        monetary=True,
+        kept=True,
+    ),
+)
+
+
+class BidSensor(CoordinatorEntity[BidManager], SensorEntity):
+    """A sensor of the site's bids: counts, delivered energy and earnings."""
+
+    _attr_has_entity_name = True
+    entity_description: BidSensorDescription
+
+    def __init__(
+        self, coordinator: BidManager, description: BidSensorDescription
+    ) -> None:
+        """Attach the sensor to the site's device."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self.entity_description = description
+        self._attr_unique_id = f"{entry.unique_id}_{description.key}"
+        self._attr_device_info = site_device_info(entry)
+        if description.monetary:
+            # The site's currency: the platform infers it from the site.
+            self._attr_native_unit_of_measurement = coordinator.currency
+
+    @property
+    def available(self) -> bool:
+        """Totals stay available; the counts follow the latest pass."""
+        return self.entity_description.kept or super().available
+
+    @property
+    def native_value(self) -> int | Decimal:
+        """Return the value of the latest pass."""
+        return self.entity_description.value_fn(self.coordinator.data or BidSummary())
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the open bids' quarter-hours on the open-bids sensor."""
+        if self.entity_description.key != "open_bids":
+            return None
+        return {"windows": list((self.coordinator.data or BidSummary()).open_windows)}

@@ -13,8 +13,10 @@ from homeassistant.config_entries import (
     SubentryFlowResult,
 )
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     DeviceSelector,
     EntitySelector,
     EntitySelectorConfig,
@@ -30,8 +32,20 @@ from homeassistant.helpers.selector import (
 from homeassistant.util.unit_conversion import PowerConverter
 import probatio as vol
 
+from .activation_executor import (
+    CONF_CONTROL,
+    CONF_CONTROL_ENTITY,
+    CONF_CONTROL_INVERTED,
+    CONF_CONTROL_NORMAL,
+    CONF_CONTROL_SCALE,
+    CONF_CONTROL_UNIT,
+    CONTROL_UNITS,
+)
+from .bid_manager import BIDDING_TYPES, site_currency
+from .bid_settings import bidding_section, validate_bidding
 from .client import async_create_platform_client
 from .const import (
+    CONF_BIDDING,
     CONF_CAPACITY,
     CONF_DEVICE_ID,
     CONF_ENERGY_ENTITY,
@@ -110,6 +124,55 @@ def _capacity(
     elif error := _fits(capacity_kwh, caps):
         errors[CONF_CAPACITY] = error
     return _plain(capacity_kwh)
+
+
+def _control_section() -> section:
+    """Return the form's section mapping the control GridFlex steers."""
+    number = NumberSelector(
+        NumberSelectorConfig(mode=NumberSelectorMode.BOX, step="any")
+    )
+    return section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_CONTROL_ENTITY): EntitySelector(
+                    EntitySelectorConfig(domain="number")
+                ),
+                vol.Optional(CONF_CONTROL_UNIT, default="w"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(CONTROL_UNITS), translation_key=CONF_CONTROL_UNIT
+                    )
+                ),
+                vol.Optional(CONF_CONTROL_SCALE, default=230): NumberSelector(
+                    NumberSelectorConfig(
+                        mode=NumberSelectorMode.BOX,
+                        min=1,
+                        step="any",
+                        unit_of_measurement="W/A",
+                    )
+                ),
+                vol.Optional(CONF_CONTROL_INVERTED, default=False): BooleanSelector(),
+                vol.Optional(CONF_CONTROL_NORMAL): number,
+            }
+        ),
+        {"collapsed": True},
+    )
+
+
+def _control(value: Any) -> dict[str, Any] | None:
+    """Return the control mapping to store; ``None`` when no control is mapped.
+
+    The selectors have checked it: a number entity, a known unit, a scale of
+    at least 1 W/A.
+    """
+    if not isinstance(value, dict) or not value.get(CONF_CONTROL_ENTITY):
+        return None
+    return {
+        CONF_CONTROL_ENTITY: value[CONF_CONTROL_ENTITY],
+        CONF_CONTROL_UNIT: value.get(CONF_CONTROL_UNIT, "w"),
+        CONF_CONTROL_SCALE: value.get(CONF_CONTROL_SCALE, 230),
+        CONF_CONTROL_INVERTED: bool(value.get(CONF_CONTROL_INVERTED, False)),
+        CONF_CONTROL_NORMAL: value.get(CONF_CONTROL_NORMAL),
+    }
 
 
 class ResourceSubentryFlow(ConfigSubentryFlow):
@@ -301,6 +364,14 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
             )
             # Required for batteries, checked in _validate for a translated error.
             schema[vol.Optional(CONF_CAPACITY)] = capacity
+        if caps.bids and resource_type is not ResourceType.GROUP:
+            # The control GridFlex steers when a bid is accepted (optional).
+            schema[vol.Optional(CONF_CONTROL)] = _control_section()
+        if caps.bids and resource_type in BIDDING_TYPES:
+            # Whether and how GridFlex bids the resource's flexibility.
+            schema[vol.Optional(CONF_BIDDING)] = bidding_section(
+                site_currency(self._get_entry())
+            )
         groups = self._groups(subentry.subentry_id if subentry else None)
         if resource_type is not ResourceType.GROUP and groups:
             schema[vol.Optional(CONF_GROUP)] = SelectSelector(
@@ -363,6 +434,9 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
         }
         if caps.resource_resolution:
             data[CONF_RESOLUTION] = int(user_input.get(CONF_RESOLUTION, "15"))
+        if caps.bids and resource_type is not ResourceType.GROUP:
+            data[CONF_CONTROL] = _control(user_input.get(CONF_CONTROL))
+        data.update(self._bidding_data(resource_type, user_input, errors))
         power_entity = user_input.get(CONF_POWER_ENTITY)
         if power_entity and not self._power_unit_ok(power_entity):
             errors[CONF_POWER_ENTITY] = "power_unit"
@@ -392,6 +466,17 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
             ):
                 errors[CONF_GROUP] = "invalid_group"
         return data
+
+    def _bidding_data(
+        self,
+        resource_type: ResourceType,
+        user_input: dict[str, Any],
+        errors: dict[str, str],
+    ) -> dict[str, Any]:
+        """Return the bidding settings to store (none where the resource cannot bid)."""
+        if not self._caps.bids or resource_type not in BIDDING_TYPES:
+            return {}
+        return {CONF_BIDDING: validate_bidding(user_input.get(CONF_BIDDING), errors)}
 
     async def _async_list_resources(self) -> list[Resource]:
         """Return what the platform holds for the site."""

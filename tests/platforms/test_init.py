@@ -70,6 +70,8 @@ def test_capabilities() -> None:
         power_decimals=6,
         power_integer_digits=15,
         resource_resolution=False,
+        bids=True,
+        baselines=True,
     )
     assert capabilities(PlatformKey.ENERGY_COORDINATION) == Capabilities(
         site_status=False,

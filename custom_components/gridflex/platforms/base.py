@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from .models import (
@@ -50,6 +53,11 @@ class Capabilities:
     """Whether the homeowner picks a sensor resolution for each resource."""
     uploads_intervals: bool = False
     """Whether the platform takes interval power data (``IntervalUploader``)."""
+    bids: bool = False
+    """Whether resources bid their flexibility per quarter-hour (``platforms.bids.BidPlatform``)."""
+    baselines: bool = False
+    """Whether the platform takes baselines of the site and its resources
+    (``BaselineTaker``)."""
 
 
 @runtime_checkable
@@ -109,3 +117,21 @@ class IntervalUploader(Protocol):
 
     async def post_power_series(self, series: PowerSeries) -> None:
         """Store the series; data the platform already holds counts as stored."""
+
+
+@runtime_checkable
+class BaselineTaker(Protocol):
+    """A platform that takes the expected power of the coming quarter-hours."""
+
+    async def post_site_baseline(
+        self, site_id: str, start: datetime, values_kw: Sequence[Decimal]
+    ) -> None:
+        """Post the site's baseline: one value per quarter-hour from ``start``.
+
+        Windows the platform has activated keep their earlier baseline.
+        """
+
+    async def post_resource_baseline(
+        self, resource_id: str, start: datetime, values_kw: Sequence[Decimal]
+    ) -> None:
+        """Post a resource's baseline, as ``post_site_baseline``."""

@@ -29,6 +29,13 @@ Wire facts this module relies on:
   ``ProviderActivationSummaryDto {start, end, value, energy, direction,
   resource_id, resource_type, site_id, bid_id}``: no activation type and no
   acceptance time.
+- Baselines: ``POST /v1/connect/sites/{id}/baseline`` and
+  ``.../resources/{id}/baseline`` take a ``CreateBaselineDto`` ``{start,
+  power_type, values, skip_activated_windows}``: ``start`` a whole
+  quarter-hour no earlier than the current one, 1 to 192 decimal strings in
+  kW (import positive) → 201 without a body. Overlapping baselines are
+  overwritten; an activated window is a 409 unless ``skip_activated_windows``
+  is true, which GridFlex always sends.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ from ._http import (
     to_lifetime,
 )
 from .base import Capabilities
+from .bids import Bid, BidPoint, BidReport, BidRequest, BidStatus
 from .errors import (
     GridFlexAuthError,
     GridFlexRequestRejectedError,
@@ -90,6 +98,8 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import aiohttp
 
     from .tokens import TokenKeeper
@@ -104,6 +114,9 @@ _MAX_PAGES: Final = 1000
 _DEFAULT_TOKEN_LIFETIME: Final = 3600.0
 _COORDINATE_PLACES: Final = Decimal("0.000001")
 _PRIMARY_DIRECTIONS: Final = frozenset({"bidirectional", "offtake"})
+MAX_BASELINE_VALUES: Final = 192
+"""Quarter-hours one baseline may hold (CreateBaselineDto ``values``)."""
+_BASELINE_PLACES: Final = Decimal("0.001")
 
 ACTIVATION_EVENT_PREFIX: Final = "activation-"
 """Activation events are ``activation-<bid id>``: one event per bid."""
@@ -146,6 +159,8 @@ CAPABILITIES: Final = Capabilities(
     power_decimals=6,
     power_integer_digits=15,
     resource_resolution=False,
+    bids=True,
+    baselines=True,
 )
 
 
@@ -456,6 +471,87 @@ class PowernautClient:
             events.values(),
             key=lambda event: (event.start or event.created_at, event.event_id),
         )
+
+    async def post_site_baseline(
+        self, site_id: str, start: datetime, values_kw: Sequence[Decimal]
+    ) -> None:
+        """Post the site's baseline (``POST /v1/connect/sites/{id}/baseline``).
+
+        ``values_kw`` are the active power of consecutive quarter-hours from
+        ``start`` (a whole quarter-hour, at least the current one), import
+        positive. Sent with ``skip_activated_windows``: windows Powernaut has
+        activated keep their earlier baseline instead of failing the request.
+        Raises ``GridFlexNotFoundError`` when the site is gone.
+        """
+        await self._auth.request(
+            "POST",
+            f"{self._site_url(site_id)}/baseline",
+            json_body=_baseline_body(start, values_kw),
+        )
+
+    async def post_resource_baseline(
+        self, resource_id: str, start: datetime, values_kw: Sequence[Decimal]
+    ) -> None:
+        """Post a resource's baseline, as ``post_site_baseline`` does for the site."""
+        await self._auth.request(
+            "POST",
+            f"{self._resource_url(resource_id)}/baseline",
+            json_body=_baseline_body(start, values_kw),
+        )
+
+    async def place_bid(self, resource_id: str, request: BidRequest) -> Bid:
+        """Bid a resource's flexibility for one quarter-hour.
+
+        ``POST /v1/connect/resources/{id}/bid``: Powernaut updates the
+        resource's open bid for the same window in place (same id) and
+        refuses (409) when that window's bid is accepted. Raises
+        ``GridFlexRequestRejectedError`` before anything is sent for a window
+        that is not one whole quarter-hour or an expiry outside
+        ``(now, end]``.
+        """
+        answer = await self._auth.request(
+            "POST",
+            f"{self._resource_url(resource_id)}/bid",
+            json_body=_bid_body(request),
+        )
+        return _bid(answer)
+
+    async def list_bids(self, status: BidStatus | None = None) -> list[Bid]:
+        """Return the partner's open and accepted bids (or those of one status).
+
+        Pages through ``GET /v1/connect/bids``; expired bids are not listed.
+        """
+        params = {"page_size": str(_PAGE_SIZE)}
+        if status is not None:
+            params["status"] = status.value
+        bids: list[Bid] = []
+        seen = 0
+        for page in range(1, _MAX_PAGES + 1):
+            body = as_object(
+                await self._auth.request(
+                    "GET", self._bids_url, params={**params, "page": str(page)}
+                ),
+                "a page of Powernaut bids",
+            )
+            items = as_list(body.get("items"), "the items of a Powernaut bid page")
+            bids.extend(_bid(item) for item in items)
+            seen += len(items)
+            total = body.get("total")
+            if not items or (isinstance(total, int) and seen >= total):
+                break
+        return bids
+
+    async def delete_bid(self, bid_id: str) -> None:
+        """Withdraw an open bid (``DELETE /v1/connect/bids/{id}``).
+
+        Raises ``GridFlexNotFoundError`` when it is gone and
+        ``GridFlexRequestRejectedError`` (409) once accepted or expired.
+        """
+        await self._auth.request("DELETE", self._bid_url(bid_id))
+
+    @property
+    def _bids_url(self) -> str:
+        return f"{self.base_url}/v1/connect/bids"
 
     def _bid_url(self, bid_id: str) -> str:
         return f"{self.base_url}/v1/connect/bids/{quote(bid_id, safe='')}"
@@ -790,6 +886,125 @@ def _wire_time(moment: datetime, name: str) -> str:
             400, f"{name} must be a timezone-aware datetime"
         )
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _baseline_body(start: datetime, values_kw: Sequence[Decimal]) -> dict[str, object]:
+    """A ``CreateBaselineDto``: whole quarter-hour start, 1 to 192 decimal strings.
+
+    The values are rounded to watts (3 decimals of kW) and always carry a dot
+    (``"0.0"``): the spec's decimal pattern refuses ``"0"`` (platform-apis.md §5).
+
+    Raises:
+        GridFlexRequestRejectedError: before anything is sent, for a naive or
+            unaligned start or a number of values outside 1 to 192.
+
+    """
+    if not 1 <= len(values_kw) <= MAX_BASELINE_VALUES:
+        raise GridFlexRequestRejectedError(
+            400, f"A baseline has 1 to {MAX_BASELINE_VALUES} values"
+        )
+    if (start.minute % 15, start.second, start.microsecond) != (0, 0, 0):
+        raise GridFlexRequestRejectedError(
+            400, "A baseline starts on a whole quarter-hour"
+        )
+    return {
+        "start": _wire_time(start, "start"),
+        "power_type": "active",
+        "values": [_quantity(value.quantize(_BASELINE_PLACES)) for value in values_kw],
+        "skip_activated_windows": True,
+    }
+
+
+# Bids
+
+_BID_PRICE_DECIMALS: Final = 5
+
+
+def _bid_body(request: BidRequest) -> dict[str, object]:
+    """A ``CreateBidDto``: one quarter-hour, decimal strings, expiry inside the window.
+
+    Powers are written with at most 6 decimals and prices with at most 5,
+    always with a dot (the spec's pattern refuses ``"0"``, platform-apis.md
+    §5).
+    """
+    start, end = request.start, request.end
+    if (start.minute % 15, start.second, start.microsecond) != (0, 0, 0) or (
+        end - start
+    ).total_seconds() != 15 * 60:
+        raise GridFlexRequestRejectedError(
+            400, "A bid covers exactly one whole quarter-hour"
+        )
+    if not 1 <= len(request.curve) <= 100:
+        raise GridFlexRequestRejectedError(400, "A bid curve has 1 to 100 points")
+    curve: list[dict[str, str]] = []
+    for point in request.curve:
+        item = {"value": _quantity(point.power_kw)}
+        if point.min_price is not None:
+            item["price"] = decimal_string(
+                point.min_price, max_decimals=_BID_PRICE_DECIMALS
+            )
+        curve.append(item)
+    body: dict[str, object] = {
+        "timing": {"start": _wire_time(start, "start"), "end": _wire_time(end, "end")},
+        "power_type": "active",
+        "curve": curve,
+    }
+    if request.expires_at is not None:
+        if not start < request.expires_at <= end:
+            raise GridFlexRequestRejectedError(400, "A bid expires inside its window")
+        body["expires_at"] = _wire_time(request.expires_at, "expires_at")
+    return body
+
+
+def _bid_point(value: object) -> BidPoint:
+    item = as_object(value, "a Powernaut bid curve point")
+    return BidPoint(
+        power_kw=_setpoint(item.get("value"), "a Powernaut bid curve point"),
+        min_price=to_decimal(item.get("price")),
+    )
+
+
+def _bid_report(value: object) -> BidReport | None:
+    if not isinstance(value, dict):
+        return None
+    requested = to_decimal(value.get("energy_requested"))
+    delivered = to_decimal(value.get("energy_delivered"))
+    if requested is None or delivered is None:
+        return None
+    return BidReport(
+        energy_requested_kwh=requested,
+        energy_delivered_kwh=delivered,
+        extra_energy_delivered_kwh=to_decimal(value.get("extra_energy_delivered")),
+    )
+
+
+def _bid(value: object) -> Bid:
+    """Read a ``BidDto``."""
+    what = "a Powernaut bid"
+    body = as_object(value, what)
+    timing = as_object(body.get("timing"), "the timing of a Powernaut bid")
+    status = _enum(BidStatus, optional_str(body, "status")) or BidStatus.EXPIRED
+    expires = body.get("expires_at")
+    activation = body.get("activation")
+    power: Decimal | None = None
+    price: Decimal | None = None
+    if isinstance(activation, dict):
+        power = to_decimal(activation.get("value"))
+        price = to_decimal(activation.get("price"))
+    return Bid(
+        bid_id=required_str(body, "id", what),
+        resource_id=required_str(body, "resource_id", what),
+        start=_parse_time(timing.get("start"), what),
+        end=_parse_time(timing.get("end"), what),
+        status=status,
+        curve=tuple(
+            _bid_point(item) for item in as_list(body.get("curve") or [], what)
+        ),
+        expires_at=_parse_time(expires, what) if expires else None,
+        activation_power_kw=power,
+        activation_price=price,
+        report=_bid_report(body.get("report")),
+    )
 
 
 def _setpoint(value: object, what: str) -> Decimal:
