@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from custom_components.gridflex.const import DOMAIN
 
 from .conftest import Sandbox, setup_site
-from .test_resources import add_resource, subentry_by_title
+from .test_resources import add_resource, reconfigure, subentry_by_title
 
 T0 = "2026-11-22T10:00:00+00:00"
 GRID = "sensor.grid_power"
@@ -390,3 +390,47 @@ async def test_unload_while_looking_up_sensors(
     # Nothing runs for the unloaded entry any more.
     assert len(sandbox.requests("flexmeasures")) == logged
     assert len(created) <= 1
+
+
+async def test_reconfigured_power_sensor_is_followed(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """A resource moved to another power sensor is measured from that one at once.
+
+    Home Assistant changes a subentry in place when it is reconfigured, so
+    the change must be told from the data, not from the subentry objects.
+    """
+    _set(hass, "sensor.charger_power", "7400")
+    _set(hass, "sensor.charger_power_new", "3700")
+    entry = await setup_site(hass, sandbox, "flexmeasures")
+    details = {
+        "power_min_kw": 0,
+        "power_max_kw": 7.4,
+        "resolution_minutes": "5",
+    }
+    await add_resource(
+        hass,
+        entry,
+        "Charger",
+        "ev_charger",
+        {"power_entity": "sensor.charger_power", **details},
+    )
+    resource = subentry_by_title(entry, "Charger")
+    result = await reconfigure(
+        hass,
+        entry,
+        resource.subentry_id,
+        {"name": "Charger", "power_entity": "sensor.charger_power_new", **details},
+    )
+    assert result["reason"] == "reconfigure_successful"
+    charger_sensor = next(
+        sensor_id
+        for sensor_id, sensor in sandbox.server.state.flexmeasures.sensors.items()
+        if str(sensor["generic_asset_id"]) == resource.data["resource_id"]
+        and sensor["name"] == "power"
+    )
+    await _tick(hass, freezer, 10 * 60)
+    assert _stored(sandbox, charger_sensor) == {
+        "2026-11-22T10:00:00+00:00": 3.7,
+        "2026-11-22T10:05:00+00:00": 3.7,
+    }

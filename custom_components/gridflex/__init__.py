@@ -29,6 +29,7 @@ from .resources import (
     async_ensure_devices,
     async_entry_updated,
     async_reconcile,
+    resource_data,
     resource_subentries,
 )
 from .schedules import ScheduleCoordinator
@@ -83,6 +84,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
         data=dict(entry.data),
         options=dict(entry.options),
         subentries=resource_subentries(entry),
+        resource_data=resource_data(resource_subentries(entry)),
     )
     async_ensure_devices(hass, entry)
     if supports_grid_events(client):

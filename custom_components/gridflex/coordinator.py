@@ -57,6 +57,10 @@ class GridFlexRuntimeData:
     options: dict[str, Any] = field(default_factory=dict)
     """The options the entry was set up with (a change means reload)."""
     subentries: dict[str, ConfigSubentry] = field(default_factory=dict)
+    resource_data: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """Title and data of each resource as last followed: Home Assistant
+    changes a subentry object in place when it is reconfigured, so changes
+    are told from this copy, not from ``subentries``."""
     """The resource subentries known to the running entry."""
     site_device_id: str | None = None
     meter: MeterData | None = None

@@ -61,6 +61,16 @@ def resource_subentries(entry: GridFlexConfigEntry) -> dict[str, ConfigSubentry]
     }
 
 
+def resource_data(
+    subentries: dict[str, ConfigSubentry],
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Copy the title and data of each resource (to tell changes later)."""
+    return {
+        subentry_id: (subentry.title, dict(subentry.data))
+        for subentry_id, subentry in subentries.items()
+    }
+
+
 def resource_device_identifier(entry_id: str, subentry_id: str) -> tuple[str, str]:
     """Return the device identifier of a resource."""
     return (DOMAIN, f"{entry_id}_{subentry_id}")
@@ -387,8 +397,10 @@ async def async_entry_updated(hass: HomeAssistant, entry: GridFlexConfigEntry) -
         async_dispatcher_send(
             hass, SIGNAL_RESOURCE_ADDED.format(entry.entry_id), current[subentry_id]
         )
-    changed = runtime.subentries != current
+    followed = resource_data(current)
+    changed = followed != runtime.resource_data
     runtime.subentries = current
+    runtime.resource_data = followed
     if runtime.bid_manager is not None:
         # Subentries are changed in place: the manager compares their data.
         runtime.bid_manager.async_resources_changed()
