@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.gridflex.const import DOMAIN
+from custom_components.gridflex.diagnostics import async_get_config_entry_diagnostics
 
 from .conftest import Sandbox, setup_site
 from .test_resources import add_resource, subentry_by_title
@@ -264,6 +265,12 @@ async def test_accepted_bid_drives_the_number_and_restores_it(
     assert last["delivered_kwh"] == pytest.approx(0.625)
     (reported,) = _control_events(bus, "reported")
     assert reported["last_activation"] == last
+    # Diagnostics show each resource's control as its entities do.
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    battery = subentry_by_title(entry, "Battery")
+    assert diagnostics["activation_control"] == {
+        battery.subentry_id: {"last_activation": last}
+    }
 
 
 async def test_cancellation_restores_at_once(
@@ -573,6 +580,10 @@ async def test_restart_during_an_activation(
     await _advance(hass, freezer, start + QUARTER + timedelta(seconds=1))
     assert _value(hass, CONTROL) == 500
     assert battery.subentry_id not in hass_storage[key]["data"]
+    # Removing the entry forgets the controls' earlier values.
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert key not in hass_storage
 
 
 async def test_control_back_from_unavailable_is_not_an_override(

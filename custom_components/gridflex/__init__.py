@@ -8,7 +8,7 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
-from .activation_executor import ActivationExecutor
+from .activation_executor import ActivationExecutor, async_remove_store
 from .baseline_coordinator import BaselineCoordinator, takes_baselines
 from .bid_manager import async_start_bids
 from .client import async_create_platform_client
@@ -145,3 +145,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) ->
     """
     async_delete_site_issues(hass, entry.entry_id)
     await async_remove_push(hass, entry)
+    await async_remove_store(hass, entry.entry_id)

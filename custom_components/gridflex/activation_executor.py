@@ -199,6 +199,16 @@ class Steering:
         self.last_reading = (moment, kw)
 
 
+def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, dict[str, Any]]]:
+    """What each control was before GridFlex took it, per entry."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.activation_control")
+
+
+async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
+    """Forget the controls' earlier values when the entry is removed."""
+    await _store(hass, entry_id).async_remove()
+
+
 class ActivationExecutor:
     """Follow the entry's activations and steer the mapped controls."""
 
@@ -220,9 +230,7 @@ class ActivationExecutor:
         self._unsubs: list[CALLBACK_TYPE] = []
         # What each control was before GridFlex took it, on disk: a restart
         # of Home Assistant during an activation still returns it.
-        self._store: Store[dict[str, dict[str, Any]]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.activation_control"
-        )
+        self._store: Store[dict[str, dict[str, Any]]] = _store(hass, entry.entry_id)
         self._held: dict[str, dict[str, Any]] | None = None
         self._reports_due: dict[str, str] = {}
         self._stopped = False
@@ -256,6 +264,13 @@ class ActivationExecutor:
         async with self._lock:
             for subentry_id in list(self.steering):
                 await self._async_finish(subentry_id, restore=True)
+
+    def diagnostics(self) -> dict[str, dict[str, Any]]:
+        """Each resource's control as its entities show it (for diagnostics)."""
+        return {
+            subentry_id: self.state_of(subentry_id)
+            for subentry_id in sorted(self.steering.keys() | self.last_runs.keys())
+        }
 
     def state_of(self, subentry_id: str) -> dict[str, Any]:
         """Return what the resource's entities show about its control."""

@@ -177,6 +177,11 @@ async def async_get_config_entry_diagnostics(
                 if (bids := runtime.bid_manager) is not None
                 else None
             ),
+            "activation_control": (
+                executor.diagnostics()
+                if (executor := runtime.activation_executor) is not None
+                else None
+            ),
             "meter": (
                 {
                     "streams": meter.streams,
