@@ -119,17 +119,13 @@ def _feed_history(hass: HomeAssistant, days: int) -> None:
         )
 
 
-def _set_states(hass: HomeAssistant) -> None:
+def _set_states(hass: HomeAssistant, *, statistics: bool = True) -> None:
+    """The sensors' states now; without a state class the recorder keeps no statistics."""
     for entity_id, value in TODAY.items():
-        hass.states.async_set(
-            entity_id,
-            str(value),
-            {
-                "unit_of_measurement": "kW",
-                "device_class": "power",
-                "state_class": "measurement",
-            },
-        )
+        attributes = {"unit_of_measurement": "kW", "device_class": "power"}
+        if statistics:
+            attributes["state_class"] = "measurement"
+        hass.states.async_set(entity_id, str(value), attributes)
 
 
 async def _site(hass: HomeAssistant, sandbox: Sandbox) -> ConfigEntry:
@@ -380,9 +376,15 @@ async def test_little_history_is_flat_and_low_confidence(
 async def test_no_history_no_baseline(
     hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
 ) -> None:
-    """Sensors without statistics: nothing is invented, nothing is posted."""
+    """Sensors without statistics: nothing is invented, nothing is posted.
+
+    The sensors have no state class, so the recorder never compiles
+    statistics for them (with one, the recorder's overdue five-minute run
+    after the jump in time may or may not have compiled the last minutes
+    before the quarter-hour is posted).
+    """
     freezer.move_to(DAY_START - timedelta(minutes=5))
-    _set_states(hass)
+    _set_states(hass, statistics=False)
     entry = await _site(hass, sandbox)
     await _tick(hass, freezer, DAY_START)
     assert sandbox.server.state.powernaut.baseline_posts == []
