@@ -15,12 +15,8 @@ from custom_components.gridflex.platforms import (
     GridFlexNotFoundError,
     GridFlexRequestRejectedError,
     GridFlexResponseError,
-    Location,
     PlatformKey,
     PowernautClient,
-    ResourceSpec,
-    ResourceType,
-    SiteRegistration,
     create_client,
     powernaut,
 )
@@ -33,9 +29,10 @@ from custom_components.gridflex.platforms.powernaut import (
     ACTIVATION_EVENT_PREFIX,
     CANCELLED_ACTIVATION,
 )
-from sandbox import SANDBOX_CREDENTIALS, SandboxServer
+from sandbox import SandboxServer
 
 from .conftest import FakeClock, FakePlatform, load, reply
+from .powernaut_sandbox import running_sandbox, site_with_battery
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -480,47 +477,17 @@ async def hook(socket_enabled: None) -> AsyncIterator[Hook]:
 @pytest.fixture
 async def pn_sandbox(socket_enabled: None) -> AsyncIterator[SandboxServer]:
     """Run the sandbox; fail the test on any request the sandbox refused as invalid."""
-    server = SandboxServer(webhook_retry_base_delay=0.05, webhook_timeout=1.0)
-    await server.start()
-    try:
+    async for server in running_sandbox(
+        webhook_retry_base_delay=0.05, webhook_timeout=1.0
+    ):
         yield server
-    finally:
-        violations = list(server.state.violations)
-        await server.stop()
-    assert violations == []
 
 
 async def test_activation_round_trip_with_the_sandbox(
     pn_sandbox: SandboxServer, hook: Hook, session: aiohttp.ClientSession
 ) -> None:
     """Webhook set by the client, bid accepted and cancelled by the sandbox, read back."""
-    client = create_client(
-        PlatformKey.POWERNAUT,
-        session,
-        SANDBOX_CREDENTIALS["powernaut"],
-        environment=Environment.CUSTOM,
-        base_url=pn_sandbox.url,
-    )
-    assert isinstance(client, PowernautClient)
-    registered = await client.register_site(
-        SiteRegistration(
-            name="Home",
-            country="BE",
-            grid_identifier="541448820044157096",
-            location=Location(address="Dok Noord 1, 9000 Gent"),
-        )
-    )
-    resource = await client.create_resource(
-        registered.site.site_id,
-        ResourceSpec(
-            name="Home Battery",
-            type=ResourceType.BATTERY,
-            power_minimum_kw=Decimal(-5),
-            power_maximum_kw=Decimal(5),
-            capacity_kwh=Decimal("13.5"),
-        ),
-    )
-    resource_id = resource.resource_id
+    client, resource_id = await site_with_battery(pn_sandbox, session, Decimal("13.5"))
     await client.set_resource_webhook(resource_id, hook.url)
     assert pn_sandbox.state.powernaut.resources[resource_id]["webhooks"] == {
         "accepted": hook.url

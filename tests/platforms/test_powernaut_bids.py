@@ -9,12 +9,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import pytest
 
-from custom_components.gridflex.platforms import (
-    Environment,
-    PlatformKey,
-    PowernautClient,
-    create_client,
-)
+from custom_components.gridflex.platforms import PowernautClient
 from custom_components.gridflex.platforms.bids import (
     BidPoint,
     BidReport,
@@ -25,13 +20,9 @@ from custom_components.gridflex.platforms.errors import (
     GridFlexNotFoundError,
     GridFlexRequestRejectedError,
 )
-from custom_components.gridflex.platforms.models import (
-    Location,
-    ResourceSpec,
-    ResourceType,
-    SiteRegistration,
-)
-from sandbox import SANDBOX_CREDENTIALS, SandboxServer
+from sandbox import SandboxServer
+
+from .powernaut_sandbox import running_sandbox, site_with_battery
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -40,46 +31,14 @@ if TYPE_CHECKING:
 @pytest.fixture
 async def pn_sandbox(socket_enabled: None) -> AsyncIterator[SandboxServer]:
     """Run the sandbox; fail the test on any request it refused as invalid."""
-    server = SandboxServer()
-    await server.start()
-    try:
+    async for server in running_sandbox():
         yield server
-    finally:
-        violations = list(server.state.violations)
-        await server.stop()
-    assert violations == []
 
 
 async def _battery(
     pn_sandbox: SandboxServer, session: aiohttp.ClientSession
 ) -> tuple[PowernautClient, str]:
-    client = create_client(
-        PlatformKey.POWERNAUT,
-        session,
-        SANDBOX_CREDENTIALS["powernaut"],
-        environment=Environment.CUSTOM,
-        base_url=pn_sandbox.url,
-    )
-    assert isinstance(client, PowernautClient)
-    registered = await client.register_site(
-        SiteRegistration(
-            name="Home",
-            country="BE",
-            grid_identifier="541448820044157096",
-            location=Location(address="Dok Noord 1, 9000 Gent"),
-        )
-    )
-    resource = await client.create_resource(
-        registered.site.site_id,
-        ResourceSpec(
-            name="Home Battery",
-            type=ResourceType.BATTERY,
-            power_minimum_kw=Decimal(-5),
-            power_maximum_kw=Decimal(5),
-            capacity_kwh=Decimal(10),
-        ),
-    )
-    return client, resource.resource_id
+    return await site_with_battery(pn_sandbox, session, Decimal(10))
 
 
 def _next_quarter() -> datetime:
