@@ -122,6 +122,26 @@ def open_gridflex_flow(walk: Walk) -> Locator:
     return flow
 
 
+def open_integration_page(walk: Walk, entry_id: str) -> None:
+    """Open GridFlex's integration page and wait for the entry's row.
+
+    The page lists entries once the frontend's config-entry subscription has
+    answered (after the integrations' titles are translated); on a slow or
+    busy machine that can take longer than the page's first render, which
+    then shows "No entries". The row is waited for, and the page reloaded
+    once when it does not come.
+    """
+    page = walk.page
+    row = page.locator(f'ha-config-entry-row[data-entry-id="{entry_id}"]')
+    page.goto(HA_URL + "/config/integrations/integration/gridflex")
+    try:
+        expect(row.first).to_be_visible(timeout=30_000)
+    except AssertionError:
+        page.screenshot(path=walk.directory / "integration-page-reload.png")
+        page.reload()
+        expect(row.first).to_be_visible(timeout=30_000)
+
+
 def test_onboarding(walk: Walk) -> None:
     """Create the owner and finish onboarding through its pages."""
     page = walk.page
@@ -198,7 +218,7 @@ def test_platform(walk: Walk, platform: str) -> None:
         f" && d.name && d.name.includes('{identifier[-4:]}'))?.config_entries[0]",
     )
     assert entry_id, "no site device"
-    page.goto(HA_URL + "/config/integrations/integration/gridflex")
+    open_integration_page(walk, entry_id)
     walk.step(f"{platform}-integration-page")
     title = hass_state(
         walk,
@@ -246,9 +266,9 @@ def test_platform(walk: Walk, platform: str) -> None:
     expect(page.get_by_text(resource[0][1]).first).to_be_visible()
     walk.step(f"{platform}-resource-device")
 
-    page.goto(HA_URL + "/config/integrations/integration/gridflex")
+    open_integration_page(walk, entry_id)
     walk.settle()
-    row = page.locator("ha-config-entry-row").filter(has_text=title).first
+    row = page.locator(f'ha-config-entry-row[data-entry-id="{entry_id}"]').first
     row.get_by_role("button", name="Configure").first.click()
     expect(flow.get_by_text("Site meter")).to_be_visible()
     pick_entity(
