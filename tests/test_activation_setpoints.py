@@ -144,6 +144,34 @@ async def test_setpoint_commands_steer_the_number(
     assert hass.states.get(CONNECTED).state == STATE_ON
 
 
+async def test_a_command_received_again_is_taken_once(
+    hass: HomeAssistant, site: tuple[ConfigEntry, MosquittoBroker]
+) -> None:
+    """QoS 1 delivers at least once: a repeat starts nothing new.
+
+    The same setpoint after a cancellation is a new activation, taken again.
+    """
+    entry, broker = site
+    grid_events: list[Event] = []
+    hass.bus.async_listen(f"{DOMAIN}_grid_event", grid_events.append)
+    resource_id = subentry_by_title(entry, "Battery").data["resource_id"]
+    window = _window()
+    command = {"timing": window, "value": 2500}
+    await _command(broker, resource_id, command)
+    await _wait_for(hass, CONTROL, "2500.0")
+    # The broker's redelivery of the same message (and its unit spelled out).
+    await _command(broker, resource_id, command)
+    await _command(broker, resource_id, {**command, "value": "2.5", "unit": "kW"})
+    # Then a cancellation, and the same setpoint once more: both taken.
+    await _command(broker, resource_id, {"timing": window, "value": None})
+    await _wait_for(hass, CONTROL, "500.0")
+    await _command(broker, resource_id, command)
+    await _wait_for(hass, CONTROL, "2500.0")
+    kinds = [e.data["type"] for e in grid_events]
+    assert kinds.count("activation_started") == 2, kinds
+    assert kinds.count("activation_cancelled") == 1, kinds
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [

@@ -340,7 +340,7 @@ class MeterData:
             StreamTopics,
             broker_for,
         )
-        from .setpoints import async_receive_setpoint
+        from .setpoints import SetpointInbox
 
         options = dict(self.entry.options.get(CONF_STREAM_ADVANCED, {}))
         host, port, tls = broker_for(
@@ -378,7 +378,7 @@ class MeterData:
             on_connection_change=lambda _connected: self._notify(),
             # Powernaut's setpoint commands (sent when no webhook is set).
             setpoint_resources=list(self._resource_keys),
-            on_setpoint=partial(async_receive_setpoint, self.hass, self.entry),
+            on_setpoint=SetpointInbox(self.hass, self.entry).async_receive,
         )
         task = self.entry.async_create_background_task(
             self.hass, self.stream.run(), f"{DOMAIN} stream {self.entry.entry_id}"

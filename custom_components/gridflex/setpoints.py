@@ -10,6 +10,7 @@ for the resource in that window, whichever way it came.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Final
 
 from homeassistant.core import HomeAssistant, callback
@@ -22,6 +23,8 @@ from .platforms.models import GridEvent, GridEventKind, LimitWindow
 if TYPE_CHECKING:
     from .coordinator import GridFlexConfigEntry
     from .platforms.powernaut_stream import SetpointCommand
+
+_LOGGER = logging.getLogger(__name__)
 
 EVENT_PREFIX: Final = "activation-mqtt-"
 """A command names no bid: its activation is the resource's window."""
@@ -73,15 +76,33 @@ def command_events(command: SetpointCommand, known: list[GridEvent]) -> list[Gri
     ]
 
 
-@callback
-def async_receive_setpoint(
-    hass: HomeAssistant, entry: GridFlexConfigEntry, command: SetpointCommand
-) -> None:
-    """Take a setpoint command in (in the background)."""
-    events = entry.runtime_data.event_coordinator
-    if events is None:
-        return
-    received = command_events(command, list(events.ledger.events.values()))
-    entry.async_create_background_task(
-        hass, events.async_receive(received), f"{DOMAIN} setpoint command"
-    )
+class SetpointInbox:
+    """Take an entry's setpoint commands in, each once.
+
+    Commands come with QoS 1: the broker delivers each at least once, and
+    again after a reconnect when the first delivery was not acknowledged. A
+    command equal to the last one the resource received (same window, same
+    value, or both cancellations) is such a repeat and is dropped; the same
+    setpoint after another command (say, after a cancellation) is taken again.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry: GridFlexConfigEntry) -> None:
+        """Follow ``entry``'s commands."""
+        self._hass = hass
+        self._entry = entry
+        self._last: dict[str, SetpointCommand] = {}
+
+    @callback
+    def async_receive(self, command: SetpointCommand) -> None:
+        """Take a setpoint command in (in the background); drop a repeat."""
+        events = self._entry.runtime_data.event_coordinator
+        if events is None:
+            return
+        if self._last.get(command.resource_id) == command:
+            _LOGGER.debug("Setpoint command received again: %s", command)
+            return
+        self._last[command.resource_id] = command
+        received = command_events(command, list(events.ledger.events.values()))
+        self._entry.async_create_background_task(
+            self._hass, events.async_receive(received), f"{DOMAIN} setpoint command"
+        )
