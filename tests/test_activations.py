@@ -307,6 +307,27 @@ async def test_two_resources_activated_at_once(
     for entity_id in (SITE_ACTIVE, charger_active, battery_active):
         assert hass.states.get(entity_id).state == STATE_OFF
 
+    # 10:37: Powernaut activates the same bid again.
+    started_before = len(_activation_events(bus, "activation_started"))
+    await _advance(hass, freezer, start + QUARTER + timedelta(minutes=7))
+    await sandbox.control(
+        "POST", f"powernaut/bids/{late_bid}/activate", {"value": "1.5"}
+    )
+    resp = await client.post(
+        f"/api/webhook/{entry.data['webhook_id']}", json={"id": late_bid}
+    )
+    assert resp.status == 200
+    await hass.async_block_till_done()
+    *_, restarted = _activation_events(bus, "activation_started")
+    assert len(_activation_events(bus, "activation_started")) == started_before + 1
+    assert (restarted["resource_name"], restarted["setpoint_kw"]) == ("Charger", 1.5)
+    assert hass.states.get(charger_setpoint).state == "1.5"
+    assert hass.states.get(charger_active).state == STATE_ON
+    # A poll that reads it again changes nothing.
+    await _advance(hass, freezer, start + QUARTER + timedelta(minutes=9))
+    assert _activation_events(bus, "activation_started")[-1] == restarted
+    assert len(_activation_events(bus, "activation_cancelled")) == 1
+
 
 async def test_activation_of_unknown_resource(
     hass: HomeAssistant,

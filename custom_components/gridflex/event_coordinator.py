@@ -30,6 +30,7 @@ from .grid_events import (
     LPC_KINDS,
     event_payload,
     event_prefix,
+    event_windows,
     is_location_lpc,
     is_resource_lpc,
 )
@@ -227,6 +228,7 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         Returns once the ledger is on disk; sending happens in the worker.
         """
         cancelled = self._take_cancellations(events)
+        self._forget_reactivated(events)
         new = self.ledger.add(events)
         stored = bool(new)
         now = dt_util.utcnow()
@@ -270,6 +272,27 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
                 self._fire("activation_cancelled", known, known.windows[0])
                 cancelled.append(event)
         return cancelled
+
+    def _forget_reactivated(self, events: list[GridEvent]) -> None:
+        """Let a cancelled activation that was activated again be new once more.
+
+        Powernaut can activate a bid again after cancelling it: the same event
+        id comes back with a window and a ``created_at`` after the
+        cancellation's. A listing that still shows the value from before the
+        cancellation is older than it and changes nothing.
+        """
+        for event in events:
+            known = self.ledger.events.get(event.event_id)
+            if (
+                event.kind is GridEventKind.ACTIVATION
+                and event.windows
+                and known is not None
+                and not known.windows
+                and known.created_at is not None
+                and event.created_at is not None
+                and event.created_at > known.created_at
+            ):
+                del self.ledger.events[event.event_id]
 
     @callback
     def _announce(self, event: GridEvent, now: datetime) -> None:
@@ -379,7 +402,11 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         payload = event_payload(event, window)
         if event.kind is GridEventKind.ACTIVATION:
             payload.update(self._resource_details(event))
-        self.hass.bus.async_fire(BUS_EVENT, {"type": kind, **payload})
+        # The entry tells sites apart (device triggers); the entity has its own.
+        data = {"type": kind, "entry_id": self.config_entry.entry_id, **payload}
+        if event.kind in (*LPC_KINDS, GridEventKind.LPC_RESERVATION):
+            data["windows"] = event_windows(event)  # all its hours and limits
+        self.hass.bus.async_fire(BUS_EVENT, data)
         async_dispatcher_send(
             self.hass,
             SIGNAL_GRID_EVENT.format(self.config_entry.entry_id),
