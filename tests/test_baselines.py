@@ -421,3 +421,58 @@ async def test_platform_failure_is_retried_next_quarter(
         target["error"] is None
         for target in diagnostics["baselines"]["targets"].values()
     )
+
+
+async def test_baselines_turned_off(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The homeowner turns baselines off: nothing is posted, no Baseline sensor.
+
+    Turned on again, the next quarter-hour posts as before.
+    """
+    await hass.config.async_set_time_zone(ZONE)
+    freezer.move_to(DAY_START - timedelta(minutes=5))
+    _feed_history(hass, 4)
+    await async_wait_recording_done(hass)
+    _set_states(hass)
+    entry = await _site(hass, sandbox)
+    store = sandbox.server.state.powernaut
+    assert store.baseline_posts  # on by default: posted at setup
+    unique_id = f"{entry.unique_id}_baseline"
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert "send_baselines" in result["data_schema"].schema
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "grid_power_entity": "sensor.grid_power",
+            "send_baselines": False,
+            "stream": {},
+        },
+    )
+    assert result["type"] == "create_entry"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    posted = len(store.baseline_posts)
+    await _tick(hass, freezer, DAY_START)
+    await _tick(hass, freezer, DAY_START + QUARTER)
+    assert len(store.baseline_posts) == posted
+    # The sensor is not set up: Home Assistant shows its registry entry as
+    # unavailable until baselines are turned on again.
+    state = hass.states.get(_entity(entity_registry, unique_id))
+    assert (state.state, state.attributes.get("restored")) == ("unavailable", True)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "grid_power_entity": "sensor.grid_power",
+            "send_baselines": True,
+            "stream": {},
+        },
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _tick(hass, freezer, DAY_START + 2 * QUARTER)
+    assert len(store.baseline_posts) > posted
+    assert hass.states.get(_entity(entity_registry, unique_id)).state != "unavailable"

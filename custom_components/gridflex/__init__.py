@@ -12,7 +12,7 @@ from .activation_executor import ActivationExecutor, async_remove_store
 from .baseline_coordinator import BaselineCoordinator, takes_baselines
 from .bid_manager import async_start_bids
 from .client import async_create_platform_client
-from .const import DOMAIN
+from .const import CONF_SEND_BASELINES, DOMAIN
 from .coordinator import (
     GridFlexConfigEntry,
     GridFlexRuntimeData,
@@ -105,7 +105,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
         entry.runtime_data.schedule_coordinator = ScheduleCoordinator(
             hass, entry, client
         )
-    if takes_baselines(client):
+    if takes_baselines(client) and entry.options.get(CONF_SEND_BASELINES, True):
         # Nothing is read or posted here: it starts in the background after setup.
         entry.runtime_data.baseline_coordinator = BaselineCoordinator(
             hass, entry, client

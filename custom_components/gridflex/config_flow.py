@@ -57,6 +57,7 @@ from .const import (
     CONF_MQTT_CA_FILE,
     CONF_PLATFORM,
     CONF_RESOURCE_TOPIC,
+    CONF_SEND_BASELINES,
     CONF_SITE_ID,
     CONF_SITE_NAME,
     CONF_SITE_TOPIC,
@@ -745,6 +746,9 @@ class GridFlexOptionsFlow(OptionsFlow):
                 )
             )
         schema.update(price_source_schema(caps))
+        if caps.baselines:
+            # On by default: without baselines Powernaut's health check fails.
+            schema[vol.Optional(CONF_SEND_BASELINES, default=True)] = BooleanSelector()
         if caps.streams_measurements:
             schema[vol.Required(CONF_STREAM_ADVANCED)] = section(
                 vol.Schema(
