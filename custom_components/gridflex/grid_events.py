@@ -49,6 +49,18 @@ def event_payload(
     }
 
 
+def event_windows(event: GridEvent) -> list[dict[str, Any]]:
+    """Return every window of an LPC event: its start, end and limit in kW."""
+    return [
+        {
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "limit_kw": float(window.max_power_kw),
+        }
+        for window in event.windows
+    ]
+
+
 def event_to_dict(event: GridEvent) -> dict[str, Any]:
     """Return the event as JSON-safe data."""
     data = asdict(event)
