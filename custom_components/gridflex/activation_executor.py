@@ -1,12 +1,14 @@
 """Carry activations out: steer each resource's mapped control to its setpoint.
 
 One executor per entry follows the event coordinator's activations per
-resource. A resource whose subentry maps a *control* (a ``number`` entity
-taking a power or current setpoint) is driven to the activation's setpoint
-while the activation is in force, within a safety envelope:
+resource. A resource whose subentry maps a *control* (a ``number`` taking a
+power or current setpoint, a ``select`` mode, a ``switch`` or a ``climate``
+offset; how each is driven is ``controls.py``'s) is driven to the activation's
+setpoint while the activation is in force, within a safety envelope:
 
 - never beyond the resource's power limits (``power_min_kw``/``power_max_kw``)
-  nor the entity's own ``min``/``max``;
+  nor the entity's own range (a number's ``min``/``max``, a climate's
+  ``min_temp``/``max_temp``);
 - for a battery or EV with a state-of-charge sensor, never discharging
   (below 0 kW) while the SoC is at or below the reserve SoC, never charging
   while it is at or above the maximum SoC (the bidding settings; an unknown
@@ -18,8 +20,9 @@ while the activation is in force, within a safety envelope:
   value stays, also when the activation ends.
 
 When the activation ends or is cancelled the control returns to the mapped
-"normal" value, else to the value it had before. Without a mapped control
-nothing is steered: the activation is only shown, as it always was.
+"normal" value (or option), else to the state it had before. Without a
+mapped control nothing is steered: the activation is only shown, as it always
+was.
 
 Activation types (Powernaut): ``exact`` holds the setpoint;
 ``maximise_upwards``/``maximise_downwards`` deliver as much as possible in that
@@ -32,12 +35,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.components.number import ATTR_MAX, ATTR_MIN, ATTR_STEP, ATTR_VALUE
-from homeassistant.components.number.const import SERVICE_SET_VALUE
-from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import (
     CALLBACK_TYPE,
     Context,
@@ -52,6 +53,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_call_later, async_track_state_change_event
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
+import probatio as vol
 
 from .const import (
     CONF_BIDDING,
@@ -65,6 +67,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .controls import Control, control_from, decimal_or_none
 from .event_coordinator import SIGNAL_GRID_EVENT
 from .platforms.bids import BidStatus
 from .platforms.errors import GridFlexError
@@ -78,17 +81,6 @@ if TYPE_CHECKING:
 
 CONF_CONTROL: Final = "control"
 """The subentry's control mapping (a section of the resource form)."""
-CONF_CONTROL_ENTITY: Final = "control_entity"
-CONF_CONTROL_UNIT: Final = "control_unit"
-CONF_CONTROL_SCALE: Final = "control_scale"
-"""For a current setpoint (A): watts per ampere, i.e. volts times phases."""
-CONF_CONTROL_INVERTED: Final = "control_inverted"
-"""The control counts production/discharge positive."""
-CONF_CONTROL_NORMAL: Final = "control_normal"
-
-CONTROL_UNITS: Final = ("w", "kw", "a")
-"""The control's unit: watt, kilowatt, or ampere (converted with the scale)."""
-_PER_KW: Final = {"w": Decimal(1000), "kw": Decimal(1)}
 
 BUS_EVENT: Final = f"{DOMAIN}_activation_control"
 """Fired when GridFlex takes, hands back or loses a resource's control."""
@@ -107,61 +99,35 @@ MAXIMISE_DOWN: Final = "maximise_downwards"
 class ControlMapping:
     """A resource's mapped control and its safety envelope (kW)."""
 
-    entity_id: str
-    unit: str
-    scale: Decimal
-    inverted: bool
-    normal: float | None
+    control: Control
     power_min_kw: Decimal
     power_max_kw: Decimal
     soc_entity: str | None
     reserve_soc: Decimal | None
     max_soc: Decimal | None
 
-    def to_control(self, kw: Decimal) -> Decimal:
-        """Return a power (kW, consumption positive) in the control's unit."""
-        if self.inverted:
-            kw = -kw
-        if self.unit == "a":
-            return kw * 1000 / self.scale
-        return kw * _PER_KW[self.unit]
+    @property
+    def entity_id(self) -> str:
+        """The control's entity."""
+        return self.control.entity_id
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
+_decimal = decimal_or_none
 
 
 def control_mapping(data: Any) -> ControlMapping | None:
     """Return the control a resource subentry maps (``None``: not steered)."""
-    control = data.get(CONF_CONTROL) or {}
-    entity_id = control.get(CONF_CONTROL_ENTITY)
-    unit = control.get(CONF_CONTROL_UNIT, "w")
-    scale = _decimal(control.get(CONF_CONTROL_SCALE)) or Decimal(230)
     power_min = _decimal(data.get(CONF_POWER_MIN))
     power_max = _decimal(data.get(CONF_POWER_MAX))
-    if (
-        not entity_id
-        or unit not in CONTROL_UNITS
-        or scale <= 0
-        or power_min is None
-        or power_max is None
-    ):
+    if power_min is None or power_max is None:
         return None
-    normal = _decimal(control.get(CONF_CONTROL_NORMAL))
+    control = control_from(data.get(CONF_CONTROL) or {}, power_min, power_max)
+    if control is None:
+        return None
     # The reserve and maximum SoC are the bidding settings' (read flat too).
     bidding = data.get(CONF_BIDDING) or {}
     return ControlMapping(
-        entity_id=entity_id,
-        unit=unit,
-        scale=scale,
-        inverted=bool(control.get(CONF_CONTROL_INVERTED)),
-        normal=float(normal) if normal is not None else None,
+        control=control,
         power_min_kw=power_min,
         power_max_kw=power_max,
         soc_entity=data.get(CONF_SOC_ENTITY),
@@ -177,12 +143,12 @@ class Steering:
     event_id: str
     window: LimitWindow
     mapping: ControlMapping
-    previous: float | None
-    """The control's value before GridFlex took it (returned at the end)."""
+    previous: Any
+    """The control's state before GridFlex took it (returned at the end)."""
     power_entity: str | None
     context: Context = field(default_factory=Context)
     target_kw: Decimal | None = None
-    set_value: float | None = None
+    set_value: Any = None
     overridden: bool = False
     delivered_kwh: Decimal = Decimal(0)
     last_reading: tuple[datetime, Decimal | None] | None = None
@@ -284,6 +250,8 @@ class ActivationExecutor:
             attributes["control_target_kw"] = (
                 float(steering.target_kw) if steering.target_kw is not None else None
             )
+            # What GridFlex set: a number, an option, on/off, a temperature.
+            attributes["control_value"] = steering.set_value
         if (last := self.last_runs.get(subentry_id)) is not None:
             attributes["last_activation"] = last
         return attributes
@@ -354,7 +322,12 @@ class ActivationExecutor:
             ):
                 await self._async_finish(subentry_id, restore=True)
                 changed = True
-            elif (current[0].event_id, current[1]) != (
+                continue
+            if mapping != steering.mapping:
+                # The same control with other settings: they apply from now.
+                steering.mapping = mapping
+                steering.set_value = None
+            if (current[0].event_id, current[1]) != (
                 steering.event_id,
                 steering.window,
             ):
@@ -383,7 +356,7 @@ class ActivationExecutor:
         event: GridEvent,
         window: LimitWindow,
         mapping: ControlMapping,
-        previous: float | None,
+        previous: Any,
     ) -> None:
         subentry = self.entry.subentries[subentry_id]
         held = self._held if self._held is not None else {}
@@ -394,7 +367,9 @@ class ActivationExecutor:
                 # Taken before a restart: what it was before that.
                 previous = known.get("previous")
             else:
-                previous = _value(self.hass.states.get(mapping.entity_id))
+                previous = mapping.control.capture(
+                    self.hass.states.get(mapping.entity_id)
+                )
         held[subentry_id] = {**record, "previous": previous}
         await self._store.async_save(held)
         steering = Steering(
@@ -486,24 +461,20 @@ class ActivationExecutor:
             steering.target_kw = self._target(event, steering.window, steering.mapping)
         if steering.target_kw is None:
             return
-        state = self.hass.states.get(steering.mapping.entity_id)
-        value = _fit(steering.mapping.to_control(steering.target_kw), state)
+        control = steering.mapping.control
+        state = self.hass.states.get(control.entity_id)
+        value = control.for_power(steering.target_kw, state, steering.previous)
         if value is None or value == steering.set_value:
             return
         steering.set_value = value
-        await self._async_set(steering.mapping.entity_id, value, steering.context)
+        await self._async_set(control, value, steering.context)
 
-    async def _async_set(self, entity_id: str, value: float, context: Context) -> None:
+    async def _async_set(self, control: Control, value: Any, context: Context) -> None:
         try:
-            await self.hass.services.async_call(
-                "number",
-                SERVICE_SET_VALUE,
-                {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: value},
-                blocking=True,
-                context=context,
-            )
-        except HomeAssistantError as err:
-            LOGGER.warning("Could not set %s to %s: %s", entity_id, value, err)
+            await control.async_set(self.hass, value, context)
+        except (HomeAssistantError, vol.Invalid) as err:
+            # Refused by the entity or its action's schema: steering goes on.
+            LOGGER.warning("Could not set %s to %s: %s", control.entity_id, value, err)
 
     @callback
     def _async_control_changed(
@@ -513,9 +484,9 @@ class ActivationExecutor:
         change: Event[EventStateChangedData],
     ) -> None:
         """A change GridFlex did not make, to another value, is the homeowner's."""
+        control = steering.mapping.control
         new_state = change.data["new_state"]
-        old_state = change.data["old_state"]
-        if _value(old_state) is None:
+        if control.read(change.data["old_state"]) is None:
             # Back from unavailable: not the homeowner's doing; set it again.
             steering.set_value = None
             self.async_schedule_sync()
@@ -524,16 +495,10 @@ class ActivationExecutor:
             steering.overridden
             or self.steering.get(subentry_id) is not steering
             or new_state is None
-            or steering.context.id
-            in (new_state.context.id, new_state.context.parent_id)
+            or not control.changed_by_hand(change, steering.context, steering.set_value)
         ):
             return
-        value = _value(new_state)
-        if value is None or (
-            steering.set_value is not None
-            and abs(value - steering.set_value) <= _tolerance(new_state)
-        ):
-            return
+        value = control.read(new_state)
         steering.overridden = True
         LOGGER.warning(
             "%s was changed to %s during an activation; GridFlex stops steering it",
@@ -554,13 +519,12 @@ class ActivationExecutor:
             steering.integrate(
                 dt_util.utcnow(), to_kw(self.hass.states.get(steering.power_entity))
             )
-        restored: float | None = None
+        restored: Any = None
         if restore and not steering.overridden:
-            mapping = steering.mapping
-            back = mapping.normal if mapping.normal is not None else steering.previous
-            if back is not None:
-                restored = back
-                await self._async_set(mapping.entity_id, back, steering.context)
+            control = steering.mapping.control
+            restored = control.restore_value(steering.previous)
+            if restored is not None:
+                await self._async_set(control, restored, steering.context)
         window = steering.window
         until = min(max(dt_util.utcnow(), window.start), window.end)
         hours = Decimal((until - window.start).total_seconds()) / 3600
@@ -668,33 +632,8 @@ class ActivationExecutor:
         self.hass.bus.async_fire(BUS_EVENT, data)
 
 
-def _value(state: State | None) -> float | None:
-    """Return a number's state as a float (``None``: unknown or unavailable)."""
+def _value(state: State | None) -> str | None:
+    """Return a state (``None``: unknown or unavailable)."""
     if state is None or state.state in (STATE_UNKNOWN, STATE_UNAVAILABLE):
         return None
-    try:
-        return float(state.state)
-    except ValueError:
-        return None
-
-
-def _tolerance(state: State) -> float:
-    """Half a step of the number: a device that rounds did not change it."""
-    step = _decimal(state.attributes.get(ATTR_STEP))
-    return float(step) / 2 if step is not None and step > 0 else 1e-9
-
-
-def _fit(value: Decimal, state: State | None) -> float | None:
-    """Fit a value to the number entity's own range and step."""
-    if state is None or state.state == STATE_UNAVAILABLE:
-        return None
-    low = _decimal(state.attributes.get(ATTR_MIN))
-    high = _decimal(state.attributes.get(ATTR_MAX))
-    step = _decimal(state.attributes.get(ATTR_STEP))
-    if step is not None and step > 0:
-        value = (value / step).to_integral_value() * step
-    if low is not None:
-        value = max(value, low)
-    if high is not None:
-        value = min(value, high)
-    return float(value)
+    return state.state
