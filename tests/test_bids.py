@@ -1,4 +1,4 @@
-"""Powernaut bids: placed within the battery's limits, updated in place, re-placed."""
+"""Powernaut bids: batteries and electric vehicles, within their limits; per-resource sensors."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
@@ -361,3 +362,393 @@ async def test_no_power_to_offer_withdraws_the_bids(
     await _settle(hass)
     assert _bids(sandbox, resource_id) == []
     assert _state(hass, entry, "open_bids").state == "0"
+
+
+# Electric vehicles: a real input_boolean says whether the car is plugged in,
+# a template sensor reads its state of charge from an input_number.
+
+CONNECTED = "input_boolean.ev_connected"
+EV_SOC = "sensor.ev_soc"
+EV = {
+    "power_entity": "sensor.battery_power",
+    "soc_entity": EV_SOC,
+    "power_min_kw": 0,
+    "power_max_kw": 11,
+    "capacity_kwh": 60,
+}
+EV_CURVE_BOTH = [("0.0", "0.25"), ("11.0", "0.25")]
+EV_CURVE_UP = [("11.0", "0.25")]
+
+
+def _departure_in(hours: int) -> str:
+    """The local clock time ``hours`` after T0, as the time selector gives it."""
+    return dt_util.as_local(T0 + timedelta(hours=hours)).strftime("%H:%M:%S")
+
+
+def _ev_bidding(**changes: Any) -> dict[str, Any]:
+    return {
+        **BIDDING,
+        "connected_entity": CONNECTED,
+        "target_soc": 80,
+        "departure_time": _departure_in(4),
+        **changes,
+    }
+
+
+async def _car(hass: HomeAssistant, soc: str, *, connected: bool = True) -> None:
+    """Set up the car's entities: plugged in (or not) at ``soc`` %."""
+    assert await async_setup_component(
+        hass,
+        "input_boolean",
+        {"input_boolean": {"ev_connected": {"initial": connected}}},
+    )
+    assert await async_setup_component(
+        hass,
+        "input_number",
+        {
+            "input_number": {
+                "ev_soc": {"min": 0, "max": 100, "step": 0.1, "initial": float(soc)}
+            }
+        },
+    )
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": [
+                {
+                    "sensor": [
+                        {
+                            "name": "EV SoC",
+                            "unique_id": "ev_soc",
+                            "state": "{{ states('input_number.ev_soc') }}",
+                            "unit_of_measurement": "%",
+                            "device_class": "battery",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(EV_SOC).state == str(float(soc))
+
+
+async def _plug(hass: HomeAssistant, on: bool) -> None:
+    await hass.services.async_call(
+        "input_boolean",
+        "turn_on" if on else "turn_off",
+        {"entity_id": CONNECTED},
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _settle(hass)
+
+
+async def _ev(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    bidding: dict[str, Any] | None,
+    entry: ConfigEntry | None = None,
+    **details: Any,
+) -> tuple[ConfigEntry, str]:
+    entry = entry or await setup_site(hass, sandbox, "powernaut")
+    form = {**EV, **details}
+    if bidding is not None:
+        form["bidding"] = bidding
+    result = await add_resource(hass, entry, "Car", "electric_vehicle", form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry, subentry_by_title(entry, "Car").data["resource_id"]
+
+
+async def test_ev_bids_keep_the_target_reachable(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """40 % -> 80 % of 60 kWh by 4 h from now at 11 kW: less charging early only."""
+    await _car(hass, "40")
+    entry, resource_id = await _ev(hass, sandbox, _ev_bidding())
+    bids = _bids(sandbox, resource_id)
+    # The whole quarter-hours before the departure (10:02 + 4 h): 10:15-13:45.
+    assert [bid["timing"]["start"] for bid in bids] == [
+        z(FIRST + timedelta(minutes=15 * k)) for k in range(15)
+    ]
+    # 24 kWh to add at 11 kW x 95 % = 2.6125 kWh a quarter-hour: stopping in
+    # quarter-hour k leaves 14 - k quarter-hours, enough for k <= 4.
+    per_quarter = Decimal(11) / 4 * Decimal("0.95")
+    for k, bid in enumerate(bids):
+        reachable = (14 - k) * per_quarter >= 24
+        assert _curve(bid) == (EV_CURVE_BOTH if reachable else EV_CURVE_UP), k
+    assert [_curve(bid) for bid in bids].count(EV_CURVE_BOTH) == 5
+    assert _state(hass, entry, "open_bids").state == "15"
+
+    # The car charged to 60 %: 12 kWh to go, stopping is fine up to 12:15
+    # (k <= 9: 5 quarter-hours after it give 13.06 kWh).
+    await hass.services.async_call(
+        "input_number",
+        "set_value",
+        {"entity_id": "input_number.ev_soc", "value": 60},
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _settle(hass)
+    bids = _bids(sandbox, resource_id)
+    assert [_curve(bid) for bid in bids].count(EV_CURVE_BOTH) == 10
+    assert all(_curve(bid) == EV_CURVE_UP for bid in bids[10:])
+
+    # Unplugged: every open bid is withdrawn; plugged in again: bid again.
+    await _plug(hass, False)
+    assert _bids(sandbox, resource_id) == []
+    assert _state(hass, entry, "open_bids").state == "0"
+    assert entry.runtime_data.bid_manager.diagnostics()["last_errors"] == {
+        "Car": "not connected"
+    }
+    posts = len(_bid_posts(sandbox))
+    await _advance(hass, freezer, T0 + timedelta(minutes=16))
+    assert len(_bid_posts(sandbox)) == posts
+    await _plug(hass, True)
+    assert len(_bids(sandbox, resource_id)) == 14  # 10:30-13:45
+
+
+async def test_ev_bids_nothing_after_its_departure(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Still plugged in after the departure: nothing until the next day."""
+    await _car(hass, "40")
+    entry, resource_id = await _ev(hass, sandbox, _ev_bidding())
+    assert len(_bids(sandbox, resource_id)) == 15
+    departure = T0 + timedelta(hours=4)
+    await _advance(hass, freezer, departure + timedelta(minutes=1))
+    posts = len(_bid_posts(sandbox))
+    await _advance(hass, freezer, departure + timedelta(minutes=16))
+    await _advance(hass, freezer, departure + timedelta(minutes=31))
+    assert len(_bid_posts(sandbox)) == posts
+    assert _bids(sandbox, resource_id) == []
+    assert _state(hass, entry, "open_bids").state == "0"
+    assert entry.runtime_data.bid_manager.diagnostics()["last_errors"] == {
+        "Car": "departed"
+    }
+    # The next local day: bids towards that day's departure (16 quarter-hours).
+    midnight = dt_util.start_of_local_day(
+        dt_util.as_local(departure) + timedelta(days=1)
+    )
+    await _advance(hass, freezer, dt_util.as_utc(midnight) + timedelta(minutes=1))
+    assert len(_bids(sandbox, resource_id)) == 16
+    assert entry.runtime_data.bid_manager.diagnostics()["last_errors"] == {}
+
+
+async def test_ev_plugged_in_again_after_departure_bids_for_the_next_one(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Unplugged and plugged in after the departure: a new session, next departure."""
+    await _car(hass, "40")
+    _, resource_id = await _ev(hass, sandbox, _ev_bidding())
+    departure = T0 + timedelta(hours=4)
+    await _advance(hass, freezer, departure + timedelta(minutes=1))
+    await _plug(hass, False)
+    await _plug(hass, True)
+    bids = _bids(sandbox, resource_id)
+    # 24 h to the next departure: every quarter-hour may stop charging.
+    assert len(bids) == 16
+    assert all(_curve(bid) == EV_CURVE_BOTH for bid in bids)
+
+
+async def test_ev_bids_nothing_when_unplugged_or_off(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """No bid for a car that is not plugged in, nor for one with bidding off."""
+    await _car(hass, "40", connected=False)
+    _, resource_id = await _ev(hass, sandbox, _ev_bidding())
+    assert _bids(sandbox, resource_id) == []
+    await _advance(hass, freezer, T0 + timedelta(minutes=16))
+    assert _bid_posts(sandbox) == []
+
+    await _plug(hass, True)
+    assert len(_bids(sandbox, resource_id)) == 14  # 10:30-13:45
+
+
+async def test_ev_bids_nothing_while_bidding_is_off(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Plugged in, readable, but bidding off (the default): nothing is bid."""
+    await _car(hass, "40")
+    entry, _ = await _ev(hass, sandbox, _ev_bidding(bid_enabled=False))
+    assert subentry_by_title(entry, "Car").data["bidding"]["bid_enabled"] is False
+    await _plug(hass, False)
+    await _plug(hass, True)
+    await _advance(hass, freezer, T0 + timedelta(minutes=16))
+    assert _bid_posts(sandbox) == []
+    assert _state(hass, entry, "open_bids").state == "0"
+
+
+async def test_vehicle_to_grid_discharges_above_the_reserve(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """A negative minimum power: discharge offered within the reserve and the target."""
+    await _car(hass, "22")
+    _, resource_id = await _ev(hass, sandbox, _ev_bidding(), power_min_kw=-11)
+    bids = _bids(sandbox, resource_id)
+    # 22 %: 1.2 kWh above the 20 % reserve, 1.2 x 0.95 x 4 = 4.56 kW. The
+    # target (34.8 kWh to add) leaves room only in the first quarter-hour.
+    assert _curve(bids[0]) == [("-4.56", "0.25"), ("11.0", "0.25")]
+    assert all(_curve(bid) == EV_CURVE_UP for bid in bids[1:])
+
+
+async def test_bid_sensors_per_resource(
+    hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Each bidding resource's device shows its own figures; the site's sum them."""
+    await _car(hass, "40")
+    entry, battery_id = await _battery(hass, sandbox, BIDDING)
+    _, car_id = await _ev(hass, sandbox, _ev_bidding(), entry=entry)
+    await _settle(hass)  # the re-plan after the new resource is throttled
+    assert len(_bids(sandbox, car_id)) == 15
+    registry = er.async_get(hass)
+    car = subentry_by_title(entry, "Car")
+    battery = subentry_by_title(entry, "Battery")
+
+    def state(subentry: Any, key: str) -> Any:
+        entity_id = registry.async_get_entity_id(
+            "sensor", DOMAIN, f"{entry.unique_id}_{subentry.subentry_id}_{key}"
+        )
+        assert entity_id is not None, key
+        entity = registry.async_get(entity_id)
+        assert entity is not None
+        assert entity.config_subentry_id == subentry.subentry_id
+        return hass.states.get(entity_id)
+
+    assert state(car, "open_bids").state == str(len(_bids(sandbox, car_id)))
+    assert state(battery, "open_bids").state == str(len(_bids(sandbox, battery_id)))
+    chosen = _bids(sandbox, car_id)[0]  # 10:15: stop charging
+    await sandbox.control(
+        "POST", f"powernaut/bids/{chosen['id']}/activate", {"value": "0.0"}
+    )
+    await _advance(hass, freezer, T0 + timedelta(minutes=5, seconds=1))
+    await sandbox.control(
+        "POST",
+        f"powernaut/bids/{chosen['id']}/report",
+        {"energy_requested": "2.75", "energy_delivered": "2.5"},
+    )
+    await _advance(hass, freezer, T0 + timedelta(minutes=31))
+    assert state(car, "accepted_bids_today").state == "1"
+    assert state(battery, "accepted_bids_today").state == "0"
+    energy = state(car, "bid_energy_delivered")
+    earnings = state(car, "bid_earnings")
+    assert Decimal(energy.state) == Decimal("2.5")
+    assert energy.attributes["state_class"] == "total_increasing"
+    assert energy.attributes["unit_of_measurement"] == "kWh"
+    # 2.5 kWh at the accepted point's 0.25 EUR/kWh.
+    assert Decimal(earnings.state) == Decimal("0.625")
+    assert earnings.attributes["unit_of_measurement"] == "EUR"
+    assert earnings.attributes["device_class"] == "monetary"
+    assert earnings.attributes["state_class"] == "total"
+    assert Decimal(state(battery, "bid_energy_delivered").state) == 0
+    for key in ("open_bids", "accepted_bids_today"):
+        assert int(_state(hass, entry, key).state) == int(state(car, key).state) + int(
+            state(battery, key).state
+        )
+    for key in ("bid_energy_delivered", "bid_earnings"):
+        assert Decimal(_state(hass, entry, key).state) == Decimal(
+            state(car, key).state
+        ) + Decimal(state(battery, key).state)
+    assert int(_state(hass, entry, "open_bids").state) > 0
+
+
+async def test_ev_bidding_settings_in_the_resource_form(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """Cars and chargers get the car's fields; what bidding needs is checked."""
+    entry = await setup_site(hass, sandbox, "powernaut")
+    hass.states.async_set(CONNECTED, "on")
+    hass.states.async_set(EV_SOC, "40", {"device_class": "battery"})
+    shown = await add_resource(
+        hass, entry, "Car", "electric_vehicle", {"_show_only": True}
+    )
+    fields = shown["data_schema"].schema["bidding"].schema.schema
+    assert {"connected_entity", "target_soc", "departure_time"} <= set(fields)
+    assert "ev_soc_entity" not in fields
+    charger = await add_resource(
+        hass, entry, "Charger", "ev_charger", {"_show_only": True}
+    )
+    fields = charger["data_schema"].schema["bidding"].schema.schema
+    assert {"connected_entity", "ev_soc_entity", "ev_capacity_kwh"} <= set(fields)
+    battery = await add_resource(
+        hass, entry, "Battery", "battery", {"_show_only": True}
+    )
+    assert (
+        "connected_entity" not in battery["data_schema"].schema["bidding"].schema.schema
+    )
+
+    without_soc = {k: v for k, v in EV.items() if k != "soc_entity"}
+    without_capacity = {k: v for k, v in EV.items() if k != "capacity_kwh"}
+    for details, bidding, errors in (
+        (EV, _ev_bidding(target_soc=96), {"bidding": "target_out_of_range"}),
+        (EV, _ev_bidding(target_soc=10), {"bidding": "target_out_of_range"}),
+        (EV, _ev_bidding(connected_entity=None), {"bidding": "connected_required"}),
+        (without_soc, _ev_bidding(), {"soc_entity": "soc_required_for_bids"}),
+        (
+            without_capacity,
+            _ev_bidding(),
+            {"capacity_kwh": "capacity_required_for_bids"},
+        ),
+    ):
+        form = {k: v for k, v in bidding.items() if v is not None}
+        result = await add_resource(
+            hass, entry, "Car", "electric_vehicle", {**details, "bidding": form}
+        )
+        assert result.get("errors") == errors, (bidding, details)
+    charger_form = {
+        k: v for k, v in EV.items() if k not in ("soc_entity", "capacity_kwh")
+    }
+    result = await add_resource(
+        hass, entry, "Charger", "ev_charger", {**charger_form, "bidding": _ev_bidding()}
+    )
+    assert result["errors"] == {"bidding": "soc_required_for_bids"}
+    # Bidding off: nothing of the car is required; the settings are kept.
+    result = await add_resource(
+        hass,
+        entry,
+        "Charger",
+        "ev_charger",
+        {
+            **charger_form,
+            "bidding": {"bid_enabled": False, "departure_time": "07:30:00"},
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    stored = subentry_by_title(entry, "Charger").data["bidding"]
+    assert stored["departure_time"] == "07:30:00"
+    assert stored["target_soc"] == 80
+    assert stored["ev_soc_entity"] is None
+    result = await add_resource(
+        hass,
+        entry,
+        "Charger 2",
+        "ev_charger",
+        {
+            **charger_form,
+            "bidding": {
+                **_ev_bidding(),
+                "ev_soc_entity": EV_SOC,
+                "ev_capacity_kwh": 60,
+            },
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert sandbox.server.state.powernaut.bids == {}
+
+
+async def test_ev_with_an_unreadable_state_of_charge_bids_nothing(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """Plugged in, but its state of charge unknown: the open bids go."""
+    await _car(hass, "40")
+    entry, resource_id = await _ev(hass, sandbox, _ev_bidding())
+    assert len(_bids(sandbox, resource_id)) == 15
+    hass.states.async_set(EV_SOC, "unavailable", {"device_class": "battery"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _settle(hass)
+    assert _bids(sandbox, resource_id) == []
+    assert entry.runtime_data.bid_manager.diagnostics()["last_errors"] == {
+        "Car": "state of charge unknown"
+    }

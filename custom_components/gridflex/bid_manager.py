@@ -1,18 +1,20 @@
 """Bids: keep each bidding resource's open bids in line with what it can do.
 
-Every 15 minutes, when a bidding battery's state of charge changes (at most
-once a minute), when an activation arrives and when the resources change,
-GridFlex:
+Every 15 minutes, when a bidding resource's state of charge or a car's
+connection changes (at most once a minute), when an activation arrives and
+when the resources change, GridFlex:
 
 1. reads the partner's open and accepted bids (one paged ``GET``);
-2. plans each bidding battery's offer per quarter-hour for the coming hours
-   (``bid_planner``), counting its accepted bids;
+2. plans each bidding battery's or connected car's offer per quarter-hour
+   for the coming hours (``bid_planner``), counting its accepted bids;
 3. places a bid for each quarter-hour with an offer, or updates the open one
    in place when the offer changed (Powernaut updates the open bid of the
    same window); a window whose offer fell to nothing has its open bid
    withdrawn, as have the open bids of a resource whose bidding was switched
-   off. Bids Powernaut expired when it accepted another bid of the site are
-   no longer listed, so the same pass places them again;
+   off, and those of a car that is not connected or has left (a car's
+   quarter-hours after its departure keep none). Bids Powernaut expired
+   when it accepted another bid of the site are no longer listed, so the
+   same pass places them again;
 4. books the delivery report of every accepted bid once (energy delivered
    and earnings = the accepted point's price x the energy delivered), kept
    on disk so the totals only grow.
@@ -32,7 +34,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_state_change_event
@@ -40,7 +42,25 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .bid_planner import BatteryState, Offer, plan_battery
+from .bid_planner import (
+    BatteryState,
+    Offer,
+    VehicleState,
+    first_window,
+    plan_battery,
+    plan_vehicle,
+)
+from .bid_settings import (
+    CONF_CONNECTED_ENTITY,
+    CONF_DEPARTURE_TIME,
+    CONF_EV_CAPACITY,
+    CONF_EV_SOC_ENTITY,
+    CONF_TARGET_SOC,
+    DEFAULT_TARGET_SOC,
+    VEHICLE_TYPES,
+    departures,
+    parse_departure,
+)
 from .const import (
     CONF_BID_ENABLED,
     CONF_BID_MIN_PRICE,
@@ -78,8 +98,8 @@ SOC_COOLDOWN: Final = 60.0
 """Seconds between two re-plans caused by state-of-charge changes."""
 BID_EXPIRY: Final = timedelta(minutes=5)
 """How far into its quarter-hour a bid can still be accepted."""
-BIDDING_TYPES: Final = frozenset({ResourceType.BATTERY})
-"""The resource types that bid (see ``bid_planner`` for why EVs do not yet)."""
+BIDDING_TYPES: Final = frozenset({ResourceType.BATTERY, *VEHICLE_TYPES})
+"""The resource types that bid (see ``bid_planner`` for why the others do not)."""
 _STORAGE_VERSION: Final = 1
 _CURRENCIES: Final[dict[str, str]] = {"GB": "GBP"}
 """The currency of a site's country where it is not the euro."""
@@ -120,6 +140,41 @@ def _bidding(subentry: ConfigSubentry) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _is_vehicle(subentry: ConfigSubentry) -> bool:
+    return subentry.data.get(CONF_RESOURCE_TYPE) in VEHICLE_TYPES
+
+
+def _soc_entity(subentry: ConfigSubentry) -> str | None:
+    """The state-of-charge sensor: an EV charger maps its car's in the bidding section."""
+    if subentry.data.get(CONF_RESOURCE_TYPE) == ResourceType.EV_CHARGER:
+        return _bidding(subentry).get(CONF_EV_SOC_ENTITY) or None
+    return subentry.data.get(CONF_SOC_ENTITY) or None
+
+
+def _capacity(subentry: ConfigSubentry) -> Any:
+    if subentry.data.get(CONF_RESOURCE_TYPE) == ResourceType.EV_CHARGER:
+        return _bidding(subentry).get(CONF_EV_CAPACITY)
+    return subentry.data.get(CONF_CAPACITY)
+
+
+def _watched(subentry: ConfigSubentry) -> list[str]:
+    """The entities whose changes re-plan a bidding resource's bids."""
+    entities = [_soc_entity(subentry)]
+    if _is_vehicle(subentry):
+        entities.append(_bidding(subentry).get(CONF_CONNECTED_ENTITY) or None)
+    return [entity for entity in entities if entity]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceBids:
+    """What a resource's sensors show."""
+
+    open_bids: int = 0
+    accepted_today: int = 0
+    energy_delivered_kwh: Decimal = Decimal(0)
+    earnings: Decimal = Decimal(0)
+
+
 @dataclass(frozen=True, slots=True)
 class BidSummary:
     """What the sensors show."""
@@ -130,6 +185,8 @@ class BidSummary:
     earnings: Decimal = Decimal(0)
     open_windows: tuple[str, ...] = ()
     """The starts (ISO 8601) of the open bids, for the sensor's attributes."""
+    resources: Mapping[str, ResourceBids] = field(default_factory=dict)
+    """The same figures per resource id (the site's are their sums)."""
 
 
 @dataclass(slots=True)
@@ -138,6 +195,7 @@ class _Settings:
     soc_entity: str | None
     min_price: Decimal | None
     battery: BatteryState | None = None
+    vehicle: VehicleState | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -156,6 +214,20 @@ def _decimal(value: Any) -> Decimal | None:
     except InvalidOperation, ValueError:
         return None
     return number if number.is_finite() else None
+
+
+def _total(
+    reports: list[dict[str, str]], key: str, resource_id: str | None = None
+) -> Decimal:
+    """Sum one figure of the booked reports (of one resource, or all)."""
+    return sum(
+        (
+            Decimal(item[key])
+            for item in reports
+            if resource_id is None or item.get("resource_id") == resource_id
+        ),
+        Decimal(0),
+    )
 
 
 def _percent(value: Any, default: int) -> Decimal:
@@ -240,9 +312,12 @@ class BidManager(DataUpdateCoordinator[BidSummary]):
             self._unsub_soc()
             self._unsub_soc = None
         entities = sorted(
-            subentry.data[CONF_SOC_ENTITY]
-            for subentry in resource_subentries(self.config_entry).values()
-            if bids_enabled(subentry) and subentry.data.get(CONF_SOC_ENTITY)
+            {
+                entity
+                for subentry in resource_subentries(self.config_entry).values()
+                if bids_enabled(subentry)
+                for entity in _watched(subentry)
+            }
         )
         if entities:
             self._unsub_soc = async_track_state_change_event(
@@ -270,16 +345,16 @@ class BidManager(DataUpdateCoordinator[BidSummary]):
 
     # Settings
 
-    def _settings(self, subentry: ConfigSubentry) -> _Settings:
-        """Read a bidding battery's settings and state; notes say what is missing."""
+    def _settings(self, subentry: ConfigSubentry, now: datetime) -> _Settings:
+        """Read a bidding resource's settings and state; notes say what is missing."""
         data = subentry.data
         bidding = _bidding(subentry)
         settings = _Settings(
             resource_id=data[CONF_RESOURCE_ID],
-            soc_entity=data.get(CONF_SOC_ENTITY),
+            soc_entity=_soc_entity(subentry),
             min_price=_decimal(bidding.get(CONF_BID_MIN_PRICE)),
         )
-        capacity = _decimal(data.get(CONF_CAPACITY))
+        capacity = _decimal(_capacity(subentry))
         low = _decimal(data.get(CONF_POWER_MIN))
         high = _decimal(data.get(CONF_POWER_MAX))
         soc: Decimal | None = None
@@ -293,19 +368,70 @@ class BidManager(DataUpdateCoordinator[BidSummary]):
             settings.notes.append("state of charge unreadable")
         if capacity is None or capacity <= 0:
             settings.notes.append("no capacity")
+        departure = self._departure(subentry, now, settings.notes)
         if soc is None or capacity is None or low is None or high is None:
             return settings
-        settings.battery = BatteryState(
-            power_min_kw=low,
-            power_max_kw=high,
-            capacity_kwh=capacity,
-            soc_percent=soc,
-            reserve_soc_percent=_percent(
-                bidding.get(CONF_RESERVE_SOC), DEFAULT_RESERVE_SOC
-            ),
-            max_soc_percent=_percent(bidding.get(CONF_MAX_SOC), DEFAULT_MAX_SOC),
-        )
+        reserve = _percent(bidding.get(CONF_RESERVE_SOC), DEFAULT_RESERVE_SOC)
+        ceiling = _percent(bidding.get(CONF_MAX_SOC), DEFAULT_MAX_SOC)
+        if not _is_vehicle(subentry):
+            settings.battery = BatteryState(
+                power_min_kw=low,
+                power_max_kw=high,
+                capacity_kwh=capacity,
+                soc_percent=soc,
+                reserve_soc_percent=reserve,
+                max_soc_percent=ceiling,
+            )
+        elif departure is not None:
+            settings.vehicle = VehicleState(
+                power_min_kw=low,
+                power_max_kw=high,
+                capacity_kwh=capacity,
+                soc_percent=soc,
+                target_soc_percent=_percent(
+                    bidding.get(CONF_TARGET_SOC), DEFAULT_TARGET_SOC
+                ),
+                departure=departure,
+                reserve_soc_percent=reserve,
+                max_soc_percent=ceiling,
+            )
         return settings
+
+    def _departure(
+        self, subentry: ConfigSubentry, now: datetime, notes: list[str]
+    ) -> datetime | None:
+        """Return when a connected car leaves next; None (and why) when it bids nothing.
+
+        A car still connected after today's departure, plugged in since
+        before it, bids nothing until the next day: it may be leaving late.
+        Plugged in again after the departure, it bids towards the next one.
+        """
+        if not _is_vehicle(subentry):
+            return None
+        bidding = _bidding(subentry)
+        entity = bidding.get(CONF_CONNECTED_ENTITY)
+        if not entity:
+            notes.append("no connected sensor")
+            return None
+        if (state := self.hass.states.get(entity)) is None or state.state not in (
+            STATE_ON,
+            STATE_OFF,
+        ):
+            notes.append("connection unknown")
+            return None
+        if state.state == STATE_OFF:
+            notes.append("not connected")
+            return None
+        if (departure := parse_departure(bidding.get(CONF_DEPARTURE_TIME))) is None:
+            notes.append("no departure time")
+            return None
+        previous, following = departures(departure, now)
+        if state.last_changed <= previous and (
+            dt_util.as_local(now).date() == dt_util.as_local(previous).date()
+        ):
+            notes.append("departed")
+            return None
+        return following
 
     # The cycle
 
@@ -368,25 +494,37 @@ class BidManager(DataUpdateCoordinator[BidSummary]):
         errors: dict[str, str],
         withdrawn: set[str],
     ) -> dict[str, Bid]:
-        """Bring one battery's open bids in line with its offers; return those placed."""
-        settings = self._settings(subentry)
-        if settings.battery is None:
-            # Without its state, what the battery offered may be wrong now.
+        """Bring one resource's open bids in line with its offers; return those placed."""
+        settings = self._settings(subentry, now)
+        if settings.battery is None and settings.vehicle is None:
+            # Without its state (or its car), what it offered may be wrong now.
             errors[subentry.title] = ", ".join(settings.notes)
             withdrawn.update(await self._async_withdraw(bids))
             return {}
         accepted = [bid for bid in bids if bid.status is BidStatus.ACCEPTED]
-        offers = plan_battery(
-            settings.battery,
-            now,
-            committed_kw={
-                bid.start: bid.activation_power_kw
-                for bid in accepted
-                if bid.activation_power_kw is not None and bid.end > now
-            },
-            skip=frozenset(bid.start for bid in accepted),
+        committed = {
+            bid.start: bid.activation_power_kw
+            for bid in accepted
+            if bid.activation_power_kw is not None and bid.end > now
+        }
+        skip = frozenset(bid.start for bid in accepted)
+        offers = (
+            plan_battery(settings.battery, now, committed_kw=committed, skip=skip)
+            if settings.battery is not None
+            else plan_vehicle(settings.vehicle, now, committed_kw=committed, skip=skip)
+            if settings.vehicle is not None
+            else []
         )
         open_bids = {bid.start: bid for bid in bids if bid.status is BidStatus.OPEN}
+        # Coming quarter-hours without an offer (a car's after its departure)
+        # keep no open bid.
+        offered = {offer.start for offer in offers}
+        stale = [
+            bid
+            for start, bid in open_bids.items()
+            if start >= first_window(now) and start not in offered
+        ]
+        withdrawn.update(await self._async_withdraw(stale))
         placed: dict[str, Bid] = {}
         for offer in offers:
             existing = open_bids.get(offer.start)
@@ -416,11 +554,11 @@ class BidManager(DataUpdateCoordinator[BidSummary]):
     def _request(offer: Offer, min_price: Decimal | None) -> BidRequest | None:
         if offer.empty:
             return None
-        points = []
-        if offer.discharge_kw > 0:
-            points.append(BidPoint(power_kw=-offer.discharge_kw, min_price=min_price))
-        if offer.charge_kw > 0:
-            points.append(BidPoint(power_kw=offer.charge_kw, min_price=min_price))
+        points = [
+            BidPoint(power_kw=kw, min_price=min_price)
+            for kw in (offer.low_kw, offer.high_kw)
+            if kw is not None
+        ]
         return BidRequest(
             start=offer.start,
             end=offer.end,
@@ -452,11 +590,13 @@ class BidManager(DataUpdateCoordinator[BidSummary]):
         assert self._reports is not None
         booked = False
         for bid in bids:
-            if (
-                bid.status is not BidStatus.ACCEPTED
-                or bid.report is None
-                or bid.bid_id in self._reports
-            ):
+            if (known := self._reports.get(bid.bid_id)) is not None:
+                if "resource_id" not in known:
+                    # Booked before the totals were kept per resource.
+                    known["resource_id"] = bid.resource_id
+                    booked = True
+                continue
+            if bid.status is not BidStatus.ACCEPTED or bid.report is None:
                 continue
             # The report names no sign convention: delivered energy counts
             # whichever way it went. The API has no settlement price; the
@@ -464,39 +604,51 @@ class BidManager(DataUpdateCoordinator[BidSummary]):
             energy = abs(bid.report.energy_delivered_kwh)
             price = bid.activation_price or Decimal(0)
             self._reports[bid.bid_id] = {
+                "resource_id": bid.resource_id,
                 "start": bid.start.isoformat(),
                 "energy_kwh": str(energy),
                 "earnings": str(energy * price),
             }
             booked = True
         if booked:
-            reports = dict(self._reports)
+            reports = {key: dict(item) for key, item in self._reports.items()}
             self._store.async_delay_save(lambda: {"reports": reports}, 1)
 
     def _summary(self, bids: list[Bid]) -> BidSummary:
-        reports = self._reports or {}
+        reports = list((self._reports or {}).values())
         today = dt_util.start_of_local_day()
         open_bids = sorted(
             (bid for bid in bids if bid.status is BidStatus.OPEN),
             key=lambda bid: bid.start,
         )
+        accepted = [
+            bid
+            for bid in bids
+            if bid.status is BidStatus.ACCEPTED
+            and today <= bid.start < today + timedelta(days=1)
+        ]
+        resource_ids = {bid.resource_id for bid in bids} | {
+            str(item["resource_id"]) for item in reports if "resource_id" in item
+        }
         return BidSummary(
             open_bids=len(open_bids),
-            accepted_today=sum(
-                1
-                for bid in bids
-                if bid.status is BidStatus.ACCEPTED
-                and today <= bid.start < today + timedelta(days=1)
-            ),
-            energy_delivered_kwh=sum(
-                (Decimal(item["energy_kwh"]) for item in reports.values()), Decimal(0)
-            ),
-            earnings=sum(
-                (Decimal(item["earnings"]) for item in reports.values()), Decimal(0)
-            ),
+            accepted_today=len(accepted),
+            energy_delivered_kwh=_total(reports, "energy_kwh"),
+            earnings=_total(reports, "earnings"),
             open_windows=tuple(
                 dt_util.as_utc(bid.start).isoformat() for bid in open_bids
             ),
+            resources={
+                resource_id: ResourceBids(
+                    open_bids=sum(1 for b in open_bids if b.resource_id == resource_id),
+                    accepted_today=sum(
+                        1 for b in accepted if b.resource_id == resource_id
+                    ),
+                    energy_delivered_kwh=_total(reports, "energy_kwh", resource_id),
+                    earnings=_total(reports, "earnings", resource_id),
+                )
+                for resource_id in resource_ids
+            },
         )
 
     def diagnostics(self) -> Mapping[str, Any]:

@@ -24,8 +24,14 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
 from .baseline_coordinator import SITE_KEY, BaselineCoordinator, targets
-from .bid_manager import BidManager, BidSummary
-from .const import DOMAIN, SIGNAL_RESOURCE_ADDED, SIGNAL_SCHEDULABLE
+from .bid_manager import BIDDING_TYPES, BidManager, BidSummary, ResourceBids
+from .const import (
+    CONF_RESOURCE_ID,
+    CONF_RESOURCE_TYPE,
+    DOMAIN,
+    SIGNAL_RESOURCE_ADDED,
+    SIGNAL_SCHEDULABLE,
+)
 from .coordinator import GridFlexConfigEntry, SiteCoordinator, SiteSnapshot
 from .entity import (
     GridFlexMeterEntity,
@@ -205,6 +211,7 @@ async def async_setup_entry(
         _async_setup_baselines(hass, entry, async_add_entities, baselines)
     if (bids := entry.runtime_data.bid_manager) is not None:
         async_add_entities(BidSensor(bids, description) for description in BID_SENSORS)
+        _async_setup_resource_bids(hass, entry, async_add_entities, bids)
     meter = entry.runtime_data.meter
     if meter is not None and (meter.streams or meter.uploads):
         async_add_entities(
@@ -277,6 +284,41 @@ def _async_setup_baselines(
                     [BaselineSensor(baselines, target.key)],
                     config_subentry_id=target.key,
                 )
+
+    add_new()
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_RESOURCE_ADDED.format(entry.entry_id), add_new
+        )
+    )
+
+
+@callback
+def _async_setup_resource_bids(
+    hass: HomeAssistant,
+    entry: GridFlexConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    bids: BidManager,
+) -> None:
+    """Add the bid sensors of each resource that can bid, now and when one appears."""
+    added: set[str] = set()
+
+    @callback
+    def add_new(*_: Any) -> None:
+        for subentry_id, subentry in resource_subentries(entry).items():
+            if (
+                subentry_id in added
+                or subentry.data.get(CONF_RESOURCE_TYPE) not in BIDDING_TYPES
+            ):
+                continue
+            added.add(subentry_id)
+            async_add_entities(
+                [
+                    ResourceBidSensor(bids, subentry, description)
+                    for description in BID_SENSORS
+                ],
+                config_subentry_id=subentry_id,
+            )
 
     add_new()
     entry.async_on_unload(
@@ -635,6 +677,8 @@ class BidSensorDescription(SensorEntityDescription):
     """Describes a sensor of the site's bids."""
 
     value_fn: Callable[[BidSummary], int | Decimal]
+    resource_fn: Callable[[ResourceBids], int | Decimal]
+    """The same figure of one resource."""
     monetary: bool = False
     kept: bool = False
     """A total kept on disk: available also when the platform is not."""
@@ -646,12 +690,14 @@ BID_SENSORS: tuple[BidSensorDescription, ...] = (
         translation_key="open_bids",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda summary: summary.open_bids,
+        resource_fn=lambda bids: bids.open_bids,
     ),
     BidSensorDescription(
         key="accepted_bids_today",
         translation_key="accepted_bids_today",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda summary: summary.accepted_today,
+        resource_fn=lambda bids: bids.accepted_today,
     ),
     BidSensorDescription(
         key="bid_energy_delivered",
@@ -661,6 +707,7 @@ BID_SENSORS: tuple[BidSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=3,
         value_fn=lambda summary: summary.energy_delivered_kwh,
+        resource_fn=lambda bids: bids.energy_delivered_kwh,
         kept=True,
     ),
     BidSensorDescription(
@@ -670,6 +717,7 @@ BID_SENSORS: tuple[BidSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL,
         suggested_display_precision=2,
         value_fn=lambda summary: summary.earnings,
+        resource_fn=lambda bids: bids.earnings,
         monetary=True,
         kept=True,
     ),
@@ -711,3 +759,43 @@ class BidSensor(CoordinatorEntity[BidManager], SensorEntity):
         if self.entity_description.key != "open_bids":
             return None
         return {"windows": list((self.coordinator.data or BidSummary()).open_windows)}
+
+
+class ResourceBidSensor(CoordinatorEntity[BidManager], SensorEntity):
+    """A sensor of one resource's bids, on its device; the site's sum them."""
+
+    _attr_has_entity_name = True
+    entity_description: BidSensorDescription
+
+    def __init__(
+        self,
+        coordinator: BidManager,
+        subentry: ConfigSubentry,
+        description: BidSensorDescription,
+    ) -> None:
+        """Attach the sensor to the resource's device."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self.entity_description = description
+        self._subentry_id = subentry.subentry_id
+        self._resource_id = str(subentry.data.get(CONF_RESOURCE_ID, ""))
+        self._attr_unique_id = (
+            f"{entry.unique_id}_{subentry.subentry_id}_{description.key}"
+        )
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry.subentry_id}")}
+        )
+        if description.monetary:
+            self._attr_native_unit_of_measurement = coordinator.currency
+
+    @property
+    def available(self) -> bool:
+        """Totals stay available; the counts follow the latest pass."""
+        return self.entity_description.kept or super().available
+
+    @property
+    def native_value(self) -> int | Decimal:
+        """Return the resource's figure of the latest pass."""
+        summary = self.coordinator.data or BidSummary()
+        bids = summary.resources.get(self._resource_id, ResourceBids())
+        return self.entity_description.resource_fn(bids)

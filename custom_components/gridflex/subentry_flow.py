@@ -12,7 +12,13 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.const import (
+    ATTR_TEMPERATURE,
+    ATTR_UNIT_OF_MEASUREMENT,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
@@ -32,15 +38,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.util.unit_conversion import PowerConverter
 import probatio as vol
 
-from .activation_executor import (
-    CONF_CONTROL,
-    CONF_CONTROL_ENTITY,
-    CONF_CONTROL_INVERTED,
-    CONF_CONTROL_NORMAL,
-    CONF_CONTROL_SCALE,
-    CONF_CONTROL_UNIT,
-    CONTROL_UNITS,
-)
+from .activation_executor import CONF_CONTROL
 from .bid_manager import BIDDING_TYPES, site_currency
 from .bid_settings import bidding_section, validate_bidding
 from .client import async_create_platform_client
@@ -60,6 +58,26 @@ from .const import (
     CONF_SITE_ID,
     CONF_SOC_ENTITY,
     LOGGER,
+)
+from .controls import (
+    CLIMATE_DOMAINS,
+    CONF_CONTROL_ENTITY,
+    CONF_CONTROL_INVERTED,
+    CONF_CONTROL_NORMAL,
+    CONF_CONTROL_OFFSET,
+    CONF_CONTROL_OPTION_DOWN,
+    CONF_CONTROL_OPTION_NORMAL,
+    CONF_CONTROL_OPTION_UP,
+    CONF_CONTROL_SCALE,
+    CONF_CONTROL_UNIT,
+    CONTROL_DOMAINS,
+    CONTROL_UNITS,
+    DEFAULT_OFFSET,
+    DEFAULT_SCALE,
+    NUMBER_DOMAINS,
+    SELECT_DOMAINS,
+    SWITCH_DOMAINS,
+    domain_of,
 )
 from .platforms import capabilities
 from .platforms.base import Capabilities
@@ -127,7 +145,11 @@ def _capacity(
 
 
 def _control_section() -> section:
-    """Return the form's section mapping the control GridFlex steers."""
+    """Return the form's section mapping the control GridFlex steers.
+
+    One section for every kind of control; each field says which kind it is
+    for, and ``_control`` keeps the ones of the entity's kind.
+    """
     number = NumberSelector(
         NumberSelectorConfig(mode=NumberSelectorMode.BOX, step="any")
     )
@@ -135,14 +157,14 @@ def _control_section() -> section:
         vol.Schema(
             {
                 vol.Optional(CONF_CONTROL_ENTITY): EntitySelector(
-                    EntitySelectorConfig(domain="number")
+                    EntitySelectorConfig(domain=list(CONTROL_DOMAINS))
                 ),
                 vol.Optional(CONF_CONTROL_UNIT, default="w"): SelectSelector(
                     SelectSelectorConfig(
                         options=list(CONTROL_UNITS), translation_key=CONF_CONTROL_UNIT
                     )
                 ),
-                vol.Optional(CONF_CONTROL_SCALE, default=230): NumberSelector(
+                vol.Optional(CONF_CONTROL_SCALE, default=DEFAULT_SCALE): NumberSelector(
                     NumberSelectorConfig(
                         mode=NumberSelectorMode.BOX,
                         min=1,
@@ -152,27 +174,90 @@ def _control_section() -> section:
                 ),
                 vol.Optional(CONF_CONTROL_INVERTED, default=False): BooleanSelector(),
                 vol.Optional(CONF_CONTROL_NORMAL): number,
+                vol.Optional(CONF_CONTROL_OPTION_UP): TextSelector(),
+                vol.Optional(CONF_CONTROL_OPTION_DOWN): TextSelector(),
+                vol.Optional(CONF_CONTROL_OPTION_NORMAL): TextSelector(),
+                vol.Optional(
+                    CONF_CONTROL_OFFSET, default=DEFAULT_OFFSET
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        mode=NumberSelectorMode.BOX,
+                        min=0.1,
+                        max=10,
+                        step=0.1,
+                        unit_of_measurement="°C",
+                    )
+                ),
             }
         ),
         {"collapsed": True},
     )
 
 
-def _control(value: Any) -> dict[str, Any] | None:
+def _option(value: Any) -> str | None:
+    """Return an option name as typed (blank: none)."""
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _control(
+    hass: HomeAssistant, value: Any, errors: dict[str, str]
+) -> dict[str, Any] | None:
     """Return the control mapping to store; ``None`` when no control is mapped.
 
-    The selectors have checked it: a number entity, a known unit, a scale of
-    at least 1 W/A.
+    The selectors have checked the entity's domain, the unit, a scale of at
+    least 1 W/A and an offset of 0.1-10 °C. Only the fields of the entity's
+    kind are stored; a number keeps the form it always had
+    (``{control_entity, control_unit, control_scale, control_inverted,
+    control_normal}``). A select needs an option for at least one direction,
+    each one the select offers (errors under ``control``:
+    ``control_options_missing``, ``control_option_unknown``); a climate needs
+    a target temperature (``control_no_temperature``).
     """
     if not isinstance(value, dict) or not value.get(CONF_CONTROL_ENTITY):
         return None
-    return {
-        CONF_CONTROL_ENTITY: value[CONF_CONTROL_ENTITY],
-        CONF_CONTROL_UNIT: value.get(CONF_CONTROL_UNIT, "w"),
-        CONF_CONTROL_SCALE: value.get(CONF_CONTROL_SCALE, 230),
-        CONF_CONTROL_INVERTED: bool(value.get(CONF_CONTROL_INVERTED, False)),
-        CONF_CONTROL_NORMAL: value.get(CONF_CONTROL_NORMAL),
-    }
+    entity_id: str = value[CONF_CONTROL_ENTITY]
+    domain = domain_of(entity_id)
+    state = hass.states.get(entity_id)
+    known = state is not None and state.state not in (
+        STATE_UNAVAILABLE,
+        STATE_UNKNOWN,
+    )
+    control: dict[str, Any] = {CONF_CONTROL_ENTITY: entity_id}
+    if domain in NUMBER_DOMAINS:
+        control.update(
+            {
+                CONF_CONTROL_UNIT: value.get(CONF_CONTROL_UNIT, "w"),
+                CONF_CONTROL_SCALE: value.get(CONF_CONTROL_SCALE, DEFAULT_SCALE),
+                CONF_CONTROL_INVERTED: bool(value.get(CONF_CONTROL_INVERTED, False)),
+                CONF_CONTROL_NORMAL: value.get(CONF_CONTROL_NORMAL),
+            }
+        )
+    elif domain in SELECT_DOMAINS:
+        options = {
+            key: _option(value.get(key))
+            for key in (
+                CONF_CONTROL_OPTION_UP,
+                CONF_CONTROL_OPTION_DOWN,
+                CONF_CONTROL_OPTION_NORMAL,
+            )
+        }
+        control.update(options)
+        offered = state.attributes.get("options") if known and state else None
+        if options[CONF_CONTROL_OPTION_UP] is None and (
+            options[CONF_CONTROL_OPTION_DOWN] is None
+        ):
+            errors[CONF_CONTROL] = "control_options_missing"
+        elif isinstance(offered, list) and any(
+            option is not None and option not in offered for option in options.values()
+        ):
+            errors[CONF_CONTROL] = "control_option_unknown"
+    elif domain in SWITCH_DOMAINS:
+        control[CONF_CONTROL_INVERTED] = bool(value.get(CONF_CONTROL_INVERTED, False))
+    elif domain in CLIMATE_DOMAINS:
+        control[CONF_CONTROL_OFFSET] = value.get(CONF_CONTROL_OFFSET, DEFAULT_OFFSET)
+        if known and state and state.attributes.get(ATTR_TEMPERATURE) is None:
+            errors[CONF_CONTROL] = "control_no_temperature"
+    return control
 
 
 class ResourceSubentryFlow(ConfigSubentryFlow):
@@ -370,7 +455,7 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
         if caps.bids and resource_type in BIDDING_TYPES:
             # Whether and how GridFlex bids the resource's flexibility.
             schema[vol.Optional(CONF_BIDDING)] = bidding_section(
-                site_currency(self._get_entry())
+                site_currency(self._get_entry()), resource_type
             )
         groups = self._groups(subentry.subentry_id if subentry else None)
         if resource_type is not ResourceType.GROUP and groups:
@@ -435,7 +520,9 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
         if caps.resource_resolution:
             data[CONF_RESOLUTION] = int(user_input.get(CONF_RESOLUTION, "15"))
         if caps.bids and resource_type is not ResourceType.GROUP:
-            data[CONF_CONTROL] = _control(user_input.get(CONF_CONTROL))
+            data[CONF_CONTROL] = _control(
+                self.hass, user_input.get(CONF_CONTROL), errors
+            )
         data.update(self._bidding_data(resource_type, user_input, errors))
         power_entity = user_input.get(CONF_POWER_ENTITY)
         if power_entity and not self._power_unit_ok(power_entity):
@@ -476,7 +563,11 @@ class ResourceSubentryFlow(ConfigSubentryFlow):
         """Return the bidding settings to store (none where the resource cannot bid)."""
         if not self._caps.bids or resource_type not in BIDDING_TYPES:
             return {}
-        return {CONF_BIDDING: validate_bidding(user_input.get(CONF_BIDDING), errors)}
+        return {
+            CONF_BIDDING: validate_bidding(
+                user_input.get(CONF_BIDDING), errors, resource_type, user_input
+            )
+        }
 
     async def _async_list_resources(self) -> list[Resource]:
         """Return what the platform holds for the site."""
