@@ -427,6 +427,44 @@ async def test_current_setpoint_and_normal_value(
     assert _value(hass, OTHER) == 6
 
 
+async def test_charger_stops_at_the_cars_max_soc(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An EV charger reads its car's SoC from the bidding section: no charging at max."""
+    entry = await _site(hass, sandbox)
+    charger = subentry_by_title(entry, "Charger")
+    hass.states.async_set(
+        "sensor.car_soc", "95", {"unit_of_measurement": "%", "device_class": "battery"}
+    )
+    hass.config_entries.async_update_subentry(
+        entry,
+        charger,
+        data={
+            **charger.data,
+            "control": {
+                "control_entity": OTHER,
+                "control_unit": "a",
+                "control_scale": 230,
+            },
+            "bidding": {"ev_soc_entity": "sensor.car_soc", "max_soc": 90},
+        },
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    client = await hass_client_no_auth()
+    start = T0 + QUARTER
+    await _accept(hass, client, sandbox, entry, "Charger", start, "2.3")
+    await _advance(hass, freezer, start + timedelta(seconds=1))
+    assert _value(hass, OTHER) == 0
+    hass.states.async_set(
+        "sensor.car_soc", "50", {"unit_of_measurement": "%", "device_class": "battery"}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _value(hass, OTHER) == 10  # 2300 W / 230 V
+
+
 async def test_control_must_be_a_number(hass: HomeAssistant, sandbox: Sandbox) -> None:
     """Only a number entity can be mapped as the control."""
     entry = await setup_site(hass, sandbox, "powernaut")

@@ -55,6 +55,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
+from .bid_settings import CONF_EV_SOC_ENTITY
 from .const import (
     CONF_BIDDING,
     CONF_MAX_SOC,
@@ -130,7 +131,8 @@ def control_mapping(data: Any) -> ControlMapping | None:
         control=control,
         power_min_kw=power_min,
         power_max_kw=power_max,
-        soc_entity=data.get(CONF_SOC_ENTITY),
+        # An EV charger maps its car's SoC sensor in the bidding section.
+        soc_entity=data.get(CONF_SOC_ENTITY) or bidding.get(CONF_EV_SOC_ENTITY),
         reserve_soc=_decimal(bidding.get(CONF_RESERVE_SOC, data.get(CONF_RESERVE_SOC))),
         max_soc=_decimal(bidding.get(CONF_MAX_SOC, data.get(CONF_MAX_SOC))),
     )
