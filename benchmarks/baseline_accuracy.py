@@ -1,34 +1,51 @@
-"""Baseline accuracy on a simulated household, and the cost of one cycle.
+"""Baseline accuracy on simulated households, and the cost of one cycle.
 
-1. Accuracy: six weeks of a stochastic household's load at 15-minute
-   resolution (``household_load`` below; seeded, so the figures repeat). The
-   first two weeks are history only; over the next four weeks (28 days) each
-   local day is scored with the platform's measure, the normalised MAE
+1. Accuracy: eight weeks of a home's load at 15-minute resolution, seeded so
+   the figures repeat, in two scenarios:
+
+   - ``bdew``: demandlib's BDEW H0 household profile (with its
+     dynamisation) scaled to 3,500 kWh a year, turned into one home's load
+     by a random drift and random appliance events (``bdew_household.py``;
+     needs ``benchmarks/requirements.txt``, skipped with a note without it);
+   - ``synthetic``: a household built from what a home does
+     (``household_load`` below, no package needed).
+
+   The first two weeks are history only; over the next six weeks (42 days)
+   each local day is scored with the platform's measure, the normalised MAE
    (``baseline.normalised_mae``: sum |b - a| / sum |a| over the day's 96
    quarter-hours), for:
 
    - GridFlex *day-ahead*: the baseline posted at the day's local midnight,
-     all 96 quarter-hours of it;
+     all 96 quarter-hours of it; and the same from the history as the
+     coordinator reads it after a restart of Home Assistant (hourly means
+     for the days before the last ``FINE_DAYS``, as the recorder's long-term
+     statistics hold them);
    - GridFlex *in force*: for each quarter-hour the value of the baseline
      posted when it started (GridFlex posts every 15 minutes, so this is
      what the platform holds when the quarter-hour begins);
    - naive *yesterday*: the same quarter-hour of the day before;
-   - naive *flat*: the mean of the 24 hours before the day, all day.
+   - naive *flat*: the mean of the 24 hours before the day, all day;
+   - the *reference*: the household's own per-quarter-hour median (known to
+     the simulation, not to any forecaster), the floor on that load.
 
-   Median and worst day of each, over several seeds.
+   Median and worst day of each, over several seeds (``--seeds``).
 
 2. Cost of a cycle for a site with 10 resources: CPU time (``process_time``)
-   to forecast 11 series with two weeks of history each and encode them,
-   then the wall and CPU time to post the 11 baselines with the Powernaut
-   client to the sandbox over real HTTP in the same process (the sandbox's
-   own validation counts too, so this overstates GridFlex's share).
+   to forecast 11 series with a full history each (``HISTORY_DAYS``) and
+   encode them, then the wall and CPU time to post the 11 baselines with the
+   Powernaut client to the sandbox over real HTTP in the same process (the
+   sandbox's own validation counts too, so this overstates GridFlex's share).
 
-Run from the repository root: ``.venv/bin/python -m benchmarks.baseline_accuracy``.
+Run from the repository root: ``.venv/bin/python -m benchmarks.baseline_accuracy``
+(``--scenario bdew|synthetic``, ``--seeds 6-10``, ``--no-cost``).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 import math
@@ -39,7 +56,13 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from custom_components.gridflex.baseline import QUARTER, forecast, normalised_mae
+from custom_components.gridflex.baseline import (
+    HISTORY_DAYS,
+    QUARTER,
+    forecast,
+    normalised_mae,
+)
+from custom_components.gridflex.baseline_coordinator import FINE_DAYS
 from custom_components.gridflex.platforms import Environment, PlatformKey, create_client
 from custom_components.gridflex.platforms.powernaut import PowernautClient
 from sandbox import SandboxServer
@@ -48,9 +71,9 @@ from sandbox.state import SANDBOX_CREDENTIALS
 from ._common import report, report_machine
 
 ZONE = ZoneInfo("Europe/Brussels")
-FIRST_DAY = datetime(2026, 1, 5, tzinfo=ZONE)  # a Monday, no DST change in 6 weeks
+FIRST_DAY = datetime(2026, 1, 5, tzinfo=ZONE)  # a Monday, no DST change in 8 weeks
 WARM_UP_DAYS = 14
-EVALUATED_DAYS = 28
+EVALUATED_DAYS = 42
 SEEDS = (1, 2, 3, 4, 5)
 RESOURCES = 10
 CYCLES = 20
@@ -154,11 +177,12 @@ def _starts(days: int) -> list[datetime]:
     return [origin + QUARTER * i for i in range(days * 96)]
 
 
-def _oracle() -> dict[bool, list[float]]:
-    """The per-quarter-hour median of 400 simulated days, weekdays and weekends.
+def _synthetic_oracle() -> list[list[float]]:
+    """Per evaluated day, the per-quarter-hour median of 400 simulated days.
 
-    What a forecaster that knew the household's habits exactly (but not the
-    day's dice) would send: the floor any baseline can reach on this load.
+    Weekdays and weekends apart: what a forecaster that knew the household's
+    habits exactly (but not the day's dice) would send, the floor any
+    baseline can reach on this load.
     """
     days = 400
     load = household_load(days, seed=10_000)
@@ -172,38 +196,95 @@ def _oracle() -> dict[bool, list[float]]:
         medians[weekend] = [
             statistics.median(load[day * 96 + q] for day in chosen) for q in range(96)
         ]
-    return medians
+    return [
+        medians[(FIRST_DAY + timedelta(days=day)).weekday() >= 5]
+        for day in range(WARM_UP_DAYS, WARM_UP_DAYS + EVALUATED_DAYS)
+    ]
 
 
-def evaluate(seed: int) -> dict[str, list[float]]:
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A household: its load per seed, and its own median per evaluated day."""
+
+    name: str
+    load: Callable[[int, int], list[float]]
+    """(days, seed) -> kW per quarter-hour from ``FIRST_DAY``."""
+    oracle: Callable[[], list[list[float]]]
+
+
+def _bdew_scenario() -> Scenario | None:
+    """The BDEW H0 home, or None without demandlib."""
+    try:
+        from . import bdew_household
+    except ImportError:
+        return None
+    first = FIRST_DAY.date()
+    evaluated = first + timedelta(days=WARM_UP_DAYS)
+
+    def load(days: int, seed: int) -> list[float]:
+        return bdew_household.household_load(first, days, seed)
+
+    def oracle() -> list[list[float]]:
+        return bdew_household.oracle(evaluated, EVALUATED_DAYS)
+
+    return Scenario("BDEW H0 home (demandlib)", load, oracle)
+
+
+SYNTHETIC = Scenario("synthetic household", household_load, _synthetic_oracle)
+REFERENCE = "reference: the household's own median"
+RESTART = f"GridFlex day-ahead, hourly history beyond {FINE_DAYS} days (after a restart)"
+
+
+def evaluate(
+    scenario: Scenario, seed: int, oracle: list[list[float]]
+) -> dict[str, list[float]]:
     """Normalised MAE per evaluated day, per method."""
     days = WARM_UP_DAYS + EVALUATED_DAYS
-    load = household_load(days, seed)
+    load = scenario.load(days, seed)
     starts = _starts(days)
-    history = dict(zip(starts, load, strict=True))
-    oracle = _oracle()
+    window = HISTORY_DAYS * 96
+
+    def history(first: int) -> dict[datetime, float]:
+        """What the coordinator hands over: ``HISTORY_DAYS`` before ``first``."""
+        since = max(0, first - window)
+        return dict(zip(starts[since:first], load[since:first], strict=True))
+
+    def after_restart(first: int) -> dict[datetime, float]:
+        """As read after a restart: hourly means older than ``FINE_DAYS``."""
+        since = max(0, first - window)
+        fine = first - FINE_DAYS * 96
+        values = load[since:first]
+        for hour in range(since - since % 4, fine, 4):
+            quarters = range(max(hour, since), min(hour + 4, fine))
+            mean = sum(load[hour : hour + 4]) / 4
+            for q in quarters:
+                values[q - since] = mean
+        return dict(zip(starts[since:first], values, strict=True))
+
     scores: dict[str, list[float]] = {
-        "reference: the household's true median": [],
-        "GridFlex day-ahead": [],
+        REFERENCE: [],
         "GridFlex in force": [],
+        "GridFlex day-ahead": [],
+        RESTART: [],
         "naive yesterday": [],
         "naive flat": [],
     }
-    for day in range(WARM_UP_DAYS, days):
+    for number, day in enumerate(range(WARM_UP_DAYS, days)):
         first = day * 96
         actual = load[first : first + 96]
-        day_ahead = forecast(history, starts[first], ZONE).values_kw
+        day_ahead = forecast(history(first), starts[first], ZONE).values_kw
+        restarted = forecast(after_restart(first), starts[first], ZONE).values_kw
         in_force = [
-            forecast(history, starts[first + q], ZONE, horizon=1).values_kw[0]
-            for q in range(96)
+            forecast(history(at), starts[at], ZONE, horizon=1).values_kw[0]
+            for at in range(first, first + 96)
         ]
         yesterday = load[first - 96 : first]
         flat = [sum(yesterday) / 96] * 96
-        weekend = (FIRST_DAY + timedelta(days=day)).weekday() >= 5
         for name, baseline in (
-            ("reference: the household's true median", oracle[weekend]),
-            ("GridFlex day-ahead", day_ahead),
+            (REFERENCE, oracle[number]),
             ("GridFlex in force", in_force),
+            ("GridFlex day-ahead", day_ahead),
+            (RESTART, restarted),
             ("naive yesterday", yesterday),
             ("naive flat", flat),
         ):
@@ -215,7 +296,7 @@ def evaluate(seed: int) -> dict[str, list[float]]:
 
 async def cycle_cost() -> tuple[float, float, float]:
     """CPU ms to forecast 11 series; wall and CPU ms to post them (medians)."""
-    days = 15
+    days = HISTORY_DAYS + 1
     series = [household_load(days, seed) for seed in range(RESOURCES + 1)]
     starts = _starts(days)
     histories = [
@@ -302,35 +383,72 @@ async def _site_with_resources(client: PowernautClient) -> tuple[str, list[str]]
     return site_id, ids
 
 
-def main() -> None:
-    """Print the figures."""
-    report_machine("Baseline accuracy (normalised MAE per day) and cycle cost")
-    load = household_load(WARM_UP_DAYS + EVALUATED_DAYS, SEEDS[0])
+def _seeds(text: str) -> tuple[int, ...]:
+    """``1-5`` or ``1,3,7``."""
+    if "-" in text:
+        low, high = text.split("-")
+        return tuple(range(int(low), int(high) + 1))
+    return tuple(int(part) for part in text.split(","))
+
+
+def accuracy(scenario: Scenario, seeds: tuple[int, ...]) -> None:
+    """Print one scenario's table."""
+    load = scenario.load(WARM_UP_DAYS + EVALUATED_DAYS, seeds[0])
     yearly = sum(load) / 4 / (len(load) / 96) * 365
     report(
-        f"simulated household (seed {SEEDS[0]}): {yearly:,.0f} kWh/year, "
+        f"-- {scenario.name}: {yearly:,.0f} kWh/year at this rate (seed {seeds[0]}), "
         f"peak quarter-hour {max(load):.2f} kW"
     )
     report(
         f"{EVALUATED_DAYS} evaluated days after {WARM_UP_DAYS} days of history, "
-        f"seeds {', '.join(map(str, SEEDS))}"
+        f"seeds {', '.join(map(str, seeds))} ({EVALUATED_DAYS * len(seeds)} days)"
     )
     report()
-    report("| method | median day | worst day | mean |")
-    report("|---|---|---|---|")
+    report("| method | median day | worst day | mean | days > 0.75 |")
+    report("|---|---|---|---|---|")
+    oracle = scenario.oracle()
     combined: dict[str, list[float]] = {}
-    for seed in SEEDS:
-        for name, values in evaluate(seed).items():
+    for seed in seeds:
+        for name, values in evaluate(scenario, seed, oracle).items():
             combined.setdefault(name, []).extend(values)
     for name, values in combined.items():
+        flagged = sum(1 for value in values if value > 0.75)
         report(
             f"| {name} | {statistics.median(values):.3f} | {max(values):.3f} | "
-            f"{statistics.mean(values):.3f} |"
+            f"{statistics.mean(values):.3f} | {flagged} |"
         )
     report()
+
+
+def main() -> None:
+    """Print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser.add_argument(
+        "--scenario", choices=("all", "bdew", "synthetic"), default="all"
+    )
+    parser.add_argument("--seeds", type=_seeds, default=SEEDS)
+    parser.add_argument("--no-cost", action="store_true")
+    args = parser.parse_args()
+    report_machine("Baseline accuracy (normalised MAE per day) and cycle cost")
+    if args.scenario in ("all", "bdew"):
+        if (bdew := _bdew_scenario()) is None:
+            report(
+                "-- BDEW H0 home: skipped, demandlib is not installed "
+                "(pip install -r benchmarks/requirements.txt)"
+            )
+            report()
+        else:
+            accuracy(bdew, args.seeds)
+    if args.scenario in ("all", "synthetic"):
+        accuracy(SYNTHETIC, args.seeds)
+    if args.no_cost:
+        return
     forecast_ms, post_wall, post_cpu = asyncio.run(cycle_cost())
     report(f"one cycle, site + {RESOURCES} resources (median of {CYCLES}):")
-    report(f"  forecast and encode 11 x 96 quarter-hours: {forecast_ms:.1f} ms CPU")
+    report(
+        f"  forecast and encode 11 x 96 quarter-hours from {HISTORY_DAYS} days "
+        f"of history each: {forecast_ms:.1f} ms CPU"
+    )
     report(
         f"  post 11 baselines to the sandbox: {post_wall:.1f} ms wall, "
         f"{post_cpu:.1f} ms CPU (client and sandbox together)"

@@ -65,8 +65,12 @@ from .resources import is_group, resource_subentries
 
 SITE_KEY: Final = "site"
 """The key of the site's baseline (resources are keyed by subentry id)."""
-FINE_DAYS: Final = 2
-"""Days of 5-minute statistics read on the first run (the rest is hourly)."""
+FINE_DAYS: Final = 10
+"""Days of 5-minute statistics read on the first run (the rest is hourly).
+
+The recorder keeps 5-minute statistics for 10 days by default; reading all of
+them after a restart keeps the forecast as good as before it (see
+benchmarks/README.md, "history as read after a restart")."""
 KEEP_POSTED: Final = timedelta(days=2)
 _HOUR: Final = timedelta(hours=1)
 _FIVE_MINUTES: Final = timedelta(minutes=5)
