@@ -166,10 +166,21 @@ class Control(ABC):
         return bool(value == expected)
 
     @abstractmethod
+    def service_call(self, value: Any) -> tuple[str, dict[str, Any]]:
+        """Return the service of the entity's domain that sets ``value``, and its data."""
+
     async def async_set(
         self, hass: HomeAssistant, value: Any, context: Context
     ) -> None:
         """Set the control (raises ``HomeAssistantError`` when it cannot)."""
+        service, data = self.service_call(value)
+        await hass.services.async_call(
+            self.domain,
+            service,
+            {ATTR_ENTITY_ID: self.entity_id, **data},
+            blocking=True,
+            context=context,
+        )
 
     def changed_by_hand(
         self,
@@ -275,17 +286,9 @@ class NumberControl(Control):
         tolerance = float(step) / 2 if step is not None and step > 0 else 1e-9
         return bool(abs(float(value) - float(expected)) <= tolerance)
 
-    async def async_set(
-        self, hass: HomeAssistant, value: Any, context: Context
-    ) -> None:
+    def service_call(self, value: Any) -> tuple[str, dict[str, Any]]:
         """Set the number (``number.set_value`` or ``input_number.set_value``)."""
-        await hass.services.async_call(
-            self.domain,
-            "set_value",
-            {ATTR_ENTITY_ID: self.entity_id, "value": value},
-            blocking=True,
-            context=context,
-        )
+        return "set_value", {"value": value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,17 +321,9 @@ class SelectControl(Control):
         value = option if option is not None else self.restore_value(prior)
         return value if isinstance(value, str) else None
 
-    async def async_set(
-        self, hass: HomeAssistant, value: Any, context: Context
-    ) -> None:
+    def service_call(self, value: Any) -> tuple[str, dict[str, Any]]:
         """Select the option (``select.select_option`` or ``input_select``'s)."""
-        await hass.services.async_call(
-            self.domain,
-            "select_option",
-            {ATTR_ENTITY_ID: self.entity_id, "option": value},
-            blocking=True,
-            context=context,
-        )
+        return "select_option", {"option": value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,17 +350,9 @@ class SwitchControl(Control):
             return prior if isinstance(prior, bool) else None
         return (direction is Direction.UP) != self.inverted
 
-    async def async_set(
-        self, hass: HomeAssistant, value: Any, context: Context
-    ) -> None:
+    def service_call(self, value: Any) -> tuple[str, dict[str, Any]]:
         """Turn the switch on or off (``switch`` or ``input_boolean``)."""
-        await hass.services.async_call(
-            self.domain,
-            "turn_on" if value else "turn_off",
-            {ATTR_ENTITY_ID: self.entity_id},
-            blocking=True,
-            context=context,
-        )
+        return ("turn_on" if value else "turn_off"), {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,17 +424,9 @@ class ClimateControl(Control):
             return True
         return Control.changed_by_hand(self, change, context, expected)
 
-    async def async_set(
-        self, hass: HomeAssistant, value: Any, context: Context
-    ) -> None:
+    def service_call(self, value: Any) -> tuple[str, dict[str, Any]]:
         """Set the target temperature (``climate.set_temperature``)."""
-        await hass.services.async_call(
-            self.domain,
-            "set_temperature",
-            {ATTR_ENTITY_ID: self.entity_id, ATTR_TEMPERATURE: value},
-            blocking=True,
-            context=context,
-        )
+        return "set_temperature", {ATTR_TEMPERATURE: value}
 
 
 def _text(value: Any) -> str | None:
