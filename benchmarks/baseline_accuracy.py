@@ -232,7 +232,9 @@ def _bdew_scenario() -> Scenario | None:
 
 SYNTHETIC = Scenario("synthetic household", household_load, _synthetic_oracle)
 REFERENCE = "reference: the household's own median"
-RESTART = f"GridFlex day-ahead, hourly history beyond {FINE_DAYS} days (after a restart)"
+RESTART = (
+    f"GridFlex day-ahead, hourly history beyond {FINE_DAYS} days (after a restart)"
+)
 
 
 def evaluate(
