@@ -465,8 +465,8 @@ async def test_charger_stops_at_the_cars_max_soc(
     assert _value(hass, OTHER) == 10  # 2300 W / 230 V
 
 
-async def test_control_must_be_a_number(hass: HomeAssistant, sandbox: Sandbox) -> None:
-    """Only a number entity can be mapped as the control."""
+async def test_a_sensor_is_no_control(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """A sensor cannot be mapped as the control (only what GridFlex can set)."""
     entry = await setup_site(hass, sandbox, "powernaut")
     with pytest.raises(InvalidData, match=r"control\.control_entity"):
         await add_resource(
