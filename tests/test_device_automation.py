@@ -238,12 +238,21 @@ async def test_lpc_triggers_and_conditions(
     charger_device = _resource_device(device_registry, entry, charger)
 
     assert await _listed(hass, hass_ws_client, "trigger", site) == sorted(
-        ["lpc_received", "lpc_started", "lpc_ended", "price_curve_received"]
+        [
+            "lpc_received",
+            "lpc_started",
+            "lpc_ended",
+            "price_curve_received",
+            "limit_exceeded",
+        ]
     )
     assert await _listed(hass, hass_ws_client, "trigger", battery_device) == sorted(
         ["lpc_received", "lpc_started", "lpc_ended"]
     )
-    assert await _listed(hass, hass_ws_client, "condition", site) == ["lpc_active"]
+    assert await _listed(hass, hass_ws_client, "condition", site) == [
+        "limit_control_on",
+        "lpc_active",
+    ]
     assert await _listed(hass, hass_ws_client, "condition", charger_device) == [
         "lpc_active"
     ]
@@ -394,13 +403,16 @@ async def test_activation_triggers_and_conditions(
     activation_types = sorted(
         ["activation_started", "activation_ended", "activation_cancelled"]
     )
-    assert await _listed(hass, hass_ws_client, "trigger", site) == activation_types
+    assert await _listed(hass, hass_ws_client, "trigger", site) == sorted(
+        [*activation_types, "limit_exceeded"]
+    )
     assert (
         await _listed(hass, hass_ws_client, "trigger", battery_device)
         == activation_types
     )
     assert await _listed(hass, hass_ws_client, "condition", site) == [
-        "activation_active"
+        "activation_active",
+        "limit_control_on",
     ]
     assert await _listed(hass, hass_ws_client, "condition", battery_device) == [
         "activation_active"
@@ -544,14 +556,11 @@ async def test_devices_without_grid_events(
     assert "Not a GridFlex device" in caplog.text
     assert calls == []
 
-    # FlexMeasures sends no grid events.
+    # FlexMeasures sends no grid events; a manual limit can still be exceeded.
     flexmeasures = await setup_site(hass, sandbox, "flexmeasures")
-    assert (
-        await _listed(
-            hass, hass_ws_client, "trigger", _site_device(device_registry, flexmeasures)
-        )
-        == []
-    )
+    assert await _listed(
+        hass, hass_ws_client, "trigger", _site_device(device_registry, flexmeasures)
+    ) == ["limit_exceeded"]
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

@@ -22,6 +22,8 @@ STATUS = "sensor.home_site_status"
 REACHABLE = "binary_sensor.home_platform_reachable"
 LAST_SYNC = "sensor.home_last_successful_sync"
 POLL = timedelta(seconds=300)
+LIMIT_ENTITIES = {"limit_control", "headroom", "curtailed_loads", "limit_exceeded"}
+"""The "keep under limit" controller's, on every platform."""
 
 
 async def _poll(hass: HomeAssistant) -> None:
@@ -45,42 +47,54 @@ async def test_setup_and_unload(
         for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
     }
     if platform == "powernaut":
-        assert entities == {
-            "site_status",
-            "upstream_status",
-            "last_sync",
-            "platform_reachable",
-            "grid_event",
-            "activation_setpoint",
-            "activation_active",
-            "open_bids",
-            "accepted_bids_today",
-            "bid_energy_delivered",
-            "bid_earnings",
-        }
+        assert (
+            entities
+            == {
+                "site_status",
+                "upstream_status",
+                "last_sync",
+                "platform_reachable",
+                "grid_event",
+                "activation_setpoint",
+                "activation_active",
+                "open_bids",
+                "accepted_bids_today",
+                "bid_energy_delivered",
+                "bid_earnings",
+            }
+            | LIMIT_ENTITIES
+        )
     elif platform == "energy_coordination":
         # No site statuses, no meter data on this platform: no such entities;
         # it sends grid events instead.
-        assert entities == {
-            "last_sync",
-            "platform_reachable",
-            "grid_event",
-            "grid_events",
-            "lpc_active",
-            "power_limit",
-            "next_grid_event",
-            "limit_usage",
-        }
+        assert (
+            entities
+            == {
+                "last_sync",
+                "platform_reachable",
+                "grid_event",
+                "grid_events",
+                "lpc_active",
+                "power_limit",
+                "next_grid_event",
+                "limit_usage",
+            }
+            | LIMIT_ENTITIES
+        )
     else:
         # FlexMeasures takes interval data: its delivery figures are shown.
-        assert entities == {
-            "last_sync",
-            "platform_reachable",
-            "last_measurement_sent",
-            "measurements_queued",
-            "measurements_dropped",
-            "measurements_skipped",
-        }
+        assert (
+            entities
+            == {
+                "last_sync",
+                "platform_reachable",
+                "last_measurement_sent",
+                "measurements_queued",
+                "measurements_dropped",
+                "measurements_skipped",
+            }
+            | LIMIT_ENTITIES
+        )
     assert hass.states.get(REACHABLE).state == STATE_ON
 
     assert await hass.config_entries.async_unload(entry.entry_id)

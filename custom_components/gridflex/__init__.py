@@ -22,6 +22,7 @@ from .coordinator import (
 )
 from .event_coordinator import GridEventCoordinator, supports_grid_events
 from .issues import async_delete_site_issues
+from .load_control import LimitController, async_remove_limit_store
 from .meter import MeterData
 from .platforms.errors import GridFlexAuthError, GridFlexError
 from .push import async_remove_push, async_setup_activation_push, async_setup_push
@@ -42,6 +43,7 @@ PLATFORMS: list[Platform] = [
     Platform.CALENDAR,
     Platform.EVENT,
     Platform.SENSOR,
+    Platform.SWITCH,
 ]
 
 
@@ -115,6 +117,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
     # meter finds its platform sensors in the background).
     meter = entry.runtime_data.meter = MeterData(hass, entry)
     await meter.async_start()
+    # Off until its switch is turned on; it starts following after setup.
+    entry.runtime_data.limit_controller = LimitController(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(async_entry_updated))
     if (schedules := entry.runtime_data.schedule_coordinator) is not None:
@@ -123,6 +127,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
         baselines.async_start()
     if (executor := entry.runtime_data.activation_executor) is not None:
         executor.async_start()
+    entry.runtime_data.limit_controller.async_start()
     return True
 
 
@@ -130,6 +135,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) ->
     """Stop following the site; keep undelivered meter data on disk."""
     if entry.runtime_data.activation_executor is not None:
         await entry.runtime_data.activation_executor.async_stop()
+    if entry.runtime_data.limit_controller is not None:
+        await entry.runtime_data.limit_controller.async_stop()
     if entry.runtime_data.event_coordinator is not None:
         await entry.runtime_data.event_coordinator.async_stop()
     if entry.runtime_data.meter is not None:
@@ -146,3 +153,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) ->
     async_delete_site_issues(hass, entry.entry_id)
     await async_remove_push(hass, entry)
     await async_remove_store(hass, entry.entry_id)
+    await async_remove_limit_store(hass, entry.entry_id)

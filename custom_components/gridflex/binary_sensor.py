@@ -28,6 +28,7 @@ from .entity import (
     site_device_info,
 )
 from .event_coordinator import GridEventCoordinator
+from .limit_entities import LimitControlEntity
 from .resources import is_group, resource_subentries
 
 PARALLEL_UPDATES = 0
@@ -60,6 +61,8 @@ async def async_setup_entry(
     meter = entry.runtime_data.meter
     if meter is not None and meter.streams:
         async_add_entities([StreamConnectedSensor(entry, STREAM_CONNECTED)])
+    if entry.runtime_data.limit_controller is not None:
+        async_add_entities([LimitExceededSensor(entry)])
     events = entry.runtime_data.event_coordinator
     if events is None:
         return
@@ -201,3 +204,15 @@ class ResourceActivationActiveSensor(
         if executor is None:
             return None
         return executor.state_of(self._subentry_id) or None
+
+
+class LimitExceededSensor(LimitControlEntity, BinarySensorEntity):
+    """On while the metered import is above the site's limit."""
+
+    _attr_translation_key = "limit_exceeded"
+    _attr_device_class = BinarySensorDeviceClass.PROBLEM
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether the import is above the limit now."""
+        return self.controller.exceeded

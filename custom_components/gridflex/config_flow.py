@@ -68,6 +68,8 @@ from .const import (
 )
 from .grid_identifier import GridIdentifierError, example_for, normalize_grid_identifier
 from .issues import can_take_back
+from .load_flow import LoadSubentryFlow
+from .loads import SUBENTRY_LOAD
 from .platforms import CREDENTIAL_FIELDS, capabilities
 from .platforms.errors import (
     GridFlexAuthError,
@@ -170,8 +172,11 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Resources are added to the site as subentries."""
-        return {SUBENTRY_RESOURCE: ResourceSubentryFlow}
+        """Resources and curtailable loads are added to the site as subentries."""
+        return {
+            SUBENTRY_RESOURCE: ResourceSubentryFlow,
+            SUBENTRY_LOAD: LoadSubentryFlow,
+        }
 
     @staticmethod
     @callback

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .baseline_coordinator import BaselineCoordinator
     from .bid_manager import BidManager
     from .event_coordinator import GridEventCoordinator
+    from .load_control import LimitController
     from .meter import MeterData
     from .schedules import ScheduleCoordinator
 
@@ -69,6 +70,8 @@ class GridFlexRuntimeData:
     baseline_coordinator: BaselineCoordinator | None = None
     activation_executor: ActivationExecutor | None = None
     bid_manager: BidManager | None = None
+    limit_controller: LimitController | None = None
+    """Keeps the site under its power limits with the mapped loads (off by default)."""
     missing_resources: set[str] = field(default_factory=set)
     """Platform ids of resources the platform answered 404 for (handled once)."""
 

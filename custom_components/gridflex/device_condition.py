@@ -1,8 +1,8 @@
-"""Device conditions: is an LPC window or an activation in force for the site or a resource.
+"""Device conditions: is an LPC window or an activation in force, is the limit control on.
 
-Each condition reads the device's own binary sensor ("LPC active" or
-"Activation active"), found in the entity registry by its translation key,
-so a renamed entity keeps working.
+Each condition reads the device's own entity ("LPC active" or "Activation
+active" binary sensor, the site's "Limit control" switch), found in the
+entity registry by its translation key, so a renamed entity keeps working.
 """
 
 from __future__ import annotations
@@ -25,8 +25,13 @@ import probatio as vol
 
 from .const import DOMAIN
 
-CONDITION_TYPES: Final = ("lpc_active", "activation_active")
-"""Each is the translation key of the binary sensor it reads."""
+CONDITION_ENTITIES: Final = {
+    "lpc_active": (Platform.BINARY_SENSOR, "lpc_active"),
+    "activation_active": (Platform.BINARY_SENSOR, "activation_active"),
+    "limit_control_on": (Platform.SWITCH, "limit_control"),
+}
+"""The domain and translation key of the entity each condition reads."""
+CONDITION_TYPES: Final = tuple(CONDITION_ENTITIES)
 
 CONDITION_SCHEMA = cv.DEVICE_CONDITION_BASE_SCHEMA.extend(
     {vol.Required(CONF_TYPE): vol.In(CONDITION_TYPES)}
@@ -37,12 +42,13 @@ CONDITION_SCHEMA = cv.DEVICE_CONDITION_BASE_SCHEMA.extend(
 def async_condition_entity(
     hass: HomeAssistant, device_id: str, condition_type: str
 ) -> str | None:
-    """Return the device's binary sensor behind a condition, if it has one."""
+    """Return the device's entity behind a condition, if it has one."""
+    domain, translation_key = CONDITION_ENTITIES[condition_type]
     for entity in er.async_entries_for_device(er.async_get(hass), device_id):
         if (
             entity.platform == DOMAIN
-            and entity.domain == Platform.BINARY_SENSOR
-            and entity.translation_key == condition_type
+            and entity.domain == domain
+            and entity.translation_key == translation_key
         ):
             return entity.entity_id
     return None
@@ -51,7 +57,7 @@ def async_condition_entity(
 async def async_get_conditions(
     hass: HomeAssistant, device_id: str
 ) -> list[dict[str, str]]:
-    """List the conditions the device has a binary sensor for."""
+    """List the conditions the device has an entity for."""
     return [
         {
             CONF_CONDITION: "device",
@@ -68,7 +74,7 @@ async def async_get_conditions(
 def async_condition_from_config(
     hass: HomeAssistant, config: ConfigType
 ) -> ConditionCheckerType:
-    """Check the binary sensor's state (looked up at each check: false without one)."""
+    """Check the entity's state (looked up at each check: false without one)."""
     device_id: str = config[CONF_DEVICE_ID]
     condition_type: str = config[CONF_TYPE]
 

@@ -3,7 +3,8 @@
 They listen to the ``gridflex_grid_event`` bus event (the event entity's
 types). On the site device: the site's LPC events (LocationLPC: received,
 started, ended), price curves received, and activations of any of its
-resources (started, ended, cancelled). On a resource device: its own
+resources (started, ended, cancelled), and the site's import going above
+its limit (``limit_exceeded``, from the limit control). On a resource device: its own
 ResourceLPC events and its own activations. The bus event's data is the
 trigger's ``trigger.event.data`` (as for an event trigger).
 """
@@ -38,7 +39,14 @@ ACTIVATION_TRIGGERS: Final = (
     "activation_ended",
     "activation_cancelled",
 )
-TRIGGER_TYPES: Final = (*LPC_TRIGGERS, *PRICE_TRIGGERS, *ACTIVATION_TRIGGERS)
+LIMIT_TRIGGERS: Final = ("limit_exceeded",)
+"""The site's metered import went above the limit in force (LPC or manual)."""
+TRIGGER_TYPES: Final = (
+    *LPC_TRIGGERS,
+    *PRICE_TRIGGERS,
+    *ACTIVATION_TRIGGERS,
+    *LIMIT_TRIGGERS,
+)
 
 TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
     {vol.Required(CONF_TYPE): vol.In(TRIGGER_TYPES)}
@@ -94,15 +102,20 @@ def available_kinds(scope: DeviceScope) -> tuple[str, ...]:
     if entry.state is not ConfigEntryState.LOADED:
         return ()
     runtime = entry.runtime_data
+    limit: tuple[str, ...] = (
+        LIMIT_TRIGGERS
+        if scope.subentry_id is None and runtime.limit_controller is not None
+        else ()
+    )
     if runtime.event_coordinator is None:
-        return ()
+        return limit
     if runtime.client.capabilities.lpc_events:
         return (
-            (*LPC_TRIGGERS, *PRICE_TRIGGERS)
+            (*LPC_TRIGGERS, *PRICE_TRIGGERS, *limit)
             if scope.subentry_id is None
             else LPC_TRIGGERS
         )
-    return ACTIVATION_TRIGGERS
+    return (*ACTIVATION_TRIGGERS, *limit)
 
 
 async def async_get_triggers(
@@ -128,7 +141,7 @@ def matches(scope: DeviceScope, kind: str, data: Mapping[str, Any]) -> bool:
     if data.get("type") != kind or data.get("entry_id") != scope.entry.entry_id:
         return False
     resource_ids = data.get("resource_ids") or []
-    if kind in PRICE_TRIGGERS:
+    if kind in PRICE_TRIGGERS or kind in LIMIT_TRIGGERS:
         return scope.subentry_id is None
     if kind in ACTIVATION_TRIGGERS:
         return scope.subentry_id is None or data.get("subentry_id") == scope.subentry_id

@@ -69,11 +69,13 @@ def _grid_events(runtime: GridFlexRuntimeData) -> dict[str, Any] | None:
                 "resources": len(event.resource_ids),
                 "received_at": ledger.received_at.get(event.event_id),
                 "answer": ledger.outcome(event.event_id, "answer"),
+                "plan": ledger.outcome(event.event_id, "plan"),
                 "report": ledger.outcome(event.event_id, "report"),
             }
             for event in sorted(ledger.events.values(), key=lambda e: e.created_at)
         ],
         "invalid": ledger.invalid,
+        "limit_stats": ledger.limit_stats,
     }
 
 
@@ -180,6 +182,11 @@ async def async_get_config_entry_diagnostics(
             "activation_control": (
                 executor.diagnostics()
                 if (executor := runtime.activation_executor) is not None
+                else None
+            ),
+            "limit_control": (
+                controller.diagnostics()
+                if (controller := runtime.limit_controller) is not None
                 else None
             ),
             "meter": (

@@ -115,6 +115,7 @@ def async_delete_site_issues(hass: HomeAssistant, entry_id: str) -> None:
         f"outbox_overflow_{entry_id}",
         f"{ISSUE_REPORT_PREFIX}_{entry_id}_",
         eligibility_issue_id(entry_id),
+        f"limit_meter_stale_{entry_id}",
         *(
             f"{prefix}_{entry_id}"
             for prefix in (ISSUE_PRICE_UNIT, ISSUE_PRICE_SENSOR, ISSUE_NO_PRICE_SOURCE)

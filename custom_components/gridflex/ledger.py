@@ -7,8 +7,12 @@ twice. It holds
 - the site's grid events as read (and the ones that could not be read, kept
   aside with the reason);
 - per event, the outcome of each message that must reach the platform once:
-  the *answer* (acknowledged or declined) and the energy *report*;
-- the time of the last complete poll (the next poll reads back to it).
+  the *answer* (acknowledged or declined), the energy usage *plan* (location
+  LPC events, sent after the answer; ``usage_plan.py``) and the energy
+  *report*;
+- the time of the last complete poll (the next poll reads back to it);
+- per site LPC event, while the limit control was on, how long and how much
+  energy the measured power stayed above the limit (``limit_stats``).
 
 Every send goes through ``SiteLedger.async_send``: one lock per site makes the
 sends one serialized path, and the row is written to disk as ``sending``
@@ -51,7 +55,7 @@ reported, or given up)."""
 LAZY_SAVE_DELAY: Final = 60.0
 """Seconds before a change that may wait (the time of the last poll) is written."""
 
-type Slot = Literal["answer", "report"]
+type Slot = Literal["answer", "plan", "report"]
 
 SENDING: Final = "sending"
 DONE: Final = "done"
@@ -110,6 +114,8 @@ class SiteLedger:
         self.rows: dict[str, dict[str, dict[str, Any]]] = {}
         self.received_at: dict[str, str] = {}
         self.last_poll: datetime | None = None
+        self.limit_stats: dict[str, dict[str, float]] = {}
+        """Per site LPC event: ``seconds_controlled``, ``seconds_above``, ``kwh_above``."""
         self._lock = asyncio.Lock()
 
     # -- disk -------------------------------------------------------------
@@ -129,6 +135,9 @@ class SiteLedger:
         self.invalid = dict(stored.get("invalid", {}))
         self.rows = {k: dict(v) for k, v in stored.get("rows", {}).items()}
         self.received_at = dict(stored.get("received_at", {}))
+        self.limit_stats = {
+            k: dict(v) for k, v in stored.get("limit_stats", {}).items()
+        }
         if last := stored.get("last_poll"):
             self.last_poll = dt_util.parse_datetime(last)
         now = dt_util.utcnow().isoformat()
@@ -168,6 +177,7 @@ class SiteLedger:
             "invalid": self.invalid,
             "rows": self.rows,
             "received_at": self.received_at,
+            "limit_stats": self.limit_stats,
             "last_poll": self.last_poll.isoformat() if self.last_poll else None,
         }
 
@@ -261,7 +271,8 @@ class SiteLedger:
         """Record an event from before GridFlex followed the site (sends nothing)."""
         now = dt_util.utcnow().isoformat()
         self.rows[event_id] = {
-            slot: {"state": HISTORY, "updated_at": now} for slot in ("answer", "report")
+            slot: {"state": HISTORY, "updated_at": now}
+            for slot in ("answer", "plan", "report")
         }
 
     async def async_mark(
@@ -356,6 +367,7 @@ class SiteLedger:
             del self.events[event_id]
             self.rows.pop(event_id, None)
             self.received_at.pop(event_id, None)
+            self.limit_stats.pop(event_id, None)
         for event_id, item in list(self.invalid.items()):
             seen = dt_util.parse_datetime(item.get("seen_at") or "")
             if seen is None or seen < cutoff:

@@ -42,6 +42,7 @@ from .entity import (
     site_device_info,
 )
 from .event_coordinator import GridEventCoordinator
+from .limit_entities import LimitControlEntity
 from .meter import MeterData
 from .platforms.base import Capabilities
 from .platforms.models import (
@@ -188,6 +189,9 @@ async def async_setup_entry(
         for description in SITE_SENSORS
         if description.exists_fn(capabilities)
     )
+    if entry.runtime_data.limit_controller is not None:
+        # The "keep under limit" controller's headroom and curtailed loads.
+        async_add_entities([HeadroomSensor(entry), CurtailedLoadsSensor(entry)])
     # Resource LPC events exist only where the platform sends LPC events;
     # activations (Powernaut) where it sends grid events but no LPC events.
     lpc_events: GridEventCoordinator | None = None
@@ -799,3 +803,45 @@ class ResourceBidSensor(CoordinatorEntity[BidManager], SensorEntity):
         summary = self.coordinator.data or BidSummary()
         bids = summary.resources.get(self._resource_id, ResourceBids())
         return self.entity_description.resource_fn(bids)
+
+
+class HeadroomSensor(LimitControlEntity, SensorEntity):
+    """The target (limit minus margin) minus the import; unknown without a limit."""
+
+    _attr_translation_key = "headroom"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_native_unit_of_measurement = UnitOfPower.KILO_WATT
+    _attr_suggested_display_precision = 2
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the headroom in kW."""
+        return self.controller.headroom_kw
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the limit, its source and the target."""
+        limit = self.controller.site_limit
+        return {
+            "limit_kw": limit.limit_kw if limit else None,
+            "limit_source": limit.source if limit else None,
+            "target_kw": self.controller.target_kw,
+        }
+
+
+class CurtailedLoadsSensor(LimitControlEntity, SensorEntity):
+    """How many loads GridFlex holds curtailed, with their names."""
+
+    _attr_translation_key = "curtailed_loads"
+    _attr_state_class = SensorStateClass.MEASUREMENT
+
+    @property
+    def native_value(self) -> int:
+        """Return the count."""
+        return len(self.controller.curtailed())
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the loads' names."""
+        return {"loads": self.controller.curtailed()}

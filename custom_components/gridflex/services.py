@@ -23,6 +23,7 @@ from .event_coordinator import GridEventCoordinator
 from .event_worker import NothingToReportError, ReportIncompleteError
 from .grid_events import LPC_KINDS, event_to_dict
 from .ledger import DONE, EXPIRED, GIVEN_UP, HISTORY, SENDING, UNKNOWN, AlreadyDoneError
+from .limit_services import async_setup_limit_services
 from .platforms.errors import GridFlexError
 from .platforms.models import Environment
 
@@ -208,6 +209,17 @@ def _outcome(outcome: dict[str, Any] | None) -> dict[str, Any] | None:
     )
 
 
+def _limit_stats(stats: dict[str, float] | None) -> dict[str, Any]:
+    """Time and energy above the limit while the limit control was on (else ``None``)."""
+    if stats is None:
+        return {"minutes_above_limit": None, "kwh_above_limit": None}
+    return {
+        "minutes_above_limit": round(stats.get("seconds_above", 0.0) / 60, 2),
+        "kwh_above_limit": round(stats.get("kwh_above", 0.0), 4),
+        "minutes_controlled": round(stats.get("seconds_controlled", 0.0) / 60, 2),
+    }
+
+
 async def _list(call: ServiceCall) -> ServiceResponse:
     _entry, events = _events(call.hass, call)
     ledger = events.ledger
@@ -215,6 +227,7 @@ async def _list(call: ServiceCall) -> ServiceResponse:
     for event in sorted(ledger.events.values(), key=lambda e: e.created_at):
         answer = ledger.outcome(event.event_id, "answer")
         report = ledger.outcome(event.event_id, "report")
+        plan = ledger.outcome(event.event_id, "plan")
         listed.append(
             {
                 **event_to_dict(event),
@@ -229,6 +242,8 @@ async def _list(call: ServiceCall) -> ServiceResponse:
                 "reported": bool(report and report.get("state") == DONE),
                 "answer": _outcome(answer),
                 "report": _outcome(report),
+                "plan": _outcome(plan),
+                **_limit_stats(ledger.limit_stats.get(event.event_id)),
             }
         )
     listed.extend(
@@ -314,3 +329,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN, "trigger_schedule", _trigger_schedule, ENTRY_SCHEMA
     )
+    async_setup_limit_services(hass)
