@@ -29,13 +29,19 @@ must be ``"01:00:00"``; energy timestamps must be UTC hour starts written as
 ``2024-09-12T11:00:00+00:00`` or ``2024-09-12T11:00:00.000Z``, unique within
 a point list, and inside the hours the event covers for that target (a
 point's ``[timestamp, timestamp + resolution)``); ``kiloWattHours`` is a
-number ≥ 0 (``flexibility`` may be negative); acknowledged and declined
+number ≥ 0 in energy usage (the energy consumed, as the guide says); a
+plan's ``baseline`` and ``flexibility`` have no documented bound (a home
+that exports has a negative net baseline), so none is imposed; acknowledged and declined
 targets must be targets of the event, each listed once; the same target may
 not get two payloads of one type in a report. A UserEligibility event takes
 no report payloads; an event inserted raw (``POST
 /_sandbox/energy-coordination/events/raw``) whose payload is junk has no
 targets. Repeated reports on one event are accepted and counted
-(``EnergyCoordinationState.duplicate_reports()``). Not checked: whether the event's hours have ended (the
+(``EnergyCoordinationState.duplicate_reports()``): the guide asks to "put
+all payloads for one event in one report", yet also for the acknowledgement
+on receipt and the energy usage after the end, so one event has several
+reports (and a plan, made in between, one of its own); nothing documents
+that the platform refuses a second one. Not checked: whether the event's hours have ended (the
 docs ask for energy usage after the event), and the end-of-month deadline.
 """
 
@@ -122,7 +128,10 @@ _POINT_LISTS: dict[str, tuple[tuple[str, float | None], ...]] = {
     # documented for EnergyUsage, so none is imposed here.
     "EnergyUsage": (("points", None), ("curvePoints", None)),
     "LocationEnergyUsage": (("points", 0),),
-    "LocationEnergyUsagePlan": (("baseline", 0), ("flexibility", None)),
+    # Neither list of a plan has a documented bound (the guide describes only
+    # the usage report's kWh as energy consumed); flexibility above the
+    # baseline is not refused either: no rule says so.
+    "LocationEnergyUsagePlan": (("baseline", None), ("flexibility", None)),
 }
 #: A UTC hour start as the docs ask for it: ``+00:00`` or ``.000Z`` (``Z`` alone too).
 _UTC_HOUR = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:00:00(?:\.0{1,7})?(?:Z|\+00:00)$")

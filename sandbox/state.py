@@ -72,6 +72,7 @@ ONCE_PER_EVENT_PAYLOADS: tuple[str, ...] = (
     "LocationLPCAcknowledgement",
     "ResourceLPCAcknowledgement",
     "LocationEnergyUsage",
+    "LocationEnergyUsagePlan",
     "EnergyUsage",
 )
 _DOCS_SPELLING = {
@@ -175,7 +176,8 @@ class EnergyCoordinationState:
         Counts, per event, the accepted reports carrying an acknowledgement
         (``LocationLPCAcknowledgement``, ``ResourceLPCAcknowledgement``, docs
         spelling ``…Acknowledged`` included) or energy usage
-        (``LocationEnergyUsage``, ``EnergyUsage``); only counts above 1 are
+        (``LocationEnergyUsage``, ``EnergyUsage``) or an energy usage plan
+        (``LocationEnergyUsagePlan``); only counts above 1 are
         listed. Several ``EnergyUsage`` payloads in one report (one per
         resource) are one report: a second *report* is the duplicate. An
         empty dict means no duplicates.

@@ -169,6 +169,68 @@ async def test_report_after_event_across_dst(
     assert len(_energy_reports(sandbox, event_id)) == 1
 
 
+async def test_report_leaves_out_the_hours_between_windows(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Two windows with two hours between: only the event's 3 hours are reported.
+
+    The platform checks a report's hours against the event's and refuses the
+    others (the guide: report "the hours that are in the event").
+    """
+    entry = await setup_site(hass, sandbox, "energy_coordination")
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"grid_energy_entity": ENERGY}
+    )
+    await hass.async_block_till_done()
+    location_id = entry.data["site_id"].split("/", 1)[1]
+    created = await sandbox.control(
+        "POST",
+        "energy_coordination/events",
+        {
+            "payload": {
+                "payloadType": "LocationLPC",
+                "targets": [
+                    {
+                        "locationId": location_id,
+                        "meterPointId": GSRN_NO,
+                        "resolution": "01:00:00",
+                        "points": [
+                            {
+                                "timestamp": (
+                                    DAY_START + timedelta(hours=h)
+                                ).isoformat(),
+                                "maxPowerInKiloWatts": 6,
+                            }
+                            for h in (0, 1, 4)
+                        ],
+                    }
+                ],
+            }
+        },
+    )
+    event_id = str(created["id"])
+    await _advance(hass, freezer, DAY_START - timedelta(minutes=50))
+    _feed_statistics(hass, 5)
+    await async_wait_recording_done(hass)
+    await _advance(hass, freezer, DAY_START + timedelta(hours=5, minutes=35))
+    [report] = _energy_reports(sandbox, event_id)
+    points = report["payloads"][0]["points"]
+    assert [point["timestamp"] for point in points] == [
+        "2026-10-24T22:00:00.000Z",
+        "2026-10-24T23:00:00.000Z",
+        "2026-10-25T02:00:00.000Z",
+    ]
+    assert [point["kiloWattHours"] for point in points] == [
+        _kwh(0),
+        _kwh(1),
+        _kwh(4),
+    ]
+    # (The sandbox fixture fails the test on any request the platform refuses.)
+
+
 async def test_resource_event_report(
     hass: HomeAssistant, sandbox: Sandbox, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -329,15 +329,7 @@ class BaselineCoordinator(DataUpdateCoordinator[dict[str, Forecast]]):
         )
         self._fine_read = self._hourly_read = now
         since = quarter_floor(now) - timedelta(days=HISTORY_DAYS)
-        for entity_id in entity_ids:
-            series = self._series.setdefault(entity_id, _Series())
-            for moment, mean in hourly.get(entity_id, []):
-                series.hourly[moment] = mean
-            touched: dict[datetime, list[float]] = {}
-            for moment, mean in fine.get(entity_id, []):
-                touched.setdefault(quarter_floor(moment), []).append(mean)
-            series.fine.update(touched)
-            series.prune(since)
+        _fill(self._series, entity_ids, hourly, fine, since)
         for entity_id in self._series.keys() - entity_ids:
             del self._series[entity_id]
 
@@ -406,6 +398,54 @@ class BaselineCoordinator(DataUpdateCoordinator[dict[str, Forecast]]):
                 "quarters": self.accuracy.quarters,
             },
         }
+
+
+def _fill(
+    series_by_id: dict[str, _Series],
+    entity_ids: Iterable[str],
+    hourly: dict[str, list[tuple[datetime, float]]],
+    fine: dict[str, list[tuple[datetime, float]]],
+    since: datetime,
+) -> None:
+    """Add what was read to each sensor's series; drop what is older than ``since``."""
+    for entity_id in entity_ids:
+        series = series_by_id.setdefault(entity_id, _Series())
+        for moment, mean in hourly.get(entity_id, []):
+            series.hourly[moment] = mean
+        touched: dict[datetime, list[float]] = {}
+        for moment, mean in fine.get(entity_id, []):
+            touched.setdefault(quarter_floor(moment), []).append(mean)
+        series.fine.update(touched)
+        series.prune(since)
+
+
+async def async_site_power_history(
+    hass: HomeAssistant, entry: GridFlexConfigEntry, now: datetime
+) -> dict[datetime, float] | None:
+    """Return the site's quarter-hour import power (kW) from the statistics.
+
+    Read as the coordinator reads it on its first run (5-minute statistics
+    of the last ``FINE_DAYS``, hourly ones before), for ``forecast``. ``None``
+    when the site has no grid power sensor; empty without the recorder or
+    without statistics.
+    """
+    site = next((target for target in targets(entry) if target.is_site), None)
+    if site is None:
+        return None
+    if "recorder" not in hass.config.components:
+        return {}
+    entity_ids = {entity_id for entity_id, _ in site.sources}
+    recorder = get_instance(hass)
+    fine = await recorder.async_add_executor_job(
+        _means, hass, now - timedelta(days=FINE_DAYS), now, entity_ids, "5minute"
+    )
+    hourly = await recorder.async_add_executor_job(
+        _means, hass, now - timedelta(days=HISTORY_DAYS + 1), now, entity_ids, "hour"
+    )
+    since = quarter_floor(now) - timedelta(days=HISTORY_DAYS)
+    series: dict[str, _Series] = {}
+    _fill(series, entity_ids, hourly, fine, since)
+    return _combine(series, site.sources, since)
 
 
 def _means(

@@ -1,9 +1,11 @@
 """The worker that tells the platform what it must hear once about each grid event.
 
 Push, poll and actions only put events in the ledger and wake the worker; the
-worker acknowledges LPC events and reports their energy through the ledger's
-one serialized path. Each event is handled on its own: one that cannot be
-answered or reported yet never holds up the others.
+worker acknowledges LPC events, sends the energy usage plan of acknowledged
+location LPC events (``usage_plan.py``) and reports their energy through the
+ledger's one serialized path, in that order. Each event is handled on its
+own: one that cannot be answered, planned or reported yet never holds up the
+others.
 """
 
 from __future__ import annotations
@@ -18,12 +20,22 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_ENERGY_ENTITY, CONF_GRID_ENERGY_ENTITY, CONF_RESOURCE_ID, LOGGER
 from .coordinator import GridFlexConfigEntry
-from .grid_events import LPC_KINDS, is_resource_lpc
+from .grid_events import LPC_KINDS, is_location_lpc, is_resource_lpc
 from .issues import async_clear_report_issue, async_raise_report_issue
-from .ledger import DONE, EXPIRED, FINAL_STATES, GIVEN_UP, SendResult, SiteLedger
+from .ledger import (
+    DONE,
+    EXPIRED,
+    FINAL_STATES,
+    GIVEN_UP,
+    UNKNOWN,
+    SendResult,
+    SiteLedger,
+)
+from .platforms.base import UsagePlanTaker
 from .platforms.models import GridEvent
 from .reports import async_hourly_energy, event_hours, report_deadline
 from .resources import resource_subentries
+from .usage_plan import NoPlanError, NoPlanReason, async_usage_plan, curtailable_loads
 
 SEND_TIMEOUT: Final = 60.0
 """Seconds an acknowledgement or report may take. Longer than a request on
@@ -69,6 +81,10 @@ class GridEventWorker:
         self.client = client
         self.ledger = ledger
         self.site_id: str = entry.data["site_id"]
+        self._no_plan: dict[str, NoPlanReason] = {}
+        """Why an event has no plan yet (recorded if it starts without one)."""
+        self._failed_plans: set[str] = set()
+        """Events whose plan could not be made (logged once)."""
 
     # -- what is due ------------------------------------------------------
 
@@ -84,12 +100,15 @@ class GridEventWorker:
         return answer not in FINAL_STATES or report not in FINAL_STATES
 
     async def async_run(self) -> None:
-        """Send every acknowledgement and report that is due, each on its own."""
+        """Send every acknowledgement, plan and report that is due, each on its own."""
         if not self.client.capabilities.lpc_events:
             return
         for event in self._lpc_events():
             if self.ledger.may_send(event.event_id, "answer", retry_rejected=False):
                 await self._async_answer(event, accept=True)
+        if self._takes_plans():
+            for event in self._lpc_events():
+                await self._async_plan_if_due(event)
         now = dt_util.utcnow()
         for event in self._lpc_events():
             await self._async_report_if_due(event, now)
@@ -116,6 +135,89 @@ class GridEventWorker:
                 result.error,
             )
         return result
+
+    # -- energy usage plans -----------------------------------------------
+
+    def _takes_plans(self) -> bool:
+        return bool(
+            self.client.capabilities.usage_plans
+            and isinstance(self.client, UsagePlanTaker)
+            and curtailable_loads(self.entry)
+            and (controller := self.entry.runtime_data.limit_controller) is not None
+            and controller.enabled
+        )
+
+    async def _async_plan_if_due(self, event: GridEvent) -> None:
+        """Send the event's plan once it is acknowledged, before it starts.
+
+        A plan whose outcome is unknown (a timeout after it was sent) is not
+        sent again, unlike an acknowledgement or a report: the platform has
+        most likely recorded it, there is no way to ask, and the guide makes
+        only the acknowledgement and the energy usage report mandatory; a
+        second copy would be a duplicate for little gain. The row stays
+        ``unknown`` and is never resent.
+        """
+        event_id = event.event_id
+        answer = self.ledger.outcome(event_id, "answer") or {}
+        if (
+            not is_location_lpc(event)
+            or answer.get("state") != DONE
+            or answer.get("kind") != "acknowledged"
+            or self.ledger.state(event_id, "plan") == UNKNOWN
+            or not self.ledger.may_send(event_id, "plan", retry_rejected=False)
+        ):
+            return
+        if event.end is None or dt_util.utcnow() >= event.end:
+            return  # over: nothing to record (e.g. the ledger of an older version)
+        try:
+            plan = await async_usage_plan(self.hass, self.entry, event)
+        except NoPlanError as err:
+            if err.reason is not NoPlanReason.STARTED:
+                LOGGER.debug("No plan yet for grid event %s: %s", event_id, err)
+                self._no_plan[event_id] = err.reason
+                return  # tried again at the next poll until the event starts
+            why = self._no_plan.pop(event_id, NoPlanReason.STARTED)
+            await self.ledger.async_mark(event_id, "plan", EXPIRED, reason=why.value)
+            LOGGER.info(
+                "Grid event %s started without an energy usage plan (%s)",
+                event_id,
+                why,
+            )
+            return
+        except Exception:  # noqa: BLE001 - one event's plan must not stop the others
+            if event_id not in self._failed_plans:
+                self._failed_plans.add(event_id)
+                LOGGER.warning(
+                    "Could not make the energy usage plan of grid event %s",
+                    event_id,
+                    exc_info=True,
+                )
+            return
+        self._no_plan.pop(event_id, None)
+        hours = [(h.start, h.baseline_kwh, h.flexibility_kwh) for h in plan.hours]
+        result = await self.ledger.async_send(
+            event_id,
+            "plan",
+            "planned",
+            lambda: self.client.send_usage_plan(
+                self.site_id, event, hours, timeout=SEND_TIMEOUT
+            ),
+            details={
+                "hours": len(hours),
+                "loads": plan.loads,
+                "shed_kw": round(plan.shed_kw, 3),
+                "confidence": plan.confidence.value,
+            },
+        )
+        if result.error is None:
+            LOGGER.info("Sent the energy usage plan of grid event %s", event_id)
+        else:
+            LOGGER.warning(
+                "Could not send the energy usage plan of grid event %s (%s): %s",
+                event_id,
+                result.outcome["state"],
+                result.error,
+            )
 
     # -- reports ----------------------------------------------------------
 
@@ -174,8 +276,7 @@ class GridEventWorker:
             ReportIncompleteError: hours are missing and ``allow_missing`` is off.
 
         """
-        assert event.start is not None and event.end is not None
-        hours = event_hours(event.start, event.end)
+        hours = event_hours(event.windows)
         missing: set[datetime] = set()
         site_hours: list[tuple[datetime, Decimal]] = []
         resource_hours: dict[str, list[tuple[datetime, Decimal]]] = {}

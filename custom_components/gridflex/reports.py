@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -12,17 +13,21 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 
+from .platforms.models import LimitWindow
+from .usage_plan_hours import plan_hour_starts
+
 HOUR = timedelta(hours=1)
 
 
-def event_hours(start: datetime, end: datetime) -> list[datetime]:
-    """Return the UTC hour starts an event covers (partial hours included)."""
-    first = start.astimezone(dt_util.UTC).replace(minute=0, second=0, microsecond=0)
-    hours = []
-    while first < end:
-        hours.append(first)
-        first += HOUR
-    return hours
+def event_hours(windows: Sequence[LimitWindow]) -> list[datetime]:
+    """Return the UTC hour starts the event's windows cover (partial hours included).
+
+    Hours between two windows are not the event's: "You only have to report
+    the hours that are in the event, and not the hours that are outside of
+    the event" (Energy Coordination's LPC reporting guide), and the platform
+    checks a report's hours against the event's.
+    """
+    return plan_hour_starts(windows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -382,3 +382,91 @@ async def test_report_event_and_body_rules(
     )
     assert (status, answer) == (401, None)
     assert sandbox.state.energy_coordination.reports == []
+
+
+PLAN: dict[str, Any] = {
+    "locationId": "home",
+    "meterPointId": MPID,
+    "resolution": "01:00:00",
+    "baseline": [
+        {"timestamp": "2024-09-12T11:00:00.000Z", "kiloWattHours": 5},
+        {"timestamp": "2024-09-12T12:00:00.000Z", "kiloWattHours": 4.5},
+    ],
+    "flexibility": [
+        {"timestamp": "2024-09-12T11:00:00.000Z", "kiloWattHours": 1.5},
+        {"timestamp": "2024-09-12T12:00:00.000Z", "kiloWattHours": 0},
+    ],
+    "payloadType": "LocationEnergyUsagePlan",
+}
+
+
+@pytest.mark.parametrize(
+    ("payload", "accepted", "why"),
+    [
+        (PLAN, True, "as GridFlex sends it"),
+        # No documented bound: a home that exports has a negative net baseline,
+        # and nothing says flexibility stays below the baseline.
+        (_with(PLAN, ("baseline", 0, "kiloWattHours"), -2), True, "negative baseline"),
+        (_with(PLAN, ("flexibility", 1, "kiloWattHours"), 9), True, "above baseline"),
+        (_with(PLAN, ("flexibility",), _DROP), False, "flexibility missing"),
+        (_with(PLAN, ("baseline",), _DROP), False, "baseline missing"),
+        (_with(PLAN, ("points",), []), False, "a usage field"),
+        (_with(PLAN, ("resolution",), "02:00:00"), False, "the spec's example"),
+        (
+            _with(PLAN, ("baseline", 0, "timestamp"), "2024-09-12T10:00:00.000Z"),
+            False,
+            "hour outside the event",
+        ),
+        (
+            _with(PLAN, ("flexibility", 0, "timestamp"), "2024-09-12T13:00:00.000Z"),
+            False,
+            "flexibility hour outside the event",
+        ),
+        (_with(PLAN, ("meterPointId",), MPID_2), False, "not a target"),
+        (_with(PLAN, ("baseline", 0, "kiloWattHours"), "5"), False, "a string"),
+    ],
+)
+async def test_usage_plan_rules(
+    client: Client, sandbox: SandboxServer, payload: Any, accepted: bool, why: str
+) -> None:
+    """A plan: the spec's fields, the event's target and hours, no invented bounds."""
+    headers = await client.energy_coordination_headers()
+    event_id = await _event(client, _lpc())
+    status, body, _ = await client.request(
+        "POST",
+        REPORTS,
+        json={"eventId": event_id, "payloads": [payload]},
+        headers=headers,
+    )
+    assert (status == 200) is accepted, (why, body)
+    assert bool(sandbox.state.violations) is not accepted, why
+    sandbox.state.violations.clear()
+
+
+async def test_usage_plan_only_for_location_events(
+    client: Client, sandbox: SandboxServer
+) -> None:
+    """A ResourceLPC event takes no plan; a second plan on one event is a duplicate."""
+    headers = await client.energy_coordination_headers()
+    resource_event = await _event(client, _lpc("ResourceLPC", resourceId="hp-1"))
+    status, body, _ = await client.request(
+        "POST",
+        REPORTS,
+        json={"eventId": resource_event, "payloads": [PLAN]},
+        headers=headers,
+    )
+    assert status == 400, body
+    assert "does not apply to a ResourceLPC event" in body
+    sandbox.state.violations.clear()
+
+    event_id = await _event(client, _lpc())
+    for _ in range(2):
+        status, body, _ = await client.request(
+            "POST",
+            REPORTS,
+            json={"eventId": event_id, "payloads": [PLAN]},
+            headers=headers,
+        )
+        assert status == 200, body
+    store = sandbox.state.energy_coordination
+    assert store.duplicate_reports() == {event_id: {"LocationEnergyUsagePlan": 2}}

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from .models import (
+    GridEvent,
     Location,
     PlatformKey,
     PowerSeries,
@@ -58,6 +59,9 @@ class Capabilities:
     baselines: bool = False
     """Whether the platform takes baselines of the site and its resources
     (``BaselineTaker``)."""
+    usage_plans: bool = False
+    """Whether the platform takes a plan of the site's energy usage for an
+    LPC event (``UsagePlanTaker``)."""
 
 
 @runtime_checkable
@@ -117,6 +121,21 @@ class IntervalUploader(Protocol):
 
     async def post_power_series(self, series: PowerSeries) -> None:
         """Store the series; data the platform already holds counts as stored."""
+
+
+@runtime_checkable
+class UsagePlanTaker(Protocol):
+    """A platform that takes a plan of the site's energy usage for an LPC event."""
+
+    async def send_usage_plan(
+        self,
+        site_id: str,
+        event: GridEvent,
+        hours: Sequence[tuple[datetime, Decimal, Decimal]],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - one request's limit
+    ) -> str | None:
+        """Send ``(hour start, baseline kWh, flexibility kWh)`` per hour; return the report id."""
 
 
 @runtime_checkable

@@ -61,6 +61,11 @@ every payload for one event:
   the years 2000 to 2199 like the events. A ``LocationLPC`` event is
   answered with ``LocationEnergyUsage``, a ``ResourceLPC`` event with one
   ``EnergyUsage`` per resource and nothing for the location.
+- An energy usage plan (``LocationEnergyUsagePlan``, location LPC events
+  only) carries ``baseline`` and ``flexibility`` lists written like the usage
+  points, hourly, in a report of its own (``send_usage_plan``). The docs'
+  table and the spec agree on its fields; the spec's example resolution
+  ``"02:00:00"`` is not one the guide says the platform takes.
 
 Webhooks: ``GET /webhooks`` lists ``{webhookId, webhookUrl, enabled, status}``
 (``New``, ``Healthy``, ``Unhealthy``, ``TimeOut``); ``PUT
@@ -177,6 +182,7 @@ CAPABILITIES: Final = Capabilities(
     resource_types=tuple(RESOURCE_TYPES),
     resource_status=False,
     resource_resolution=False,
+    usage_plans=True,
 )
 
 
@@ -695,6 +701,52 @@ class EnergyCoordinationClient:
             for resource_id in resource_points
         )
         return await self._post_report(event.event_id, payloads, timeout)
+
+    async def send_usage_plan(
+        self,
+        site_id: str,
+        event: GridEvent,
+        hours: Sequence[tuple[datetime, Decimal, Decimal]],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - one request's limit, applied with asyncio.timeout
+    ) -> str | None:
+        """Send the site's energy usage plan for a location LPC event.
+
+        ``hours`` are ``(hour start, baseline kWh, flexibility kWh)``: the
+        energy the site expects to import in the hour without curtailment,
+        and the part of it GridFlex expects to curtail. They go out as one
+        ``LocationEnergyUsagePlan`` payload (``baseline`` and
+        ``flexibility``, ``EnergyCurvePoint`` lists written as the energy
+        usage report writes its points) in a report of its own: the
+        platform's guide asks for all payloads of an event in one report,
+        but the acknowledgement must go as soon as the event arrives and
+        the usage once it has ended, so the plan, made in between, cannot
+        share a report with either. The spec's example resolution is
+        ``"02:00:00"``; the guide says only ``"01:00:00"`` is supported, and
+        the plan is hourly like the usage report. Returns the platform's
+        report id (``None`` when its answer has none).
+
+        Raises:
+            GridFlexRequestRejectedError: before anything is sent, for an
+                event that is not a location LPC event, no hours, an hour or
+                value the usage report would refuse, a flexibility above
+                the baseline, or an unknown meter point.
+
+        """
+        user_id, location_id = _split_site_id(site_id)
+        baseline, flexibility = plan_points(event, hours)
+        meter_point = await self._event_meter_point(
+            user_id, location_id, event, timeout
+        )
+        payload: dict[str, object] = {
+            "locationId": location_id,
+            "meterPointId": meter_point,
+            "resolution": REPORT_RESOLUTION,
+            "baseline": baseline,
+            "flexibility": flexibility,
+            "payloadType": "LocationEnergyUsagePlan",
+        }
+        return await self._post_report(event.event_id, [payload], timeout)
 
     async def register_webhook(
         self, url: str, secret: str, notification_types: Sequence[str]
@@ -1320,6 +1372,41 @@ def usage_points(
             400, f"No energy usage to report for event {event.event_id}"
         )
     return points, resource_points
+
+
+def plan_points(
+    event: GridEvent, hours: Sequence[tuple[datetime, Decimal, Decimal]]
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Check and write an energy usage plan's baseline and flexibility points.
+
+    Raises:
+        GridFlexRequestRejectedError: an event that is not a location LPC
+            event, no hours, a flexibility above its hour's baseline, or an
+            hour or value ``_hourly`` refuses.
+
+    """
+    if event.kind is not GridEventKind.LPC or event.resource_ids:
+        raise GridFlexRequestRejectedError(
+            400,
+            f"Event {event.event_id}: an energy usage plan answers location "
+            "LPC events only",
+        )
+    if not hours:
+        raise GridFlexRequestRejectedError(
+            400, f"No hours to plan for event {event.event_id}"
+        )
+    baseline_points = _hourly([(h, b) for h, b, _ in hours], "kiloWattHours")
+    flexibility_points = _hourly([(h, f) for h, _, f in hours], "kiloWattHours")
+    # GridFlex's own invariant (it cannot curtail more than the site would
+    # import), not a documented platform rule: a value above it is a bug.
+    for hour, baseline, flexibility in hours:
+        if Decimal(flexibility) > Decimal(baseline):  # both finite: _hourly read them
+            raise GridFlexRequestRejectedError(
+                400,
+                f"The flexibility of the hour from {hour.isoformat()} is above "
+                "its baseline",
+            )
+    return baseline_points, flexibility_points
 
 
 def _check_listing(since: datetime | None, page_size: int, max_pages: int) -> None:
