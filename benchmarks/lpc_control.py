@@ -21,15 +21,23 @@ A 3-hour window (16:00-19:00) at 1-second resolution, the limit at 6 kW:
 
 The meter and the loads' power sensors report every 2 s; the controller
 decides on every report (``limit_control.decide``, as the Home Assistant
-layer will on every state change of the grid power sensor).
+layer does on every state change of the grid power sensor), and keeps what
+the Home Assistant layer keeps for it: each load's level, last change and
+switch-off count (``hard_sheds``, for the back-off), when the import went
+above the target (``over_target_since``, for the margin band's grace) and
+the rest of the home's peak over the last 5 minutes.
 
 Compared, each over the same seeded home:
 
 - (a) no control;
 - (b) today's blueprint: every load off for the whole window, on at its end;
 - (c) the controller, priority heat pump > water heater > EV (the EV is
-  curtailed first);
-- (d) the controller, priority EV > heat pump > water heater;
+  curtailed first); (c-) the same without the margin band's grace
+  (``band_grace`` 0) and without the back-off (``min_off_backoff`` 1);
+  (c+) the same with ``keep_off`` (a load switched off stays off until the
+  window ends);
+- (d) the controller, priority EV > heat pump > water heater; (d-), (d+) as
+  (c-), (c+);
 - (e) = (d) with the meter silent for 2 minutes from 17:30 (stale data).
 
 Reported: seconds and kWh above the limit, of them the kWh "after reaction"
@@ -58,6 +66,7 @@ import time
 from custom_components.gridflex.limit_control import (
     ActionKind,
     Decision,
+    LimitSettings,
     Load,
     LoadSpec,
     LoadState,
@@ -79,6 +88,10 @@ EV_MAX_A = 16.0
 DELAY_S = {"ev": 5, "water_heater": 1, "heat_pump": 60}
 OUTAGE = (5400, 5520)
 BASE_PEAK_S = 300
+BEFORE = LimitSettings(band_grace=timedelta(0), min_off_backoff=1.0)
+"""The controller without the margin band's grace and the back-off."""
+KEEP_OFF = LimitSettings(keep_off=True)
+"""A load switched off stays off until the window ends."""
 
 
 def base_load(seed: int) -> list[float]:
@@ -256,10 +269,20 @@ class Controller:
     previous: dict[str, int | None] = field(default_factory=dict)
     last_import: tuple[float, datetime] | None = None
     curtailed_at: dict[str, int] = field(default_factory=dict)
+    hard_sheds: dict[str, int] = field(default_factory=dict)
+    """How many times each load was switched off since the limit came into force."""
     use_peak: bool = True
+    settings: LimitSettings = field(default_factory=LimitSettings)
     load_specs: dict[str, LoadSpec] = field(default_factory=specs)
+    over_target_since: datetime | None = None
+    """When the metered import last went above the target (``None``: not above)."""
     base_history: deque[tuple[int, float]] = field(default_factory=deque)
     """(time, import minus the loads' power) of the reports over the last 5 minutes."""
+
+    @property
+    def target(self) -> float:
+        """The limit minus the margin."""
+        return LIMIT_KW * (1 - self.settings.margin_fraction)
 
     def base_peak(
         self, t: int, reading: float | None, powers: dict[str, float | None]
@@ -287,6 +310,10 @@ class Controller:
         now = START + timedelta(seconds=t)
         if reading is not None and fresh:
             self.last_import = (reading, now)
+            if reading <= self.target:
+                self.over_target_since = None
+            elif self.over_target_since is None:
+                self.over_target_since = now
         all_specs = self.load_specs
         loads = [
             Load(
@@ -296,6 +323,7 @@ class Controller:
                     changed_at=self.changed_at.get(key),
                     previous_level=self.previous.get(key),
                     power_kw=powers[key],
+                    hard_sheds=self.hard_sheds.get(key, 0),
                 ),
             )
             for key in self.order
@@ -311,9 +339,13 @@ class Controller:
             import_kw=import_kw,
             import_at=import_at,
             base_peak_kw=peak,
+            settings=self.settings,
+            over_target_since=self.over_target_since,
         )
         self.result.decide_us.append((time.perf_counter() - began) * 1e6)
         self.apply(t, decision, all_specs)
+        if limit is None:
+            self.hard_sheds.clear()
 
     def apply(self, t: int, decision: Decision, all_specs: dict[str, LoadSpec]) -> None:
         """Send the decision's actions to the devices and count them."""
@@ -324,6 +356,8 @@ class Controller:
             spec = all_specs[action.key]
             old = self.levels.get(action.key, 0)
             count_switch(self.result, action.key, spec, old, action.level)
+            if _running(spec, old) and not _running(spec, action.level):
+                self.hard_sheds[action.key] = self.hard_sheds.get(action.key, 0) + 1
             self.previous[action.key] = old
             self.levels[action.key] = action.level
             self.changed_at[action.key] = START + timedelta(seconds=t)
@@ -348,6 +382,7 @@ def run(
     *,
     use_peak: bool = True,
     outage: bool = False,
+    settings: LimitSettings | None = None,
 ) -> Result:
     """Simulate the window under one policy: "none", "all_off" or "control"."""
     base = base_load(seed)
@@ -355,7 +390,13 @@ def run(
     result = Result(name)
     energy = {"ev": 0.0, "water_heater": 0.0, "heat_pump": 0.0}
     controller = (
-        Controller(home, order or [], result, use_peak=use_peak)
+        Controller(
+            home,
+            order or [],
+            result,
+            use_peak=use_peak,
+            settings=settings or LimitSettings(),
+        )
         if policy == "control"
         else None
     )
@@ -451,7 +492,35 @@ def main() -> None:
             run("(a) none", seed, "none"),
             run("(b) all off", seed, "all_off"),
             run("(c) HP>WH>EV", seed, "control", ["heat_pump", "water_heater", "ev"]),
+            run(
+                "(c-) no grace/bo",
+                seed,
+                "control",
+                ["heat_pump", "water_heater", "ev"],
+                settings=BEFORE,
+            ),
+            run(
+                "(c+) keep off",
+                seed,
+                "control",
+                ["heat_pump", "water_heater", "ev"],
+                settings=KEEP_OFF,
+            ),
             run("(d) EV>HP>WH", seed, "control", ["ev", "heat_pump", "water_heater"]),
+            run(
+                "(d-) no grace/bo",
+                seed,
+                "control",
+                ["ev", "heat_pump", "water_heater"],
+                settings=BEFORE,
+            ),
+            run(
+                "(d+) keep off",
+                seed,
+                "control",
+                ["ev", "heat_pump", "water_heater"],
+                settings=KEEP_OFF,
+            ),
             run(
                 "(d0) no peak",
                 seed,

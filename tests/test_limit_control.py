@@ -23,8 +23,10 @@ from custom_components.gridflex.limit_control import (
     climate_load,
     decide,
     kw_per_amp,
+    min_off_for,
     number_load,
     switch_load,
+    target_kw,
 )
 
 NOW = datetime(2026, 12, 7, 16, 30, tzinfo=UTC)
@@ -252,6 +254,116 @@ def test_dwell_time_before_a_restore() -> None:
             at(ev(), 10, changed_at=NOW - timedelta(seconds=seconds), previous_level=9)
         ]
         assert bool(run(loads, 0.5).actions) is restored, seconds
+
+
+def test_min_off_backs_off_per_switch_off() -> None:
+    """Each switch-off after the first doubles the minimum off time, up to 60 min."""
+    heater = switch_load("wh", nominal_kw=2)
+    minutes = [min_off_for(heater, n).total_seconds() / 60 for n in range(7)]
+    assert minutes == [5, 5, 10, 20, 40, 60, 60]
+    assert min_off_for(heater, 10**6) == timedelta(minutes=60)
+    tuning = LimitSettings(min_off_backoff=3.0, min_off_max=timedelta(minutes=30))
+    assert min_off_for(heater, 2, tuning) == timedelta(minutes=15)
+    assert min_off_for(heater, 3, tuning) == timedelta(minutes=30)
+    # The cap never shortens a load's own minimum off time.
+    slow = replace(heater, min_off=timedelta(hours=2))
+    assert min_off_for(slow, 4) == timedelta(hours=2)
+    off = LimitSettings(min_off_backoff=1.0)
+    assert min_off_for(heater, 5, off) == timedelta(minutes=5)
+
+
+def test_switched_off_again_waits_longer_before_a_restore() -> None:
+    """A heater switched off for the second time in a window stays off 10 min, the third 20."""
+    heater = switch_load("wh", nominal_kw=2)
+    cases = (
+        (1, 301, True),
+        (2, 301, False),
+        (2, 599, False),
+        (2, 600, True),
+        (3, 1199, False),
+        (3, 1200, True),
+        (9, 3599, False),
+        (9, 3600, True),
+    )
+    for sheds, seconds, restored in cases:
+        loads = [
+            at(
+                heater,
+                1,
+                changed_at=NOW - timedelta(seconds=seconds),
+                previous_level=0,
+                hard_sheds=sheds,
+            )
+        ]
+        decision = run(loads, 1.0)
+        assert bool(decision.actions) is restored, (sheds, seconds)
+        no_backoff = run(loads, 1.0, settings=LimitSettings(min_off_backoff=1.0))
+        assert moves(no_backoff) == [("wh", "restore", 0)]
+    # The back-off holds restores out of a hard level only: an EV throttled
+    # (not paused) is restored after its dwell time, whatever its count.
+    loads = [at(ev(), 10, changed_at=NOW - timedelta(seconds=16), hard_sheds=5)]
+    assert [a.kind for a in run(loads, 4.3).actions] == [ActionKind.RESTORE]
+
+
+def test_keep_off_holds_a_switched_off_load_until_the_limit_ends() -> None:
+    """With ``keep_off`` a load switched off is not restored under the limit, only after it."""
+    keep = LimitSettings(keep_off=True)
+    kw = number_load("n", minimum=1, maximum=3, step=1)  # 3, 2, 1 kW
+    loads = [at(switch_load("wh", nominal_kw=2), 1), at(kw, 2)]
+    assert moves(run(loads, 1.0)) == [("wh", "restore", 0), ("n", "restore", 0)]
+    # The heater stays off; the throttled load behind it still comes back.
+    assert moves(run(loads, 1.0, settings=keep)) == [("n", "restore", 0)]
+    assert moves(run(loads, 1.0, limit=None, settings=keep)) == [
+        ("wh", "restore", 0),
+        ("n", "restore", 0),
+    ]
+
+
+def test_margin_band_grace_throttles_but_does_not_switch_off() -> None:
+    """Above the target but under the limit, for 180 s only soft levels are used."""
+    heater = switch_load("wh", nominal_kw=2)
+    loads = [at(heater), at(ev(), 9)]  # the EV at 7 A (4.83 kW) is curtailed first
+    # 5.9 kW: above the target (5.7), under the limit (6.0).
+    for since, expected in (
+        (None, [("ev", "curtail", 10)]),
+        (0, [("ev", "curtail", 10)]),
+        (179, [("ev", "curtail", 10)]),
+        (180, [("ev", "curtail", 10)]),
+    ):
+        stamp = None if since is None else NOW - timedelta(seconds=since)
+        assert moves(run(loads, 5.9, over_target_since=stamp)) == expected
+    # The EV at its minimum (6 A): only switching off is left.
+    loads = [at(heater), at(ev(), 10)]
+    for since, expected in (
+        (None, [("ev", "curtail", 11)]),
+        (0, []),
+        (179, []),
+        (180, [("ev", "curtail", 11)]),
+    ):
+        stamp = None if since is None else NOW - timedelta(seconds=since)
+        decision = run(loads, 5.9, over_target_since=stamp)
+        assert moves(decision) == expected, since
+        if not expected:
+            assert decision.shortfall_kw == pytest.approx(0.2)
+    # Above the limit, or with a stale meter, there is no grace.
+    over = run(loads, 6.2, over_target_since=NOW)
+    assert moves(over) == [("ev", "curtail", 11)]
+    assert over.actions[0].reason is Reason.OVER_LIMIT
+    stale = decide(
+        loads,
+        now=NOW,
+        limit_kw=6.0,
+        import_kw=5.9 + 4.14,
+        import_at=NOW - timedelta(seconds=60),
+        over_target_since=NOW,
+    )
+    assert stale.stale and ("ev", "curtail", 11) in moves(stale)
+    none = LimitSettings(band_grace=timedelta(0))
+    assert moves(run(loads, 5.9, over_target_since=NOW, settings=none)) == [
+        ("ev", "curtail", 11)
+    ]
+    assert target_kw(6.0) == pytest.approx(5.7)
+    assert target_kw(6.0, LimitSettings(margin_kw=0.5)) == pytest.approx(5.5)
 
 
 def closed_loop(
@@ -650,15 +762,36 @@ def test_any_input_gives_a_valid_decision(
                 ),
                 power_kw=data.draw(st.one_of(st.none(), st.floats(-5.0, 20.0))),
                 overridden=data.draw(st.booleans()),
+                hard_sheds=data.draw(st.integers(0, 12)),
             ),
         )
         for spec in specs
     ]
     stamp = NOW - timedelta(seconds=age)
-    decision = decide(
-        loads, now=NOW, limit_kw=limit, import_kw=reading, import_at=stamp
+    tuning = LimitSettings(keep_off=data.draw(st.booleans()))
+    since = data.draw(
+        st.one_of(
+            st.none(), st.integers(0, 400).map(lambda s: NOW - timedelta(seconds=s))
+        )
     )
-    again = decide(loads, now=NOW, limit_kw=limit, import_kw=reading, import_at=stamp)
+    decision = decide(
+        loads,
+        now=NOW,
+        limit_kw=limit,
+        import_kw=reading,
+        import_at=stamp,
+        over_target_since=since,
+        settings=tuning,
+    )
+    again = decide(
+        loads,
+        now=NOW,
+        limit_kw=limit,
+        import_kw=reading,
+        import_at=stamp,
+        over_target_since=since,
+        settings=tuning,
+    )
     assert decision == again
     by_key = {ld.spec.key: ld for ld in loads}
     assert len({a.key for a in decision.actions}) == len(decision.actions)
@@ -672,3 +805,37 @@ def test_any_input_gives_a_valid_decision(
             or action.kind is ActionKind.RELEASE
         )
     assert decision.stale == (limit is not None and (reading is None or age > 30))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    specs=st.lists(_SPECS, min_size=1, max_size=8),
+    data=st.data(),
+    limit=st.floats(1.0, 40.0),
+    over=st.floats(0.0, 1.0),
+    since=st.integers(0, 179),
+)
+def test_no_switch_off_inside_the_margin_band_grace(
+    specs: list[LoadSpec],
+    data: st.DataObject,
+    limit: float,
+    over: float,
+    since: int,
+) -> None:
+    """Within the grace, an import between the target and the limit never switches a load off."""
+    specs = _keyed(specs)
+    loads = [at(s, data.draw(st.integers(0, len(s.levels) - 1))) for s in specs]
+    target = limit * 0.95
+    reading = target + over * (limit - target)
+    decision = run(
+        loads,
+        reading,
+        limit=limit,
+        over_target_since=NOW - timedelta(seconds=since),
+    )
+    by_key = {ld.spec.key: ld for ld in loads}
+    for action in decision.actions:
+        spec = by_key[action.key].spec
+        event("throttled")
+        assert action.kind is ActionKind.CURTAIL
+        assert not spec.levels[action.level].hard

@@ -450,6 +450,78 @@ async def test_location_lpc_sheds_in_priority_order_and_restores_in_reverse(
     assert event["minutes_controlled"] == pytest.approx(60, abs=0.1)
 
 
+async def test_switched_off_again_waits_longer_and_a_kettle_in_the_margin_waits(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A step inside the margin waits 3 min; a second switch-off keeps the heater off 10 min."""
+    entry = await _site(hass, sandbox, home)
+    await _switch(hass, True)
+    events = _control_events(hass)
+    await _window(hass, freezer, home, sandbox, entry, [10])
+    await _advance(hass, freezer, home, START)
+    assert _ev(hass) == 7  # 8.83 kW
+    key = f"{DOMAIN}.{entry.entry_id}.limit_control"
+    heater_id = next(
+        s.subentry_id
+        for s in load_subentries(entry).values()
+        if s.title == "Water heater"
+    )
+
+    # 9.83 kW: above the target (9.5), under the limit (10). The EV goes to
+    # its minimum at once (a setpoint); switching the heater off waits 3 min.
+    events.clear()
+    home.base_kw = 1.5
+    await _tick(hass, freezer, home, 10)
+    assert events == [("curtailed", "EV charger")]
+    assert _ev(hass) == 6  # 9.14 kW: under the target again
+    assert hass.states.get(HEATER).state == STATE_ON
+    # 9.54 kW, an oven heating: only switching off is left. Under the limit,
+    # it waits; the oven stops after 170 s and nothing was switched.
+    events.clear()
+    home.base_kw = 1.9
+    for _ in range(17):
+        await _tick(hass, freezer, home, 10)
+        assert hass.states.get(HEATER).state == STATE_ON
+    assert events == []
+    home.base_kw = 0.5
+
+    async def kettle() -> None:
+        """3 kW for the rest of the home: over the limit, the heater goes off."""
+        events.clear()
+        home.base_kw = 3
+        await _tick(hass, freezer, home, 2)
+        assert events == [("curtailed", "Water heater")]
+        assert hass.states.get(HEATER).state == STATE_OFF
+        await _tick(hass, freezer, home, 2)
+        home.base_kw = 0.5
+
+    async def off_for() -> float:
+        """Tick until the heater is back on; return how long it stayed off (s)."""
+        began = _now()
+        for _ in range(200):
+            await _tick(hass, freezer, home, 10)
+            if hass.states.get(HEATER).state == STATE_ON:
+                return (_now() - began).total_seconds()
+        raise AssertionError("the water heater never came back")
+
+    await kettle()
+    assert hass_storage[key]["data"]["loads"][heater_id]["hard_sheds"] == 1
+    first = await off_for()
+    assert 300 <= first < 420  # its 5 minutes off (and the kettle's peak gone)
+    await _tick(hass, freezer, home, 30)
+    await kettle()
+    assert hass_storage[key]["data"]["loads"][heater_id]["hard_sheds"] == 2
+    second = await off_for()
+    assert 600 <= second < 720  # switched off again: 10 minutes
+    # The window's end: the next limit starts without back-off.
+    await _advance(hass, freezer, home, END)
+    assert hass_storage[key]["data"]["loads"][heater_id]["hard_sheds"] == 0
+
+
 async def test_manual_change_wins(
     hass: HomeAssistant,
     sandbox: Sandbox,

@@ -68,8 +68,30 @@ not steer (an oven's thermostat) would otherwise switch a contactor on and off
 with it. The one exception is the limit itself: when the import (with a
 stale meter, its estimate) is above the limit, not just the target, by more
 than ``hard_tolerance_kw`` (0 kW by default), shedding ignores the dwell
-times. The margin and the dwell times protect
-comfort and equipment; the limit is what the grid operator checks.
+times. The margin and the dwell times protect comfort and equipment; the
+limit is what the grid operator checks.
+
+**Back-off.** A load that has to be switched off again after a restore under
+the same limit waits longer before the next restore: its ``min_off`` is
+multiplied by ``LimitSettings.min_off_backoff`` (2 by default) for every
+switch-off after the first, up to ``min_off_max`` (60 min by default): 5, 10,
+20, 40, 60 minutes. ``LoadState.hard_sheds`` says how many times GridFlex
+switched the load off since the limit came into force (0 by default: no
+back-off); the Home Assistant layer counts them and sets the count back to 0
+when no limit is in force any more. A house that keeps stepping over the
+limit (a kettle, then an oven, then a dishwasher) then costs a contactor fewer
+switchings per window. ``min_off_backoff`` 1 turns the back-off off. With
+``keep_off`` (off by default) a load switched off is not restored before the
+limit ends: at most one switch-off and one switch-on per load and window, for
+a homeowner who counts contactor operations more than energy.
+
+**Margin band.** An excess that stays inside the margin (the import above the
+target but not above the limit) is first met with soft levels only: for
+``band_grace`` (180 s by default) after the import went above the target
+(``over_target_since``, given by the caller; ``None``, the default, means no
+grace), no load is switched off for it, so a kettle or an oven's heating
+cycle on top of a steady home does not cost a switching while the limit
+holds. Above the limit, or with a stale meter, there is no grace.
 
 **Changes still on their way.** A device reacts some seconds after it is
 told to (an EV charger ~5 s, a heat pump a minute): for its ``reaction``
@@ -421,6 +443,10 @@ class LoadState:
     """Its measured power (kW, consumption positive); ``None`` when unknown."""
     overridden: bool = False
     """The homeowner changed it by hand: release it and leave it alone."""
+    hard_sheds: int = 0
+    """How many times GridFlex switched it off (into a hard level) since the
+    limit came into force, the current time included while it is off; each one
+    after the first lengthens ``min_off`` (see ``LimitSettings.min_off_backoff``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,6 +469,18 @@ class LimitSettings:
     stale_after: timedelta = timedelta(seconds=30)
     hard_tolerance_kw: float = 0.0
     throttle_first: bool = True
+    band_grace: timedelta = timedelta(seconds=180)
+    """How long an excess inside the margin band (above the target, not above
+    the limit) is met with soft levels only before a load is switched off."""
+    min_off_backoff: float = 2.0
+    """``min_off`` is multiplied by this for every switch-off after the first in a window."""
+    min_off_max: timedelta = timedelta(minutes=60)
+    """The longest ``min_off`` the back-off reaches (never below the load's own ``min_off``)."""
+    keep_off: bool = False
+    """A load switched off stays off until no limit is in force (one switch-off per window)."""
+
+
+_DEFAULT_SETTINGS: Final = LimitSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +514,30 @@ class Decision:
     """How far the expected import stays above the target (the loads cannot do more now)."""
 
 
-def _dwell_passed(spec: LoadSpec, state: LoadState, new: int, now: datetime) -> bool:
+def min_off_for(
+    spec: LoadSpec, hard_sheds: int, settings: LimitSettings | None = None
+) -> timedelta:
+    """The least time off before a restore after the ``hard_sheds``-th switch-off."""
+    settings = settings or _DEFAULT_SETTINGS
+    extra = hard_sheds - 1
+    base = spec.min_off.total_seconds()
+    if extra <= 0 or settings.min_off_backoff <= 1.0 or base <= 0:
+        return spec.min_off
+    cap = max(spec.min_off, settings.min_off_max)
+    if extra * math.log(settings.min_off_backoff) >= math.log(
+        cap.total_seconds() / base
+    ):
+        return cap
+    return timedelta(seconds=base * settings.min_off_backoff**extra)
+
+
+def _dwell_passed(
+    spec: LoadSpec,
+    state: LoadState,
+    new: int,
+    now: datetime,
+    settings: LimitSettings,
+) -> bool:
     """Whether the load's dwell time allows moving it to level ``new`` now."""
     if state.changed_at is None:
         return True
@@ -484,7 +545,7 @@ def _dwell_passed(spec: LoadSpec, state: LoadState, new: int, now: datetime) -> 
     if spec.levels[state.level].hard or spec.levels[new].hard:
         need = max(need, spec.switch_dwell)
     if spec.levels[state.level].hard and new < state.level:
-        need = max(need, spec.min_off)
+        need = max(need, min_off_for(spec, state.hard_sheds, settings))
     return now - state.changed_at >= need
 
 
@@ -494,6 +555,7 @@ class _Round:
 
     loads: Sequence[Load]
     now: datetime
+    settings: LimitSettings
     levels: list[int]
     """Each load's level now (clamped to its ladder)."""
     power: list[float]
@@ -505,7 +567,9 @@ class _Round:
     """The loads moved, in the order they were moved."""
 
     @classmethod
-    def start(cls, loads: Sequence[Load], now: datetime) -> _Round:
+    def start(
+        cls, loads: Sequence[Load], now: datetime, settings: LimitSettings
+    ) -> _Round:
         """Clamp the levels and release the loads changed by hand."""
         levels = [min(ld.state.level, len(ld.spec.levels) - 1) for ld in loads]
         actions = [
@@ -525,6 +589,7 @@ class _Round:
         return cls(
             loads=loads,
             now=now,
+            settings=settings,
             levels=levels,
             power=[0.0] * count,
             controlled=[not ld.state.overridden for ld in loads],
@@ -581,22 +646,30 @@ class _Round:
             )
         return base + sum(self.power)
 
-    def shed(self, excess: float, *, bypass_dwell: bool, throttle_first: bool) -> float:
+    def shed(
+        self,
+        excess: float,
+        *,
+        bypass_dwell: bool,
+        throttle_first: bool,
+        soft_only: bool = False,
+    ) -> float:
         """Shed lowest priority first, just enough; return the excess left."""
         new_levels = list(self.levels)
-        for soft_only in (True, False) if throttle_first else (False,):
+        passes = (True,) if soft_only else (True, False) if throttle_first else (False,)
+        for soft_pass in passes:
             for i in range(len(self.loads) - 1, -1, -1):
                 if excess <= _EPSILON:
                     break
                 if not self.controlled[i]:
                     continue
                 spec = self.loads[i].spec
-                deepest = spec.soft_count - 1 if soft_only else len(spec.levels) - 1
+                deepest = spec.soft_count - 1 if soft_pass else len(spec.levels) - 1
                 chosen, gain = self._deeper(i, new_levels[i], deepest, excess)
                 if gain <= _EPSILON:
                     continue
                 if not bypass_dwell and not _dwell_passed(
-                    spec, self.loads[i].state, chosen, self.now
+                    spec, self.loads[i].state, chosen, self.now, self.settings
                 ):
                     continue
                 new_levels[i] = chosen
@@ -659,7 +732,9 @@ class _Round:
             i for i in range(count) if self.controlled[i] and self.levels[i] > 0
         ]
         hard = [i for i in curtailed if self.levels[i] >= self.loads[i].spec.soft_count]
-        order = hard + [i for i in curtailed if i not in hard]
+        soft = [i for i in curtailed if i not in hard]
+        # Kept off until the limit ends: out of the line, not blocking it.
+        order = soft if self.settings.keep_off else hard + soft
         for i in order:
             spec = self.loads[i].spec
             cur = self.levels[i]
@@ -672,7 +747,7 @@ class _Round:
                 cur,
             )
             if chosen == cur or not _dwell_passed(
-                spec, self.loads[i].state, chosen, self.now
+                spec, self.loads[i].state, chosen, self.now, self.settings
             ):
                 break
             power = max(spec.levels[chosen].power_kw, self.power[i])
@@ -703,6 +778,17 @@ class _Round:
             )
 
 
+def target_kw(limit_kw: float, settings: LimitSettings | None = None) -> float:
+    """The limit minus the margin: the import ``decide`` keeps to."""
+    settings = settings or _DEFAULT_SETTINGS
+    margin = (
+        settings.margin_kw
+        if settings.margin_kw is not None
+        else settings.margin_fraction * limit_kw
+    )
+    return limit_kw - margin
+
+
 def decide(
     loads: Sequence[Load],
     *,
@@ -712,6 +798,7 @@ def decide(
     import_at: datetime | None,
     settings: LimitSettings | None = None,
     base_peak_kw: float | None = None,
+    over_target_since: datetime | None = None,
 ) -> Decision:
     """Decide what to change now to keep the import under the limit.
 
@@ -719,19 +806,17 @@ def decide(
     the site's measured import (kW, export negative) read at ``import_at``.
     ``base_peak_kw``, when given, is the highest import of the rest of the
     home (the import minus the loads' measured power) over the last few
-    minutes: a restore must fit under it too.
+    minutes: a restore must fit under it too. ``over_target_since``, when
+    given, is when the measured import last went above the target (``None``
+    while it is not above it): for ``LimitSettings.band_grace`` after that, an
+    excess that stays under the limit is met with soft levels only.
     """
-    settings = settings or LimitSettings()
-    work = _Round.start(loads, now)
+    settings = settings or _DEFAULT_SETTINGS
+    work = _Round.start(loads, now, settings)
     if limit_kw is None:
         return _restore_all(work, import_kw)
 
-    margin = (
-        settings.margin_kw
-        if settings.margin_kw is not None
-        else settings.margin_fraction * limit_kw
-    )
-    target = limit_kw - margin
+    target = target_kw(limit_kw, settings)
     hysteresis = max(
         settings.hysteresis_fraction * limit_kw, settings.hysteresis_min_kw
     )
@@ -752,8 +837,17 @@ def decide(
     expected_after = expected
     if excess > _EPSILON:
         hard_mode = expected > limit_kw + settings.hard_tolerance_kw + _EPSILON
+        in_grace = (
+            not hard_mode
+            and not stale
+            and over_target_since is not None
+            and now - over_target_since < settings.band_grace
+        )
         left = work.shed(
-            excess, bypass_dwell=hard_mode, throttle_first=settings.throttle_first
+            excess,
+            bypass_dwell=hard_mode,
+            throttle_first=settings.throttle_first,
+            soft_only=in_grace,
         )
         reason = (
             Reason.STALE_METER

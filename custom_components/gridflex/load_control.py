@@ -81,6 +81,7 @@ from .limit_control import (
     LoadSpec,
     LoadState,
     decide,
+    target_kw,
 )
 from .loads import LoadConfig, control_value, load_config, load_spec, load_subentries
 from .meter import site_source
@@ -126,6 +127,8 @@ class LoadRuntime:
     level: int = 0
     changed_at: datetime | None = None
     previous_level: int | None = None
+    hard_sheds: int = 0
+    """How many times GridFlex switched it off under the limit in force (0 after it)."""
     prior: Any = None
     """The control's state before GridFlex took it (set back at the end)."""
     overridden: bool = False
@@ -140,6 +143,7 @@ class LoadRuntime:
             "level": self.level,
             "changed_at": self.changed_at.isoformat() if self.changed_at else None,
             "previous_level": self.previous_level,
+            "hard_sheds": self.hard_sheds,
             "prior": self.prior,
             "overridden": self.overridden,
             "set_value": self.set_value,
@@ -154,6 +158,7 @@ class LoadRuntime:
             level=int(data.get("level") or 0),
             changed_at=dt_util.parse_datetime(changed) if changed else None,
             previous_level=data.get("previous_level"),
+            hard_sheds=int(data.get("hard_sheds") or 0),
             prior=data.get("prior"),
             overridden=bool(data.get("overridden")),
             set_value=data.get("set_value"),
@@ -217,6 +222,8 @@ class LimitController:
         self._tracking: list[CALLBACK_TYPE] = []
         self._tracked: tuple[str, ...] = ()
         self._peaks: deque[tuple[datetime, float]] = deque()
+        self._over_target: dict[str, datetime] = {}
+        """Per limit group: when its measured power last went above the target."""
         self._compliance: dict[str, _Compliance] = {}
         self._loaded = False
         self._stopped = False
@@ -606,6 +613,7 @@ class LimitController:
                 previous_level=runtime.previous_level,
                 power_kw=power,
                 overridden=runtime.overridden,
+                hard_sheds=runtime.hard_sheds,
             ),
         )
 
@@ -642,9 +650,19 @@ class LimitController:
         self._note_base(site, configs, now, fresh=fresh)
         proposals: dict[str, list[int]] = {}
         site_decision: Decision | None = None
+        over_target = self._over_target
+        self._over_target = {}
         for group in groups:
             if group.limit is None or not self.enabled:
                 continue
+            if (
+                group.import_kw is not None
+                and group.import_at is not None
+                and group.import_kw > target_kw(group.limit.limit_kw, SETTINGS)
+            ):
+                self._over_target[group.key] = over_target.get(
+                    group.key, group.import_at
+                )
             members = [c for c in group.configs if c.subentry_id in specs]
             loads = [
                 self._load(c, specs[c.subentry_id], group.import_at) for c in members
@@ -657,6 +675,7 @@ class LimitController:
                 import_at=group.import_at,
                 settings=SETTINGS,
                 base_peak_kw=self._base_peak(now) if group is site and fresh else None,
+                over_target_since=self._over_target.get(group.key),
             )
             moved = {action.key: action for action in decision.actions}
             for load in loads:
@@ -851,6 +870,10 @@ class LimitController:
         for config in ordered:
             runtime = self.loads.get(config.subentry_id) or LoadRuntime()
             wanted = proposals.get(config.subentry_id)
+            if not wanted and runtime.hard_sheds:
+                # No limit on it any more: the next one starts without back-off.
+                runtime.hard_sheds = 0
+                changed = True
             level = max(wanted) if wanted else 0
             if runtime.overridden or level >= runtime.level:
                 continue
@@ -911,6 +934,9 @@ class LimitController:
             return False
         runtime.prior = prior
         runtime.control = config.mapping
+        was = min(runtime.level, len(spec.levels) - 1)
+        if spec.levels[level].hard and not spec.levels[was].hard:
+            runtime.hard_sheds += 1  # switched off: counts for the back-off
         runtime.previous_level, runtime.level = runtime.level, level
         runtime.changed_at = now
         runtime.set_value = value
