@@ -522,6 +522,42 @@ async def test_switched_off_again_waits_longer_and_a_kettle_in_the_margin_waits(
     assert hass_storage[key]["data"]["loads"][heater_id]["hard_sheds"] == 0
 
 
+async def test_keep_off_option_holds_a_switched_off_load_until_the_end(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    home: Home,
+) -> None:
+    """Keep curtailed loads off: the heater stays off for the window, then comes back."""
+    entry = await _site(hass, sandbox, home)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert "limit_keep_off" in result["data_schema"].schema
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"grid_power_entity": GRID, "limit_keep_off": True}
+    )
+    assert result["type"] == "create_entry"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await home.settle()
+    await _switch(hass, True)
+    events = _control_events(hass)
+    await _window(hass, freezer, home, sandbox, entry, [10])
+    await _advance(hass, freezer, home, START)
+    # A kettle on top: over the limit, the water heater goes off.
+    events.clear()
+    home.base_kw = 3
+    await _tick(hass, freezer, home, 2)
+    assert ("curtailed", "Water heater") in events
+    assert hass.states.get(HEATER).state == STATE_OFF
+    await _tick(hass, freezer, home, 2)
+    home.base_kw = 0.5
+    # Plenty of headroom for 40 minutes: it stays off all the same.
+    for _ in range(80):
+        await _tick(hass, freezer, home, 30)
+        assert hass.states.get(HEATER).state == STATE_OFF
+    await _advance(hass, freezer, home, END)
+    assert hass.states.get(HEATER).state == STATE_ON
+
+
 async def test_manual_change_wins(
     hass: HomeAssistant,
     sandbox: Sandbox,

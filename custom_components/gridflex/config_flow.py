@@ -51,6 +51,7 @@ from .const import (
     CONF_GRID_POWER_INVERTED,
     CONF_INJECTION_GRID_IDENTIFIER,
     CONF_LATITUDE,
+    CONF_LIMIT_KEEP_OFF,
     CONF_LOCATION,
     CONF_LONGITUDE,
     CONF_MQTT_BROKER,
@@ -751,6 +752,9 @@ class GridFlexOptionsFlow(OptionsFlow):
                 )
             )
         schema.update(price_source_schema(caps))
+        # Limit control: a load switched off stays off until the limit ends
+        # (fewer switchings, more energy curtailed); off by default.
+        schema[vol.Optional(CONF_LIMIT_KEEP_OFF, default=False)] = BooleanSelector()
         if caps.baselines:
             # On by default: without baselines Powernaut's health check fails.
             schema[vol.Optional(CONF_SEND_BASELINES, default=True)] = BooleanSelector()

@@ -70,7 +70,13 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .const import CONF_POWER_ENTITY, CONF_RESOURCE_ID, DOMAIN, LOGGER
+from .const import (
+    CONF_LIMIT_KEEP_OFF,
+    CONF_POWER_ENTITY,
+    CONF_RESOURCE_ID,
+    DOMAIN,
+    LOGGER,
+)
 from .controls import control_from
 from .event_coordinator import BUS_EVENT as GRID_EVENT
 from .limit_control import (
@@ -102,7 +108,6 @@ LIMIT_EXCEEDED: Final = "limit_exceeded"
 """The type of the ``gridflex_grid_event`` fired when the import goes above the limit."""
 ISSUE_METER_STALE: Final = "limit_meter_stale"
 MAXIMISE_DOWN: Final = "maximise_downwards"
-SETTINGS: Final = LimitSettings()
 
 
 def stale_issue_id(entry_id: str) -> str:
@@ -216,6 +221,11 @@ class LimitController:
         self.last_decision: dict[str, Any] | None = None
         self.resource_limits: dict[str, ActiveLimit] = {}
         self._store = _store(hass, entry.entry_id)
+        # The homeowner may trade comfort for fewer switchings: a load
+        # switched off then stays off until the limit ends.
+        self.settings = LimitSettings(
+            keep_off=bool(entry.options.get(CONF_LIMIT_KEEP_OFF, False))
+        )
         self._lock = asyncio.Lock()
         self._listeners: list[Callable[[], None]] = []
         self._unsubs: list[CALLBACK_TYPE] = []
@@ -645,7 +655,7 @@ class LimitController:
         fresh = (
             site.import_kw is not None
             and site.import_at is not None
-            and now - site.import_at <= SETTINGS.stale_after
+            and now - site.import_at <= self.settings.stale_after
         )
         self._note_base(site, configs, now, fresh=fresh)
         proposals: dict[str, list[int]] = {}
@@ -658,7 +668,7 @@ class LimitController:
             if (
                 group.import_kw is not None
                 and group.import_at is not None
-                and group.import_kw > target_kw(group.limit.limit_kw, SETTINGS)
+                and group.import_kw > target_kw(group.limit.limit_kw, self.settings)
             ):
                 self._over_target[group.key] = over_target.get(
                     group.key, group.import_at
@@ -673,7 +683,7 @@ class LimitController:
                 limit_kw=group.limit.limit_kw,
                 import_kw=group.import_kw,
                 import_at=group.import_at,
-                settings=SETTINGS,
+                settings=self.settings,
                 base_peak_kw=self._base_peak(now) if group is site and fresh else None,
                 over_target_since=self._over_target.get(group.key),
             )
@@ -725,16 +735,16 @@ class LimitController:
             self.target_kw = decision.target_kw
         else:
             margin = (
-                SETTINGS.margin_kw
-                if SETTINGS.margin_kw is not None
-                else SETTINGS.margin_fraction * limit.limit_kw
+                self.settings.margin_kw
+                if self.settings.margin_kw is not None
+                else self.settings.margin_fraction * limit.limit_kw
             )
             self.target_kw = limit.limit_kw - margin
         now = dt_util.utcnow()
         stale = limit is not None and (
             site.import_kw is None
             or site.import_at is None
-            or now - site.import_at > SETTINGS.stale_after
+            or now - site.import_at > self.settings.stale_after
         )
         self._sync_stale_issue(stale and self.enabled)
         self.stale = stale
@@ -799,7 +809,7 @@ class LimitController:
             translation_placeholders={
                 "site": self.entry.title,
                 "sensor": sensors,
-                "seconds": str(int(SETTINGS.stale_after.total_seconds())),
+                "seconds": str(int(self.settings.stale_after.total_seconds())),
             },
         )
 
@@ -819,7 +829,7 @@ class LimitController:
             assert limit.event_id is not None
             fresh = (
                 group.import_at is not None
-                and now - group.import_at <= SETTINGS.stale_after
+                and now - group.import_at <= self.settings.stale_after
             )
             current[group.key] = _Compliance(
                 limit.event_id, now, group.import_kw if fresh else None, limit.limit_kw
