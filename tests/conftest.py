@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from unittest.mock import patch
 
@@ -202,3 +203,45 @@ async def start_reconfigure_flow(hass: HomeAssistant, entry: ConfigEntry) -> Any
             "entry_id": entry.entry_id,
         },
     )
+
+
+async def create_lpc_event(
+    sandbox: Sandbox,
+    entry: ConfigEntry,
+    start: datetime,
+    limits: Sequence[float],
+    *,
+    hours: Sequence[int] | None = None,
+    payload_type: str = "LocationLPC",
+    resource_ids: Sequence[str] = (),
+) -> str:
+    """Have the Energy Coordination sandbox issue an LPC event for the site.
+
+    One hourly point per limit, from ``start`` (or at the ``hours`` after it);
+    with ``resource_ids`` one target per resource (a ``ResourceLPC``).
+    Returns the event's id.
+    """
+    offsets = list(hours) if hours is not None else list(range(len(limits)))
+    target = {
+        "locationId": entry.data["site_id"].split("/", 1)[1],
+        "meterPointId": GSRN_NO,
+        "resolution": "01:00:00",
+        "points": [
+            {
+                "timestamp": (start + timedelta(hours=offset)).isoformat(),
+                "maxPowerInKiloWatts": limit,
+            }
+            for offset, limit in zip(offsets, limits, strict=True)
+        ],
+    }
+    targets = (
+        [{**target, "resourceId": resource_id} for resource_id in resource_ids]
+        if resource_ids
+        else [target]
+    )
+    created = await sandbox.control(
+        "POST",
+        "energy_coordination/events",
+        {"payload": {"payloadType": payload_type, "targets": targets}},
+    )
+    return str(created["id"])

@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.gridflex.const import DOMAIN
 
-from .conftest import GSRN_NO, Sandbox, setup_site
+from .conftest import GSRN_NO, Sandbox, create_lpc_event, setup_site
 from .test_resources import add_resource, subentry_by_title
 
 SOURCE = (
@@ -174,30 +174,7 @@ async def _location_lpc(
     sandbox: Sandbox, entry: ConfigEntry, start: datetime, limits: list[float]
 ) -> None:
     """Create a LocationLPC event on the sandbox: hourly limits from ``start``."""
-    location_id = entry.data["site_id"].split("/", 1)[1]
-    await sandbox.control(
-        "POST",
-        "energy_coordination/events",
-        {
-            "payload": {
-                "payloadType": "LocationLPC",
-                "targets": [
-                    {
-                        "locationId": location_id,
-                        "meterPointId": GSRN_NO,
-                        "resolution": "01:00:00",
-                        "points": [
-                            {
-                                "timestamp": (start + timedelta(hours=i)).isoformat(),
-                                "maxPowerInKiloWatts": limit,
-                            }
-                            for i, limit in enumerate(limits)
-                        ],
-                    }
-                ],
-            }
-        },
-    )
+    await create_lpc_event(sandbox, entry, start, limits)
 
 
 async def test_pause_ev_charging(hass: HomeAssistant) -> None:

@@ -37,7 +37,7 @@ from custom_components.gridflex.const import DOMAIN
 from custom_components.gridflex.device_condition import CONDITION_TYPES
 from custom_components.gridflex.device_trigger import TRIGGER_TYPES
 
-from .conftest import GSRN_NO, Sandbox, setup_site
+from .conftest import Sandbox, create_lpc_event, setup_site
 from .test_resources import add_resource, subentry_by_title
 
 T0 = datetime.fromisoformat("2026-11-22T10:00:00+00:00")
@@ -193,30 +193,14 @@ async def _create_lpc(
     start: datetime,
     resource_ids: tuple[str, ...] = (),
 ) -> str:
-    location_id = entry.data["site_id"].split("/", 1)[1]
-    target = {
-        "locationId": location_id,
-        "meterPointId": GSRN_NO,
-        "resolution": "01:00:00",
-        "points": [
-            {
-                "timestamp": (start + timedelta(hours=index)).isoformat(),
-                "maxPowerInKiloWatts": limit,
-            }
-            for index, limit in enumerate(limits)
-        ],
-    }
-    targets = (
-        [{**target, "resourceId": resource_id} for resource_id in resource_ids]
-        if resource_ids
-        else [target]
+    return await create_lpc_event(
+        sandbox,
+        entry,
+        start,
+        limits,
+        payload_type=payload_type,
+        resource_ids=resource_ids,
     )
-    created = await sandbox.control(
-        "POST",
-        "energy_coordination/events",
-        {"payload": {"payloadType": payload_type, "targets": targets}},
-    )
-    return str(created["id"])
 
 
 async def test_lpc_triggers_and_conditions(

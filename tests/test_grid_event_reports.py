@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.gridflex.const import DOMAIN
 
-from .conftest import GSRN_NO, Sandbox, setup_site
+from .conftest import GSRN_NO, Sandbox, create_lpc_event, setup_site
 from .test_resources import add_resource, subentry_by_title
 
 # The night the clocks go back in Norway: local 2026-10-25 has 25 hours.
@@ -87,33 +87,7 @@ def _feed_statistics(
 
 
 async def _day_long_event(sandbox: Sandbox, entry: ConfigEntry) -> str:
-    location_id = entry.data["site_id"].split("/", 1)[1]
-    created = await sandbox.control(
-        "POST",
-        "energy_coordination/events",
-        {
-            "payload": {
-                "payloadType": "LocationLPC",
-                "targets": [
-                    {
-                        "locationId": location_id,
-                        "meterPointId": GSRN_NO,
-                        "resolution": "01:00:00",
-                        "points": [
-                            {
-                                "timestamp": (
-                                    DAY_START + timedelta(hours=h)
-                                ).isoformat(),
-                                "maxPowerInKiloWatts": 6,
-                            }
-                            for h in range(HOURS)
-                        ],
-                    }
-                ],
-            }
-        },
-    )
-    return str(created["id"])
+    return await create_lpc_event(sandbox, entry, DAY_START, [6] * HOURS)
 
 
 def _energy_reports(sandbox: Sandbox, event_id: str) -> list[dict[str, Any]]:
@@ -185,33 +159,9 @@ async def test_report_leaves_out_the_hours_between_windows(
         result["flow_id"], {"grid_energy_entity": ENERGY}
     )
     await hass.async_block_till_done()
-    location_id = entry.data["site_id"].split("/", 1)[1]
-    created = await sandbox.control(
-        "POST",
-        "energy_coordination/events",
-        {
-            "payload": {
-                "payloadType": "LocationLPC",
-                "targets": [
-                    {
-                        "locationId": location_id,
-                        "meterPointId": GSRN_NO,
-                        "resolution": "01:00:00",
-                        "points": [
-                            {
-                                "timestamp": (
-                                    DAY_START + timedelta(hours=h)
-                                ).isoformat(),
-                                "maxPowerInKiloWatts": 6,
-                            }
-                            for h in (0, 1, 4)
-                        ],
-                    }
-                ],
-            }
-        },
+    event_id = await create_lpc_event(
+        sandbox, entry, DAY_START, [6, 6, 6], hours=[0, 1, 4]
     )
-    event_id = str(created["id"])
     await _advance(hass, freezer, DAY_START - timedelta(minutes=50))
     _feed_statistics(hass, 5)
     await async_wait_recording_done(hass)

@@ -43,7 +43,7 @@ from custom_components.gridflex.diagnostics import async_get_config_entry_diagno
 from custom_components.gridflex.load_control import stale_issue_id
 from custom_components.gridflex.loads import load_subentries
 
-from .conftest import GSRN_NO, Sandbox, setup_site
+from .conftest import Sandbox, create_lpc_event, setup_site
 from .test_activation_executor import _accept
 from .test_resources import add_resource, subentry_by_title
 
@@ -259,30 +259,14 @@ async def _lpc(
     resource_ids: tuple[str, ...] = (),
     payload_type: str = "LocationLPC",
 ) -> str:
-    location_id = entry.data["site_id"].split("/", 1)[1]
-    target = {
-        "locationId": location_id,
-        "meterPointId": GSRN_NO,
-        "resolution": "01:00:00",
-        "points": [
-            {
-                "timestamp": (START + timedelta(hours=index)).isoformat(),
-                "maxPowerInKiloWatts": limit,
-            }
-            for index, limit in enumerate(limits)
-        ],
-    }
-    targets = (
-        [{**target, "resourceId": rid} for rid in resource_ids]
-        if resource_ids
-        else [target]
+    return await create_lpc_event(
+        sandbox,
+        entry,
+        START,
+        limits,
+        payload_type=payload_type,
+        resource_ids=resource_ids,
     )
-    created = await sandbox.control(
-        "POST",
-        "energy_coordination/events",
-        {"payload": {"payloadType": payload_type, "targets": targets}},
-    )
-    return str(created["id"])
 
 
 async def _advance(

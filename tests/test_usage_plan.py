@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.gridflex.const import DOMAIN
 from custom_components.gridflex.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import GSRN_NO, Sandbox, setup_site
+from .conftest import GSRN_NO, Sandbox, create_lpc_event, setup_site
 from .test_resources import add_resource, subentry_by_title
 
 NOW = datetime.fromisoformat("2026-11-19T10:00:00+00:00")  # a Thursday, 11:00 CET
@@ -137,31 +137,7 @@ def _add_load(hass: HomeAssistant, entry: ConfigEntry, name: str, kw: float) -> 
 async def _event(
     sandbox: Sandbox, entry: ConfigEntry, start: datetime = EVENT_START
 ) -> str:
-    location_id = entry.data["site_id"].split("/", 1)[1]
-    created = await sandbox.control(
-        "POST",
-        "energy_coordination/events",
-        {
-            "payload": {
-                "payloadType": "LocationLPC",
-                "targets": [
-                    {
-                        "locationId": location_id,
-                        "meterPointId": GSRN_NO,
-                        "resolution": "01:00:00",
-                        "points": [
-                            {
-                                "timestamp": (start + timedelta(hours=h)).isoformat(),
-                                "maxPowerInKiloWatts": limit,
-                            }
-                            for h, limit in enumerate(LIMITS)
-                        ],
-                    }
-                ],
-            }
-        },
-    )
-    return str(created["id"])
+    return await create_lpc_event(sandbox, entry, start, LIMITS)
 
 
 def _reports(sandbox: Sandbox, event_id: str) -> list[tuple[str, dict[str, Any]]]:
