@@ -252,11 +252,20 @@ def _async_setup_schedules(
                 config_subentry_id=subentry_id,
             )
 
+    _add_now_and_when(hass, entry, SIGNAL_SCHEDULABLE, add_new)
+
+
+@callback
+def _add_now_and_when(
+    hass: HomeAssistant,
+    entry: GridFlexConfigEntry,
+    signal: str,
+    add_new: Callable[..., None],
+) -> None:
+    """Add the entities there are now, and again each time ``signal`` tells of more."""
     add_new()
     entry.async_on_unload(
-        async_dispatcher_connect(
-            hass, SIGNAL_SCHEDULABLE.format(entry.entry_id), add_new
-        )
+        async_dispatcher_connect(hass, signal.format(entry.entry_id), add_new)
     )
 
 
@@ -289,12 +298,7 @@ def _async_setup_baselines(
                     config_subentry_id=target.key,
                 )
 
-    add_new()
-    entry.async_on_unload(
-        async_dispatcher_connect(
-            hass, SIGNAL_RESOURCE_ADDED.format(entry.entry_id), add_new
-        )
-    )
+    _add_now_and_when(hass, entry, SIGNAL_RESOURCE_ADDED, add_new)
 
 
 @callback
@@ -324,12 +328,7 @@ def _async_setup_resource_bids(
                 config_subentry_id=subentry_id,
             )
 
-    add_new()
-    entry.async_on_unload(
-        async_dispatcher_connect(
-            hass, SIGNAL_RESOURCE_ADDED.format(entry.entry_id), add_new
-        )
-    )
+    _add_now_and_when(hass, entry, SIGNAL_RESOURCE_ADDED, add_new)
 
 
 @callback
