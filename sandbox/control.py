@@ -72,6 +72,8 @@ and, as before, ``/_sandbox/energy_coordination/`` (both spellings):
 - ``GET /_sandbox/energy-coordination/duplicates``: reports repeated per
   event and payload type, ``{eventId: {payloadType: reports}}`` (see
   ``EnergyCoordinationState.duplicate_reports``).
+- The Spark programme's control routes (eligibility, compensation,
+  enrollment) are in ``control_programme.py``.
 - ``GET /_sandbox/state``: all state as JSON.
 - ``GET /_sandbox/requests``: the request log (``method, path, query, status,
   platform, fault``).

@@ -12,14 +12,14 @@ Routes:
   default 100).
 - ``POST /users`` ``{userId}`` → 201 ``{userId}``; 400 (string) when it exists.
 - ``GET /users/{userId}`` (404 without body), ``DELETE /users/{userId}`` (204,
-  also removes the user's locations).
+  also removes the user's locations and Spark programme state).
 - ``GET /users/{userId}/locations``: the user's ``GetLocationResponse`` list.
 - ``POST /users/{userId}/locations``: ``PostLocationRequest`` → 201 location;
   409 when the location id, or one of its meter point ids, is already
   registered.
 - ``GET``, ``PUT``, ``PATCH`` (``null`` leaves a field unchanged), ``DELETE``
   ``/users/{userId}/locations/{locationId}`` (DELETE also removes the
-  location's resources).
+  location's resources and compensation).
 - ``POST /users/{userId}/locations/{locationId}/resources`` ``{resourceId,
   resourceType, meterPointId?}`` → 201 ``GetLocationBoundResourceResponse``
   ``{resourceId, resourceType, locationId, userId, meterPointId}``; 404
@@ -460,7 +460,9 @@ async def delete_user(request: web.Request) -> web.Response:
         if location["userId"] == user_id
     ]:
         del store.locations[location_id]
+        store.forget_location(location_id)
     _delete_resources(store, lambda resource: resource["userId"] == user_id)
+    store.forget_user(user_id)
     return web.Response(status=204)
 
 
@@ -542,6 +544,7 @@ async def delete_location(request: web.Request) -> web.Response:
     location = _location_or_404(request)
     store = ec_store(request)
     del store.locations[location["locationId"]]
+    store.forget_location(location["locationId"])
     _delete_resources(
         store, lambda resource: resource["locationId"] == location["locationId"]
     )

@@ -28,8 +28,10 @@ from aiohttp import web
 
 from . import (
     control,
+    control_programme,
     energy_coordination,
     energy_coordination_events,
+    energy_coordination_programme,
     energy_coordination_reports,
     energy_coordination_simulation,
     energy_coordination_webhooks,
@@ -250,6 +252,7 @@ def create_app(
     app.add_routes(powernaut_bids.routes)
     app.add_routes(powernaut_baselines.routes)
     app.add_routes(energy_coordination.routes)
+    app.add_routes(energy_coordination_programme.routes)
     app.add_routes(energy_coordination_events.routes)
     app.add_routes(energy_coordination_simulation.routes)
     app.add_routes(energy_coordination_reports.routes)
@@ -258,6 +261,7 @@ def create_app(
     app.add_routes(flexmeasures_data.routes)
     app.add_routes(flexmeasures_schedules.routes)
     app.add_routes(control.routes)
+    app.add_routes(control_programme.routes)
     app.on_cleanup.append(_close_webhooks)
     return app
 

@@ -142,6 +142,11 @@ class EnergyCoordinationState:
     ``notifications`` maps notification id → ``{notificationId, webhookId,
     eventId, notificationType, content}`` (``content``: the raw body of the
     latest attempt, ``None`` before the first attempt finished).
+
+    The Spark programme (``energy_coordination_programme.py``): eligibility
+    (``users_eligible`` / ``meters_eligible`` defaults and explicit
+    ``user_eligibility`` / ``meter_eligibility``), ``enrollments`` and their
+    ``enrollment_history``, and ``compensations`` per location.
     """
 
     users: dict[str, JSONDict] = field(default_factory=dict)
@@ -153,6 +158,40 @@ class EnergyCoordinationState:
     webhook_secrets: dict[str, str | None] = field(default_factory=dict)
     webhook_logs: list[JSONDict] = field(default_factory=list)
     notifications: dict[str, JSONDict] = field(default_factory=dict)
+    users_eligible: bool = True
+    """Eligibility of users without an explicit setting (the Spark programme)."""
+    meters_eligible: bool = True
+    """Eligibility of meter points without an explicit setting."""
+    user_eligibility: dict[str, bool] = field(default_factory=dict)
+    """Explicit eligibility by user id (set through the control API)."""
+    meter_eligibility: dict[str, bool] = field(default_factory=dict)
+    """Explicit eligibility by meter point id (set through the control API)."""
+    enrollments: dict[str, JSONDict] = field(default_factory=dict)
+    """Current enrollments by user id: ``{enrollmentId, enrollmentDate}``."""
+    enrollment_history: dict[str, list[JSONDict]] = field(default_factory=dict)
+    """Per user id, every enrollment change: ``{action, enrollmentId, at}``."""
+    compensations: dict[str, JSONDict] = field(default_factory=dict)
+    """Per location id: ``{activeAmount, blockedAmount, currency, meterPointIds,
+    month}`` (``meterPointIds`` ``None``: the location's; ``month``
+    ``"YYYY-MM"`` in Europe/Oslo, the month the amounts belong to)."""
+
+    def user_is_eligible(self, user_id: str) -> bool:
+        """Return whether a user is eligible for the Spark programme."""
+        return self.user_eligibility.get(user_id, self.users_eligible)
+
+    def meter_is_eligible(self, meter_point_id: str) -> bool:
+        """Return whether a meter point is eligible (explicit setting, else the default)."""
+        return self.meter_eligibility.get(meter_point_id, self.meters_eligible)
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop a deleted user's programme state (eligibility, enrollment)."""
+        self.user_eligibility.pop(user_id, None)
+        self.enrollments.pop(user_id, None)
+        self.enrollment_history.pop(user_id, None)
+
+    def forget_location(self, location_id: str) -> None:
+        """Drop a deleted location's compensation."""
+        self.compensations.pop(location_id, None)
 
     def reports_for(self, event_id: str) -> list[JSONDict]:
         """Return the accepted reports for one event, oldest first."""

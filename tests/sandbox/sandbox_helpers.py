@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 from dataclasses import dataclass, field
+import functools
 import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from multidict import CIMultiDict
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
 
 from sandbox import SANDBOX_CREDENTIALS
+from sandbox.envelopes import ENERGY_COORDINATION
+from sandbox.openapi import _Request, load_specs
 
 if TYPE_CHECKING:
     import aiohttp
@@ -185,3 +192,51 @@ class WebhookReceiver:
     def release(self) -> None:
         """Let hanging requests finish."""
         self._release.set()
+
+
+# Responses against the vendor spec
+
+
+@dataclass
+class _SpecResponse:
+    """A response as openapi-core reads it."""
+
+    data: bytes
+    status_code: int
+    content_type: str
+    headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
+
+
+@functools.cache
+def _ec_response_api() -> OpenAPI:
+    """The Energy Coordination spec (errata applied), able to read problem+json."""
+    document = copy.deepcopy(load_specs().platforms[ENERGY_COORDINATION].document)
+    return OpenAPI.from_dict(
+        document,
+        config=Config(
+            extra_media_type_deserializers={"application/problem+json": json.loads}
+        ),
+    )
+
+
+def ec_response_problems(
+    method: str, path: str, status: int, content_type: str, raw: bytes
+) -> list[str]:
+    """Check an Energy Coordination answer against the spec's response for it.
+
+    ``path`` is the request path (``/energy-coordination/v1/...``, no query).
+    Returns the problems (empty when the status, media type and body are what
+    the spec documents for the operation).
+    """
+    request = _Request(
+        method=method.lower(),
+        path=path,
+        parameters=RequestParameters(),
+        content_type="",
+        body=None,
+    )
+    response = _SpecResponse(raw, status, content_type)
+    return [
+        f"{type(error).__name__}: {error.__cause__ or error}"
+        for error in _ec_response_api().iter_response_errors(request, response)
+    ]
