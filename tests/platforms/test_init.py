@@ -98,6 +98,7 @@ def test_capabilities() -> None:
         resource_status=False,
         resource_resolution=False,
         usage_plans=True,
+        programme=True,
     )
     assert capabilities(PlatformKey.FLEXMEASURES) == Capabilities(
         site_status=False,

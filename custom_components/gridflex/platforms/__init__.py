@@ -120,6 +120,7 @@ def create_client(
     clock: Clock = time.monotonic,
     tokens: TokenKeeper | None = None,
     timezone: str | None = None,
+    price_area: str | None = None,
 ) -> FlexPlatform:
     """Build the client for ``platform`` on the injected ``session``.
 
@@ -131,7 +132,9 @@ def create_client(
     account (``tokens.account_key_of`` names the account); without it the
     client keeps a token of its own, on ``clock``. ``timezone`` (an IANA
     name, the home's) is given to the sensors a client creates where the
-    platform has sensors (FlexMeasures).
+    platform has sensors (FlexMeasures). ``price_area`` (the site's bidding
+    zone, ``NO1`` … ``SE4``) decides which price curves are the site's on
+    Energy Coordination; the other platforms have no use for it.
 
     Raises:
         ValueError: a credential field is missing, or a custom environment
@@ -166,6 +169,7 @@ def create_client(
             request_timeout=request_timeout,
             clock=clock,
             tokens=tokens,
+            price_area=price_area,
         )
     return FlexMeasuresClient(
         session,

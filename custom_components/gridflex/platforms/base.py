@@ -11,6 +11,9 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from .models import (
+    Compensation,
+    Eligibility,
+    Enrollment,
     GridEvent,
     Location,
     PlatformKey,
@@ -62,6 +65,9 @@ class Capabilities:
     usage_plans: bool = False
     """Whether the platform takes a plan of the site's energy usage for an
     LPC event (``UsagePlanTaker``)."""
+    programme: bool = False
+    """Whether the platform runs a programme that pays the site, with
+    compensation, eligibility and enrollment (``ProgrammeMember``)."""
 
 
 @runtime_checkable
@@ -154,3 +160,28 @@ class BaselineTaker(Protocol):
         self, resource_id: str, start: datetime, values_kw: Sequence[Decimal]
     ) -> None:
         """Post a resource's baseline, as ``post_site_baseline``."""
+
+
+@runtime_checkable
+class ProgrammeMember(Protocol):
+    """A platform whose programme pays the site (Energy Coordination's Spark).
+
+    Every method raises only ``GridFlexError`` subclasses, as the rest of the
+    client; ``enroll`` and ``unenroll`` may be repeated after an unknown
+    outcome and then return the state asked for.
+    """
+
+    async def get_compensation(self, site_id: str) -> Compensation:
+        """Return the site's user's compensation for the current period."""
+
+    async def get_eligibility(self, site_id: str) -> Eligibility:
+        """Return whether the site's user and meter point(s) are eligible."""
+
+    async def get_enrollment(self, site_id: str) -> Enrollment:
+        """Return whether the site's user is enrolled."""
+
+    async def enroll(self, site_id: str) -> Enrollment:
+        """Enroll the site's user; enrolling an enrolled user changes nothing."""
+
+    async def unenroll(self, site_id: str) -> Enrollment:
+        """End the site's user's enrollment; return the state after it."""

@@ -33,6 +33,19 @@ Grid events (``GET /events``, newest first, paged; webhook pushes):
 - Targets name a location, not a user: a target is this site's when its
   ``locationId`` is the site's and its ``meterPointId`` (where both are
   known) is the site's meter point.
+- Price curves and price areas: a ``PriceCurve`` names its bidding zone
+  (``priceArea``, ``NO1`` … ``SE4``, ``DK1``, ``DK2``, ``FI`` or
+  ``Unknown``) and may have no targets at all (the reference push has
+  ``targets: []`` and ``SE1``): a curve for a whole area. The site's area is
+  the one the homeowner set (``price_area``, none by default). With an area
+  set, a curve aimed at the site's location whose ``priceArea`` is another
+  known area is not the site's (debug log), and a curve with an empty
+  ``targets`` list for the site's area is (no resource ids; the site's meter
+  point). A curve aimed at the site's location with ``Unknown``, no area or
+  an area GridFlex does not know is the site's. Without an area only curves
+  aimed at the site's location are. The event carries the curve's
+  ``price_area`` (``None`` for none or ``Unknown``), ``currency`` and
+  ``energy_unit``; its prices are per kWh.
 - A pushed notification (``EventNotification``) wraps the payload in
   ``{notificationId, eventId, eventCreatedAtUtc, notificationSentUtc,
   notificationType}`` and is signed in ``X-Payload-Signature``: base64 of
@@ -66,6 +79,14 @@ every payload for one event:
   points, hourly, in a report of its own (``send_usage_plan``). The docs'
   table and the spec agree on its fields; the spec's example resolution
   ``"02:00:00"`` is not one the guide says the platform takes.
+
+The programme (Spark; ``ProgrammeMember``): the user's compensation for the
+current month (``GET /users/{userId}/compensation``), the eligibility of the
+user and of each of the location's meter points (``GET
+/users/{userId}/eligibility``, ``GET /meters/{mpid}/eligible``) and the
+enrollment (``GET`` / ``POST`` / ``DELETE /users/{userId}/enrollment``; the
+spec answers a ``DELETE`` with 200, the guide with 204, both are taken). The
+answers are read by ``energy_coordination_programme``.
 
 Webhooks: ``GET /webhooks`` lists ``{webhookId, webhookUrl, enabled, status}``
 (``New``, ``Healthy``, ``Unhealthy``, ``TimeOut``); ``PUT
@@ -107,6 +128,13 @@ from ._http import (
 )
 from ._json import loads_bounded
 from .base import Capabilities
+from .energy_coordination_programme import (
+    MAX_METER_POINTS,
+    read_compensation,
+    read_enrollment,
+    read_meter_point_eligibility,
+    read_user_eligibility,
+)
 from .errors import (
     GridFlexAuthError,
     GridFlexNotFoundError,
@@ -114,6 +142,9 @@ from .errors import (
     GridFlexResponseError,
 )
 from .models import (
+    Compensation,
+    Eligibility,
+    Enrollment,
     Environment,
     EventListing,
     GridEvent,
@@ -183,6 +214,7 @@ CAPABILITIES: Final = Capabilities(
     resource_status=False,
     resource_resolution=False,
     usage_plans=True,
+    programme=True,
 )
 
 
@@ -211,6 +243,8 @@ MAX_POINTS_PER_TARGET: Final = 10_000
 """The most points one target (or one price curve) may hold."""
 MAX_POINTS_PER_EVENT: Final = 50_000
 """The most limit points the site's targets of one event may hold together."""
+MAX_PRICE_AREA_CHARS: Final = 16
+"""The longest price area, currency or energy unit read from a price curve."""
 MAX_NOTIFICATION_BYTES: Final = 1 << 20
 """The largest webhook push body read (1 MiB; a real push is a few kB)."""
 MAX_NOTIFICATION_DEPTH: Final = 32
@@ -255,6 +289,23 @@ EVENT_KINDS: Final[dict[str, GridEventKind]] = {
 }
 """The ``payloadType`` values GridFlex reads, as kinds of grid events."""
 
+PRICE_AREAS: Final = (
+    "NO1",
+    "NO2",
+    "NO3",
+    "NO4",
+    "NO5",
+    "FI",
+    "DK1",
+    "DK2",
+    "SE1",
+    "SE2",
+    "SE3",
+    "SE4",
+)
+"""The bidding zones a price curve can be for (the spec's ``PriceArea`` but
+``Unknown``)."""
+
 _ONE_HOUR: Final = timedelta(hours=1)
 _TIMESPAN: Final = re.compile(
     r"(?:(?P<days>\d{1,8})\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{1,2}):"
@@ -284,6 +335,7 @@ class EnergyCoordinationClient:
         request_timeout: float = 10.0,
         clock: Clock = time.monotonic,
         tokens: TokenKeeper | None = None,
+        price_area: str | None = None,
     ) -> None:
         """Talk to Energy Coordination with the partner's client credentials.
 
@@ -291,8 +343,15 @@ class EnergyCoordinationClient:
         API under ``/energy-coordination/v1`` and, by assumption (the real
         service uses a separate identity server), the token endpoint at
         ``/connect/token``; that is how the local sandbox is laid out.
+
+        ``price_area`` is the site's bidding zone (``NO1`` … ``SE4``, one of
+        ``PRICE_AREAS``; written in any case), as the homeowner set it: it
+        decides which price curves are the site's (see the module's
+        docstring). ``None`` or empty: only curves aimed at the site's
+        location are.
         """
         self.environment = environment
+        self.price_area = (price_area.strip().upper() or None) if price_area else None
         if environment is Environment.CUSTOM:
             root = root_url(environment, base_url, production="", sandbox="")
             self.base_url = f"{root}{API_PATH}"
@@ -456,6 +515,139 @@ class EnergyCoordinationClient:
     async def delete_resource(self, site_id: str, resource_id: str) -> None:
         """Delete the resource; ``GridFlexNotFoundError`` when already gone."""
         await self._auth.request("DELETE", self._resource_url(resource_id))
+
+    async def get_compensation(self, site_id: str) -> Compensation:
+        """Return the site's user's compensation for the current month.
+
+        Every location of the user is listed (``Compensation.for_location``
+        picks the site's); the amounts are exact ``Decimal`` values.
+
+        Raises:
+            GridFlexNotFoundError: a bad site id (unsent), or no such user.
+            GridFlexRequestRejectedError: the platform refused the request
+                (HTTP 400, with its message).
+            GridFlexResponseError: an answer the reader refuses
+                (``energy_coordination_programme.read_compensation``).
+
+        """
+        user_id, _ = _split_site_id(site_id)
+        answer = await self._auth.request(
+            "GET", f"{self._user_url(user_id)}/compensation"
+        )
+        return read_compensation(answer, user_id)
+
+    async def get_eligibility(self, site_id: str) -> Eligibility:
+        """Return whether the site's user and each of its meter points are eligible.
+
+        Asks ``GET /users/{userId}/eligibility``, then ``GET
+        /meters/{mpid}/eligible`` for each meter point id of the site's
+        location (its ``meterPointIds``, at most ``MAX_METER_POINTS``; the
+        grid identifier GridFlex put in the user id when the location lists
+        none). The programme needs both:
+        an eligible user is one the platform lets take part, an eligible
+        meter point one whose grid area and metering the programme covers
+        (the contract does not say more; ``Eligibility.eligible`` asks for
+        all of them).
+
+        Raises:
+            GridFlexNotFoundError: a bad site id (unsent), or no such user or
+                location.
+            GridFlexRequestRejectedError: the platform refused a request.
+            GridFlexResponseError: an answer the readers refuse, or a
+                location with more than ``MAX_METER_POINTS`` meter points.
+
+        """
+        user_id, location_id = _split_site_id(site_id)
+        user_eligible = read_user_eligibility(
+            await self._auth.request("GET", f"{self._user_url(user_id)}/eligibility"),
+            user_id,
+        )
+        meter_points: list[tuple[str, bool]] = []
+        for meter_point in await self._site_meter_point_ids(user_id, location_id):
+            answer = await self._auth.request(
+                "GET",
+                f"{self.base_url}/meters/{quote(meter_point, safe='')}/eligible",
+            )
+            meter_points.append(
+                (meter_point, read_meter_point_eligibility(answer, meter_point))
+            )
+        return Eligibility(
+            user_eligible=user_eligible, meter_points=tuple(meter_points)
+        )
+
+    async def get_enrollment(self, site_id: str) -> Enrollment:
+        """Return whether the site's user is enrolled in the programme.
+
+        Raises:
+            GridFlexNotFoundError: a bad site id (unsent), or no such user.
+            GridFlexRequestRejectedError: the platform refused the request.
+            GridFlexResponseError: an answer the reader refuses.
+
+        """
+        user_id, _ = _split_site_id(site_id)
+        return await self._read_enrollment(user_id)
+
+    async def enroll(self, site_id: str) -> Enrollment:
+        """Enroll the site's user (``POST``) and return the enrollment.
+
+        Enrolling an enrolled user changes nothing: when the platform refuses
+        the ``POST`` (HTTP 400 or 409) the enrollment is read back, and
+        returned when it says enrolled. An answer without a body is read
+        back too.
+
+        Raises:
+            GridFlexNotFoundError: a bad site id (unsent), or no such user.
+            GridFlexRequestRejectedError: the platform refused the request
+                and the user is not enrolled.
+            GridFlexResponseError: an answer the reader refuses.
+
+        """
+        user_id, _ = _split_site_id(site_id)
+        try:
+            answer = await self._auth.request("POST", self._enrollment_url(user_id))
+        except GridFlexRequestRejectedError as err:
+            if err.status not in (400, 409):
+                raise
+            enrollment = await self._read_enrollment(user_id)
+            if not enrollment.enrolled:
+                raise
+            return enrollment
+        if answer is None:
+            return await self._read_enrollment(user_id)
+        return read_enrollment(answer, user_id)
+
+    async def unenroll(self, site_id: str) -> Enrollment:
+        """End the site's user's enrollment (``DELETE``); return the state after it.
+
+        The specification answers 200 (a JSON body without a schema), the
+        guide 204: both are taken. A body that reads as an enrollment is
+        returned as read; any other success means not enrolled. An unenroll
+        retried after an unknown outcome must not fail: when the platform
+        answers 400 or 404, the enrollment is read back and returned when it
+        says not enrolled; otherwise the platform's error is raised (and an
+        error of the read back, such as a timeout, as it is).
+
+        Raises:
+            GridFlexNotFoundError: a bad site id (unsent), or no such user.
+            GridFlexRequestRejectedError: the platform refused the request
+                and the user is still enrolled.
+
+        """
+        user_id, _ = _split_site_id(site_id)
+        try:
+            answer = await self._auth.request("DELETE", self._enrollment_url(user_id))
+        except GridFlexRequestRejectedError as err:
+            if err.status not in (400, 404):
+                raise
+            enrollment = await self._read_enrollment(user_id)
+            if enrollment.enrolled:
+                raise
+            return enrollment
+        # The spec's 200 carries a JSON body without a schema, the guide's
+        # 204 none: read an enrollment where there is one.
+        if isinstance(answer, dict) and isinstance(answer.get("isEnrolled"), bool):
+            return read_enrollment(answer, user_id)
+        return Enrollment(enrolled=False)
 
     async def list_events(
         self,
@@ -959,7 +1151,7 @@ class EnergyCoordinationClient:
         Skipped (with a debug log when it may be the site's) otherwise.
         """
         raw_type = optional_str(payload, "payloadType")
-        relevance = _site_relevance(user_id, location_id, payload)
+        relevance = _site_relevance(user_id, location_id, payload, self.price_area)
         if relevance is True:
             return self._invalid(event_id or "", problem, created, raw_type)
         if relevance is None:
@@ -1012,6 +1204,15 @@ class EnergyCoordinationClient:
             )
         site_meter_point = _meter_point_id(user_id)
         targets = _site_targets(payload, location_id, site_meter_point, what)
+        if kind is GridEventKind.PRICE_CURVE:
+            return self._price_curve_event(
+                event_id,
+                created_at,
+                payload,
+                targets=targets,
+                site_meter_point=site_meter_point,
+                what=what,
+            )
         if not targets:
             return None
         created = _event_time(created_at, what)
@@ -1019,18 +1220,6 @@ class EnergyCoordinationClient:
             (mp for t in targets if (mp := optional_str(t, "meterPointId"))),
             site_meter_point,
         )
-        if kind is GridEventKind.PRICE_CURVE:
-            prices, currency = _price_curve(payload, what)
-            return GridEvent(
-                event_id=event_id,
-                kind=kind,
-                created_at=created,
-                prices=prices,
-                currency=currency,
-                resource_ids=_resource_ids(targets, what, required=False),
-                meter_point_id=meter_point,
-                raw_type=raw_type,
-            )
         return GridEvent(
             event_id=event_id,
             kind=kind,
@@ -1043,6 +1232,58 @@ class EnergyCoordinationClient:
             ),
             meter_point_id=meter_point,
             raw_type=raw_type,
+        )
+
+    def _price_curve_event(
+        self,
+        event_id: str,
+        created_at: object,
+        payload: Mapping[str, object],
+        *,
+        targets: list[dict[str, object]],
+        site_meter_point: str | None,
+        what: str,
+    ) -> GridEvent | None:
+        """A ``PriceCurve`` as the site's event, or ``None`` when it is not the site's.
+
+        ``targets`` are the curve's targets at the site's location (the
+        price-area rule is in the module's docstring).
+        """
+        area = _price_area(payload.get("priceArea"))
+        if targets:
+            if (
+                self.price_area is not None
+                and area in PRICE_AREAS
+                and area != self.price_area
+            ):
+                _LOGGER.debug(
+                    "Price curve %s is for %s, not the site's %s: ignored",
+                    _SHOW.repr(event_id),
+                    area,
+                    self.price_area,
+                )
+                return None
+            meter_point = next(
+                (mp for t in targets if (mp := optional_str(t, "meterPointId"))),
+                site_meter_point,
+            )
+        elif _area_wide(payload, area, self.price_area):
+            meter_point = site_meter_point
+        else:
+            return None
+        created = _event_time(created_at, what)
+        prices, currency, energy_unit = _price_curve(payload, what)
+        return GridEvent(
+            event_id=event_id,
+            kind=GridEventKind.PRICE_CURVE,
+            created_at=created,
+            prices=prices,
+            currency=currency,
+            resource_ids=_resource_ids(targets, what, required=False),
+            meter_point_id=meter_point,
+            raw_type="PriceCurve",
+            price_area=area,
+            energy_unit=energy_unit,
         )
 
     async def _post_report(
@@ -1092,6 +1333,33 @@ class EnergyCoordinationClient:
                 400, f"Location {location_id!r} has no meter point"
             )
         return meter_point
+
+    async def _read_enrollment(self, user_id: str) -> Enrollment:
+        return read_enrollment(
+            await self._auth.request("GET", self._enrollment_url(user_id)), user_id
+        )
+
+    async def _site_meter_point_ids(
+        self, user_id: str, location_id: str
+    ) -> tuple[str, ...]:
+        """The location's meter point ids; GridFlex's in the user id if none."""
+        answer = await self._auth.request(
+            "GET", self._location_url(user_id, location_id)
+        )
+        found = _meter_point_ids(as_object(answer, "an Energy Coordination location"))
+        if not found and (own := _meter_point_id(user_id)) is not None:
+            found = [own]
+        unique = tuple(dict.fromkeys(found))
+        if len(unique) > MAX_METER_POINTS:
+            # Each is one request: a home has one or two.
+            raise GridFlexResponseError(
+                f"Expected location {_SHOW.repr(location_id)} to have at most "
+                f"{MAX_METER_POINTS} meter points, not {len(unique)} (out of range)"
+            )
+        return unique
+
+    def _enrollment_url(self, user_id: str) -> str:
+        return f"{self._user_url(user_id)}/enrollment"
 
     async def _webhook_id_for(self, url: str) -> str:
         answer = await self._auth.request("GET", f"{self.base_url}/webhooks")
@@ -1617,11 +1885,16 @@ def _site_targets(
 
 
 def _site_relevance(
-    user_id: str, location_id: str, payload: Mapping[str, object]
+    user_id: str,
+    location_id: str,
+    payload: Mapping[str, object],
+    price_area: str | None = None,
 ) -> bool | None:
     """Whether the payload is for the site; ``None`` when that cannot be told.
 
-    False for types GridFlex does not read. Never raises.
+    False for types GridFlex does not read. A price curve follows the
+    price-area rule with the site's ``price_area`` (the module's
+    docstring), as ``parse_event`` does. Never raises.
     """
     raw_type = optional_str(payload, "payloadType")
     kind = None if raw_type is None else EVENT_KINDS.get(raw_type)
@@ -1635,7 +1908,13 @@ def _site_relevance(
     if not isinstance(targets, list):
         return None
     meter_point = _meter_point_id(user_id)
-    return any(_is_site_target(t, location_id, meter_point) for t in targets)
+    aimed = any(_is_site_target(t, location_id, meter_point) for t in targets)
+    if kind is not GridEventKind.PRICE_CURVE:
+        return aimed
+    area = _price_area(payload.get("priceArea"))
+    if aimed:
+        return price_area is None or area not in PRICE_AREAS or area == price_area
+    return _area_wide(payload, area, price_area)
 
 
 def _resource_ids(
@@ -1715,10 +1994,34 @@ def _merged_windows(
     return tuple(windows)
 
 
+def _price_area(value: object) -> str | None:
+    """A curve's ``priceArea``; ``None`` when missing, ``Unknown`` or no name.
+
+    An area outside ``PRICE_AREAS`` is kept as sent (upper case) when it is
+    short enough to be a name.
+    """
+    if not isinstance(value, str):
+        return None
+    area = value.strip().upper()
+    if not area or area == "UNKNOWN" or len(area) > MAX_PRICE_AREA_CHARS:
+        return None
+    return area
+
+
+def _area_wide(
+    payload: Mapping[str, object], area: str | None, site_area: str | None
+) -> bool:
+    """Whether a curve aimed at no target is for the whole of the site's area."""
+    return site_area is not None and area == site_area and payload.get("targets") == []
+
+
 def _price_curve(
     payload: Mapping[str, object], what: str
-) -> tuple[tuple[PricePoint, ...], str | None]:
-    """The price deltas per kWh (a curve per MWh is divided by 1000)."""
+) -> tuple[tuple[PricePoint, ...], str | None, str | None]:
+    """The price deltas per kWh (a curve per MWh is divided by 1000).
+
+    With the curve's currency and energy unit as sent.
+    """
     curve = payload.get("priceCurveDelta")
     if not isinstance(curve, dict):
         raise GridFlexResponseError(f"Expected {what} to have a priceCurveDelta")
@@ -1736,7 +2039,18 @@ def _price_curve(
             )
         )
     prices.sort(key=lambda point: point.start)
-    return tuple(prices), optional_str(curve, "currency")
+    return (
+        tuple(prices),
+        _short_name(curve.get("currency")),
+        _short_name(curve.get("energyUnit")),
+    )
+
+
+def _short_name(value: object) -> str | None:
+    """A code such as a currency or an energy unit; ``None`` if none fits."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_PRICE_AREA_CHARS:
+        return value
+    return None
 
 
 def _hourly(

@@ -7,7 +7,7 @@ client translates its wire format into these types in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime  # runtime import for typing.get_type_hints
+from datetime import date, datetime  # runtime import for typing.get_type_hints
 from decimal import Decimal  # runtime import for typing.get_type_hints
 from enum import StrEnum
 
@@ -306,7 +306,10 @@ class LimitWindow:
 
 @dataclass(frozen=True, slots=True)
 class PricePoint:
-    """A price delta for a period, in the event's currency per energy unit."""
+    """A price delta for a period, in the event's currency per kWh.
+
+    A curve the platform sends per MWh is converted to per kWh when read.
+    """
 
     start: datetime
     end: datetime
@@ -335,6 +338,13 @@ class GridEvent:
     eligible: bool | None = None
     """For ``USER_ELIGIBILITY``: whether the site's user was added (``True``)
     or removed (``False``)."""
+    price_area: str | None = None
+    """For ``PRICE_CURVE``: the bidding zone the curve is for, as the platform
+    names it (``NO1`` … ``NO5``, ``SE1`` … ``SE4``, ``DK1``, ``DK2``, ``FI``);
+    ``None`` when the platform gave none or ``Unknown``."""
+    energy_unit: str | None = None
+    """For ``PRICE_CURVE``: the energy unit the platform priced in (``kWh`` or
+    ``MWh``); ``prices`` are per kWh whatever it was."""
 
     @property
     def start(self) -> datetime | None:
@@ -381,3 +391,66 @@ class WebhookInfo:
     status: str | None = None
     """The platform's word for its health (``New``, ``Healthy``, ``Unhealthy``,
     ``TimeOut``), ``None`` when not given."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompensationProblem:
+    """Something that keeps a location's compensation from being paid."""
+
+    kind: str
+    """The platform's problem type (``MissingMpidOnLocation``,
+    ``CompensationMpidDoesNotMatchLocation``, or one GridFlex does not know)."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LocationCompensation:
+    """What a location earned in the programme's current period."""
+
+    location_id: str
+    meter_point_ids: tuple[str, ...]
+    active_amount: Decimal
+    """Earned and payable."""
+    blocked_amount: Decimal
+    """Earned but held back until the ``problems`` are solved."""
+    currency: str | None
+    problems: tuple[CompensationProblem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Compensation:
+    """A user's compensation for the current period, per location."""
+
+    period_start: date | None
+    period_end: date | None
+    locations: tuple[LocationCompensation, ...] = ()
+
+    def for_location(self, location_id: str) -> LocationCompensation | None:
+        """Return the compensation of one location (``None``: nothing listed)."""
+        return next(
+            (item for item in self.locations if item.location_id == location_id),
+            None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    """Whether the site may take part in the programme."""
+
+    user_eligible: bool
+    meter_points: tuple[tuple[str, bool], ...] = ()
+    """Each of the site's meter point ids with whether it is eligible."""
+
+    @property
+    def eligible(self) -> bool:
+        """Return whether the user and every meter point are eligible."""
+        return self.user_eligible and all(ok for _, ok in self.meter_points)
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """Whether the site's user is enrolled in the programme."""
+
+    enrolled: bool
+    enrollment_id: str | None = None
+    enrolled_at: datetime | None = None
