@@ -4,21 +4,32 @@ Onboarding first (the owner user, the home, analytics, the end), then for
 each platform: Add integration → GridFlex → platform, "Custom URL" and the
 sandbox URL → the sandbox credentials → the site → "Add resource" (a battery
 with the template power sensor of the throw-away configuration) → the site's
-and the resource's device pages → the entry's options flow. Every step is a
-screenshot in GRIDFLEX_BROWSER_OUTPUT and must show no raw translation key,
-no unfilled ``{placeholder}`` and no "Loading…".
+and the resource's device pages → the entry's options flow. Then the ready
+dashboard (dashboards/gridflex.yaml, adapted as the README says) on each
+platform's site, the Energy Coordination one with an LPC in force, a price
+curve and compensation: no "Entity not found/available" card. Every step is
+a screenshot in GRIDFLEX_BROWSER_OUTPUT and must show no raw translation
+key, no unfilled ``{placeholder}`` and no "Loading…".
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+import json
+from pathlib import Path
+import re
 from typing import Any
 
 from playwright.sync_api import Locator, expect
 import pytest
+import yaml
 
 from sandbox import SANDBOX_CREDENTIALS
 
 from .conftest import HA_URL, SANDBOX_URL, Walk
+
+DASHBOARD = Path(__file__).parent.parent / "dashboards" / "gridflex.yaml"
+DASHBOARD_URL_PATH = "dashboard-gridflex"
 
 USER = {"name": "Browser Test", "username": "browser", "password": "browser-test-pw"}
 
@@ -249,6 +260,12 @@ def test_platform(walk: Walk, platform: str) -> None:
     flow.locator("input[name=grid_identifier]").fill(identifier)
     walk.step(f"{platform}-site")
     submit(walk)
+    if platform == "energy_coordination":
+        # The programme is offered; the homeowner chooses to enroll.
+        expect(flow.get_by_text("Join the flexibility programme?")).to_be_visible()
+        flow.get_by_label("Enroll", exact=False).first.click()
+        walk.step(f"{platform}-enroll")
+        submit(walk)
     finish = flow.get_by_role("button", name="Finish")
     expect(finish).to_be_visible()
     walk.step(f"{platform}-created")
@@ -323,6 +340,257 @@ def test_platform(walk: Walk, platform: str) -> None:
     walk.step(f"{platform}-options-saved")
     flow.get_by_role("button", name="Finish").click()
     expect(flow.get_by_text("Site meter")).to_be_hidden()
+
+
+def dashboard_for(prefix: str, resources: list[str]) -> dict[str, Any]:
+    """dashboards/gridflex.yaml adapted as the README says.
+
+    The site's entities: ".home_" replaced with the site's prefix; the grid
+    power sensor: the walk's; the "Resources" card: the walk's resources.
+    """
+    text = DASHBOARD.read_text(encoding="utf-8")
+    text = text.replace(".home_", f".{prefix}").replace(
+        "sensor.grid_power", "sensor.browser_test_grid_power"
+    )
+    config: dict[str, Any] = yaml.safe_load(text)
+    for section in config["views"][0]["sections"]:
+        for card in section["cards"]:
+            if card["type"] == "entity-filter":
+                card["entities"] = resources
+    return config
+
+
+def save_dashboard(walk: Walk, config: dict[str, Any]) -> None:
+    """Save ``config`` as the GridFlex dashboard (created the first time)."""
+    walk.page.evaluate(
+        """async ([urlPath, config]) => {
+          const hass = document.querySelector('home-assistant').hass;
+          const dashboards = await hass.callWS({type: 'lovelace/dashboards/list'});
+          if (!dashboards.some(d => d.url_path === urlPath)) {
+            await hass.callWS({type: 'lovelace/dashboards/create', url_path: urlPath,
+              title: 'GridFlex', icon: 'mdi:transmission-tower', mode: 'storage',
+              show_in_sidebar: true, require_admin: false});
+          }
+          await hass.callWS({type: 'lovelace/config/save', url_path: urlPath, config});
+        }""",
+        [DASHBOARD_URL_PATH, config],
+    )
+
+
+def open_dashboard(walk: Walk) -> None:
+    """Open the GridFlex dashboard afresh and wait for its view.
+
+    Right after a flow dialog closes the navigation can be lost (the page
+    stays where it was): the view is waited for, and the page opened once
+    more when it does not come.
+    """
+    page = walk.page
+    view = page.locator("hui-sections-view")
+    for attempt in range(2):
+        page.goto(f"{HA_URL}/{DASHBOARD_URL_PATH}/gridflex")
+        try:
+            expect(view.first).to_be_attached(timeout=20_000)
+        except AssertionError:
+            if attempt:
+                raise
+            page.screenshot(path=walk.directory / "dashboard-reopen.png")
+        else:
+            break
+    expect(page.locator("hui-card").first).to_be_attached()
+    walk.settle()
+
+
+def feed_energy_coordination(walk: Walk, identifier: str) -> None:
+    """Give the site something to show: an LPC in force, a price curve, money.
+
+    Through the sandbox's control routes: a 5 kW LocationLPC from this hour
+    for three hours, a day's price curve for its battery, and compensation.
+    """
+    request = walk.page.request
+    answer = request.get(f"{SANDBOX_URL}/_sandbox/state")
+    assert answer.ok, answer.status
+    platform = answer.json()["energy_coordination"]
+    location_id = next(
+        key
+        for key, location in platform["locations"].items()
+        if identifier in json.dumps(location)
+    )
+    resource_id = next(
+        key
+        for key, resource in platform["resources"].items()
+        if resource.get("locationId") == location_id
+    )
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    target = {"locationId": location_id, "meterPointId": identifier}
+    lpc = {
+        "payloadType": "LocationLPC",
+        "targets": [
+            {
+                **target,
+                "resolution": "01:00:00",
+                "points": [
+                    {
+                        "timestamp": (hour + timedelta(hours=n)).isoformat(),
+                        "maxPowerInKiloWatts": 5,
+                    }
+                    for n in range(3)
+                ],
+            }
+        ],
+    }
+    prices = [0.62, 0.58, 0.71, 0.95, 1.24, 1.08, 0.83, 0.66, 0.54, 0.49]
+    curve = {
+        "payloadType": "PriceCurve",
+        "targets": [{"resourceId": resource_id, "locationId": location_id}],
+        "priceCurveDelta": {
+            "points": [
+                {
+                    "timestamp": (hour + timedelta(hours=n - 2)).isoformat(),
+                    "price": price,
+                }
+                for n, price in enumerate(prices)
+            ],
+            "energyUnit": "kWh",
+            "currency": "NOK",
+            "resolution": "01:00:00",
+        },
+        "priceArea": "NO1",
+    }
+    for payload in (lpc, curve):
+        answer = request.post(
+            f"{SANDBOX_URL}/_sandbox/energy_coordination/events",
+            data={"payload": payload},
+        )
+        assert answer.ok, answer.text()
+    answer = request.put(
+        f"{SANDBOX_URL}/_sandbox/energy_coordination/locations/{location_id}"
+        "/compensation",
+        data={"activeAmount": 412.5, "blockedAmount": 37},
+    )
+    assert answer.ok, answer.text()
+
+
+def expect_state(walk: Walk, entity_id: str, state: str) -> None:
+    """Wait until the frontend sees ``entity_id`` in ``state``."""
+    walk.page.wait_for_function(
+        "([id, state]) => document.querySelector('home-assistant')"
+        ".hass.states[id]?.state === state",
+        arg=[entity_id, state],
+        timeout=30_000,
+    )
+
+
+def refresh(walk: Walk, entity_ids: list[str]) -> None:
+    """Have GridFlex read the platform now (the entities' coordinators)."""
+    walk.page.evaluate(
+        """async (ids) => {
+          const hass = document.querySelector('home-assistant').hass;
+          await hass.callService('homeassistant', 'update_entity', {entity_id: ids});
+        }""",
+        entity_ids,
+    )
+
+
+def site_entities(walk: Walk, platform: str) -> tuple[str, list[str]]:
+    """The site's entity prefix and its resources' entities (frontend registry)."""
+    _, _, identifier = SITES[platform]
+    site, resources = hass_state(
+        walk,
+        "(() => { const site = Object.values(hass.devices).find(d =>"
+        " d.identifiers.some(i => i[0] === 'gridflex') && d.name"
+        f" && d.name.includes('{identifier[-4:]}') && !d.via_device_id);"
+        " const resources = Object.values(hass.devices).filter(d =>"
+        " d.via_device_id === site.id).map(d => d.id);"
+        " const ids = Object.values(hass.entities);"
+        " return [ids.filter(e => e.device_id === site.id).map(e => e.entity_id),"
+        " ids.filter(e => resources.includes(e.device_id)).map(e => e.entity_id)];"
+        " })()",
+    )
+    # Every platform's site has "Platform reachable".
+    reachable = [
+        e
+        for e in site
+        if e.startswith("binary_sensor.") and e.endswith("_platform_reachable")
+    ]
+    assert len(reachable) == 1, site
+    prefix = reachable[0].removeprefix("binary_sensor.")
+    return prefix.removesuffix("platform_reachable"), resources
+
+
+def test_dashboard_visibility_hides_missing_entities(walk: Walk) -> None:
+    """The frontend hides a card whose entity does not exist, as the dashboard needs.
+
+    A tile of an entity that does not exist shows a warning; the same tile
+    with the dashboard's visibility condition (state not "unavailable") is
+    hidden.
+    """
+    missing = "sensor.gridflex_browser_test_no_such_entity"
+    tile = {"type": "tile", "entity": missing}
+    hidden = {
+        **tile,
+        "visibility": [
+            {"condition": "state", "entity": missing, "state_not": "unavailable"}
+        ],
+    }
+    save_dashboard(
+        walk,
+        {
+            "views": [
+                {
+                    "title": "GridFlex",
+                    "path": "gridflex",
+                    "type": "sections",
+                    "sections": [{"type": "grid", "cards": [tile, hidden]}],
+                }
+            ]
+        },
+    )
+    open_dashboard(walk)
+    expect(walk.page.locator("hui-warning")).to_have_count(1)
+    walk.step("dashboard-visibility-check")
+
+
+# Energy Coordination first: its screenshot is the README's.
+@pytest.mark.parametrize(
+    ("platform", "cards"),
+    [
+        ("energy_coordination", ("hui-calendar-card", "hui-gauge-card")),
+        ("powernaut", ("hui-statistics-graph-card",)),
+        ("flexmeasures", ()),
+    ],
+)
+def test_dashboard(walk: Walk, platform: str, cards: tuple[str, ...]) -> None:
+    """dashboards/gridflex.yaml on the platform's site: no unavailable card."""
+    page = walk.page
+    # FlexMeasures' resources have no entities of their own.
+    prefix, resources = site_entities(walk, platform)
+    if platform == "energy_coordination":
+        feed_energy_coordination(walk, SITES[platform][2])
+        refresh(
+            walk,
+            [f"calendar.{prefix}grid_events", f"sensor.{prefix}compensation"],
+        )
+        expect_state(walk, f"binary_sensor.{prefix}lpc_active", "on")
+        expect_state(walk, f"sensor.{prefix}compensation", "412.5")
+        # The curve's third hour is this one.
+        expect_state(walk, f"sensor.{prefix}price_signal", "0.71")
+
+    config = dashboard_for(
+        prefix, [*resources, "input_boolean.browser_test_water_heater"]
+    )
+    save_dashboard(walk, config)
+    open_dashboard(walk)
+    for card in ("hui-tile-card", "hui-entity-filter-card", *cards):
+        expect(page.locator(card).first).to_be_visible()
+    expect(page.locator("hui-history-graph-card").first).to_be_attached()
+    # Charts and statistics load after the cards.
+    page.wait_for_timeout(2_000)
+    text = walk.step(f"{platform}-dashboard")
+    assert page.locator("hui-warning").count() == 0, text
+    assert not re.search(r"not (available|found)", text, re.IGNORECASE), text
+    if platform == "energy_coordination":
+        # A copy for the README (docs/images/dashboard.png).
+        page.screenshot(path=walk.directory / "dashboard-readme.png", full_page=True)
 
 
 def test_sandbox_saw_no_violations(walk: Walk) -> None:
