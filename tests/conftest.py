@@ -164,9 +164,15 @@ async def setup_site(
     hass: HomeAssistant,
     sandbox: Sandbox,
     platform: str,
+    *,
+    enroll: bool = False,
     **site_overrides: Any,
 ) -> ConfigEntry:
-    """Add GridFlex through the real config flow and return the loaded entry."""
+    """Add GridFlex through the real config flow and return the loaded entry.
+
+    On a platform with a programme, the flow's last step offers enrollment:
+    ``enroll`` answers it.
+    """
     result = await start_flow(hass, sandbox, platform)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], credentials(platform)
@@ -175,11 +181,25 @@ async def setup_site(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {**SITE_INPUT[platform], **site_overrides}
     )
+    result = await finish_programme_step(hass, result, enroll=enroll)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
     await hass.async_block_till_done()
     entry = result["result"]
     assert isinstance(entry, ConfigEntry)
     return entry
+
+
+async def finish_programme_step(
+    hass: HomeAssistant, result: Any, *, enroll: bool = False
+) -> Any:
+    """Answer the flow's enrollment offer, if it makes one."""
+    if result.get("step_id") == "enroll":
+        return await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"enroll": enroll}
+        )
+    if result.get("step_id") == "enroll_not_eligible":
+        return await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    return result
 
 
 async def start_reauth_flow(hass: HomeAssistant, entry: ConfigEntry) -> Any:

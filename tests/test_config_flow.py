@@ -29,6 +29,7 @@ from .conftest import (
     SITE_INPUT,
     Sandbox,
     credentials,
+    finish_programme_step,
     setup_site,
     start_flow,
     start_reauth_flow,
@@ -619,6 +620,7 @@ async def test_unset_home_location_refused(
         if platform != "energy_coordination"
         else {**site, "location": SITE_INPUT[platform]["location"]},
     )
+    result = await finish_programme_step(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 

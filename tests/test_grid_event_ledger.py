@@ -434,30 +434,26 @@ async def test_user_eligibility_repair(
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """The platform removes the site's user: a repair; adds it back: cleared."""
+    """The platform removes the site's user: a repair; adds it back: cleared.
+
+    The event makes GridFlex read the user's eligibility again at once (the
+    programme's own poll is hours away).
+    """
     entry = await setup_site(hass, sandbox, "energy_coordination")
     user_id = entry.data["site_id"].split("/", 1)[0]
     issue_id = f"not_eligible_{entry.entry_id}"
-    await _event(
-        sandbox,
-        {
-            "payloadType": "UserEligibility",
-            "addedUsers": [],
-            "removedUsers": [user_id],
-            "lastUpdated": "2026-11-22T09:00:00Z",
-        },
+    await sandbox.control(
+        "PUT",
+        f"energy-coordination/users/{user_id}/eligibility",
+        {"isEligible": False, "publish": True},
     )
     await _advance(hass, freezer, T0 + timedelta(minutes=5))
     assert issue_registry.async_get_issue(DOMAIN, issue_id)
     freezer.tick(timedelta(seconds=1))
-    await _event(
-        sandbox,
-        {
-            "payloadType": "UserEligibility",
-            "addedUsers": [user_id],
-            "removedUsers": [],
-            "lastUpdated": "2026-11-22T09:00:00Z",
-        },
+    await sandbox.control(
+        "PUT",
+        f"energy-coordination/users/{user_id}/eligibility",
+        {"isEligible": True, "publish": True},
     )
     await _advance(hass, freezer, T0 + timedelta(minutes=10))
     assert not issue_registry.async_get_issue(DOMAIN, issue_id)

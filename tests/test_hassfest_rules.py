@@ -1241,12 +1241,23 @@ def services_yaml() -> dict[str, Any]:
     return dict(_load_yaml(INTEGRATION / "services.yaml") or {})
 
 
+ENTITY_MODULES: dict[str, str] = {
+    "price_signal": "sensor",
+    "lpc_energy": "sensor",
+    "compensation_sensors": "sensor",
+    "programme_entities": "binary_sensor",
+}
+"""Modules that hold entity classes of a platform outside its platform module."""
+
+
 @pytest.fixture(scope="module")
 def uses() -> list[EntityUse]:
     found: list[EntityUse] = []
     for path in sorted(INTEGRATION.glob("*.py")):
         if (HA_COMPONENTS / path.stem / "icons.json").is_file():  # an entity platform
             found += entity_uses(path.stem, path.read_text(encoding="utf-8"))
+        elif (platform := ENTITY_MODULES.get(path.stem)) is not None:
+            found += entity_uses(platform, path.read_text(encoding="utf-8"))
     return found
 
 

@@ -78,6 +78,15 @@ async def test_setup_and_unload(
                 "power_limit",
                 "next_grid_event",
                 "limit_usage",
+                # The programme's standing and the money it pays.
+                "compensation",
+                "blocked_compensation",
+                "eligible",
+                "enrolled",
+                # Price curves and the energy of LPC windows.
+                "price_signal",
+                "lpc_window_import",
+                "energy_above_limit",
             }
             | LIMIT_ENTITIES
         )

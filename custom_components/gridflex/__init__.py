@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
@@ -12,7 +12,7 @@ from .activation_executor import ActivationExecutor, async_remove_store
 from .baseline_coordinator import BaselineCoordinator, takes_baselines
 from .bid_manager import async_start_bids
 from .client import async_create_platform_client
-from .const import CONF_SEND_BASELINES, DOMAIN
+from .const import CONF_PRICE_AREA, CONF_SEND_BASELINES, DOMAIN
 from .coordinator import (
     GridFlexConfigEntry,
     GridFlexRuntimeData,
@@ -24,7 +24,9 @@ from .event_coordinator import GridEventCoordinator, supports_grid_events
 from .issues import async_delete_site_issues
 from .load_control import LimitController, async_remove_limit_store
 from .meter import MeterData
+from .platforms.base import ProgrammeMember
 from .platforms.errors import GridFlexAuthError, GridFlexError
+from .programme import ProgrammeCoordinator
 from .push import async_remove_push, async_setup_activation_push, async_setup_push
 from .resources import (
     async_ensure_devices,
@@ -55,7 +57,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> bool:
     """Connect to the platform, reconcile the resources, follow the site."""
-    client = async_create_platform_client(hass, entry.data)
+    client = async_create_platform_client(
+        hass, entry.data, price_area=entry.options.get(CONF_PRICE_AREA)
+    )
     try:
         # The first request fetches the account's token, unless the flows or
         # the previous load left a fresh one; refused credentials fail it.
@@ -119,16 +123,30 @@ async def async_setup_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> 
     await meter.async_start()
     # Off until its switch is turned on; it starts following after setup.
     entry.runtime_data.limit_controller = LimitController(hass, entry)
+    if client.capabilities.programme and isinstance(client, ProgrammeMember):
+        # Nothing is read here: the first read starts in the background.
+        entry.runtime_data.programme_coordinator = ProgrammeCoordinator(
+            hass, entry, client
+        )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(async_entry_updated))
-    if (schedules := entry.runtime_data.schedule_coordinator) is not None:
-        schedules.async_start()
-    if (baselines := entry.runtime_data.baseline_coordinator) is not None:
-        baselines.async_start()
-    if (executor := entry.runtime_data.activation_executor) is not None:
-        executor.async_start()
-    entry.runtime_data.limit_controller.async_start()
+    _async_start_background(entry)
     return True
+
+
+@callback
+def _async_start_background(entry: GridFlexConfigEntry) -> None:
+    """Start what works in the background, now that the entities exist."""
+    runtime = entry.runtime_data
+    for worker in (
+        runtime.schedule_coordinator,
+        runtime.baseline_coordinator,
+        runtime.activation_executor,
+        runtime.limit_controller,
+        runtime.programme_coordinator,
+    ):
+        if worker is not None:
+            worker.async_start()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: GridFlexConfigEntry) -> bool:

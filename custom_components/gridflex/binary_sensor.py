@@ -29,6 +29,7 @@ from .entity import (
 )
 from .event_coordinator import GridEventCoordinator
 from .limit_entities import LimitControlEntity
+from .programme_entities import programme_binary_sensors
 from .resources import is_group, resource_subentries
 
 PARALLEL_UPDATES = 0
@@ -63,6 +64,8 @@ async def async_setup_entry(
         async_add_entities([StreamConnectedSensor(entry, STREAM_CONNECTED)])
     if entry.runtime_data.limit_controller is not None:
         async_add_entities([LimitExceededSensor(entry)])
+    # Eligible and enrolled (platforms with a programme only).
+    async_add_entities(programme_binary_sensors(entry))
     events = entry.runtime_data.event_coordinator
     if events is None:
         return

@@ -46,9 +46,13 @@ DATA_TOKEN_KEEPERS: HassKey[dict[str, _Held]] = HassKey(f"{DOMAIN}_token_keepers
 
 
 def async_create_platform_client(
-    hass: HomeAssistant, data: Mapping[str, Any]
+    hass: HomeAssistant, data: Mapping[str, Any], *, price_area: str | None = None
 ) -> FlexPlatform:
-    """Return a client for the platform, environment and credentials in ``data``."""
+    """Return a client for the platform, environment and credentials in ``data``.
+
+    ``price_area`` is the site's bidding zone (the site's options), for the
+    platforms whose price curves are per area.
+    """
     platform = PlatformKey(data[CONF_PLATFORM])
     credentials = {field: data[field] for field in CREDENTIAL_FIELDS[platform]}
     return create_client(
@@ -60,6 +64,7 @@ def async_create_platform_client(
         request_timeout=REQUEST_TIMEOUT,
         tokens=async_token_keeper(hass, data),
         timezone=hass.config.time_zone,
+        price_area=price_area,
     )
 
 

@@ -43,6 +43,7 @@ from .const import (
     CONF_COUNTRY,
     CONF_DIRECTION,
     CONF_EDGE_CREDENTIALS,
+    CONF_ENROLL,
     CONF_ENVIRONMENT,
     CONF_GRID_ENERGY_ENTITY,
     CONF_GRID_EXPORT_ENTITY,
@@ -57,6 +58,7 @@ from .const import (
     CONF_MQTT_BROKER,
     CONF_MQTT_CA_FILE,
     CONF_PLATFORM,
+    CONF_PRICE_AREA,
     CONF_RESOURCE_TOPIC,
     CONF_SEND_BASELINES,
     CONF_SITE_ID,
@@ -72,6 +74,8 @@ from .issues import can_take_back
 from .load_flow import LoadSubentryFlow
 from .loads import SUBENTRY_LOAD
 from .platforms import CREDENTIAL_FIELDS, capabilities
+from .platforms.base import Capabilities, ProgrammeMember
+from .platforms.energy_coordination import PRICE_AREAS
 from .platforms.errors import (
     GridFlexAuthError,
     GridFlexConnectionError,
@@ -167,6 +171,8 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         self._adopted: tuple[str, dict[str, Any]] | None = None
         """The adopted site's entry (title, data) while its resources are offered."""
         self._offered: list[SelectOptionDict] = []
+        self._finishing: tuple[str, dict[str, Any]] | None = None
+        """The entry (title, data) while enrollment in the programme is offered."""
 
     @classmethod
     @callback
@@ -479,7 +485,7 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
                 if self._offered:
                     self._adopted = (title, data)
                     return await self.async_step_adopt_resources()
-            return self.async_create_entry(title=title, data=data)
+            return await self._async_finish(title, data)
         return None
 
     async def _async_adoptable(
@@ -513,9 +519,9 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
         assert self._adopted is not None
         title, data = self._adopted
         if user_input is not None:
-            return self.async_create_entry(
-                title=title,
-                data={**data, CONF_ADOPT_RESOURCES: user_input[CONF_ADOPT_RESOURCES]},
+            return await self._async_finish(
+                title,
+                {**data, CONF_ADOPT_RESOURCES: user_input[CONF_ADOPT_RESOURCES]},
             )
         offered = [option["value"] for option in self._offered]
         return self.async_show_form(
@@ -532,6 +538,79 @@ class GridFlexConfigFlow(ConfigFlow, domain=DOMAIN):
                 }
             ),
             description_placeholders={"site": title, "count": str(len(offered))},
+        )
+
+    async def _async_finish(self, title: str, data: dict[str, Any]) -> ConfigFlowResult:
+        """Create the entry; first offer the platform's programme where it has one."""
+        if not capabilities(self._platform).programme:
+            return self.async_create_entry(title=title, data=data)
+        self._finishing = (title, data)
+        client = async_create_platform_client(self.hass, data)
+        if not isinstance(client, ProgrammeMember):  # pragma: no cover - by capability
+            return self.async_create_entry(title=title, data=data)
+        site_id = data[CONF_SITE_ID]
+        try:
+            enrollment = await client.get_enrollment(site_id)
+            eligibility = await client.get_eligibility(site_id)
+        except GridFlexError as err:
+            # Offer it anyway: the platform answers the enrollment itself.
+            LOGGER.debug("Could not read the site's programme standing: %s", err)
+            return await self.async_step_enroll()
+        if enrollment.enrolled:
+            # An adopted site whose user is enrolled already: nothing to offer.
+            return self.async_create_entry(title=title, data=data)
+        if not eligibility.eligible:
+            return await self.async_step_enroll_not_eligible()
+        return await self.async_step_enroll()
+
+    async def async_step_enroll(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Let the homeowner choose to enroll in the programme (never by itself)."""
+        assert self._finishing is not None
+        title, data = self._finishing
+        errors: dict[str, str] = {}
+        placeholders = {"site": title}
+        if user_input is not None:
+            if not user_input.get(CONF_ENROLL):
+                return self.async_create_entry(title=title, data=data)
+            client = async_create_platform_client(self.hass, data)
+            assert isinstance(client, ProgrammeMember)
+            try:
+                await client.enroll(data[CONF_SITE_ID])
+            except GridFlexAuthError:
+                errors["base"] = "invalid_auth"
+            except GridFlexRequestRejectedError as err:
+                errors["base"] = "enroll_rejected"
+                placeholders["detail"] = err.detail
+            except GridFlexConnectionError:
+                errors["base"] = "cannot_connect"
+            except GridFlexError as err:
+                errors["base"] = "unexpected_answer"
+                placeholders["detail"] = str(err)
+            else:
+                return self.async_create_entry(title=title, data=data)
+        return self.async_show_form(
+            step_id="enroll",
+            data_schema=vol.Schema(
+                {vol.Optional(CONF_ENROLL, default=False): BooleanSelector()}
+            ),
+            description_placeholders=placeholders,
+            errors=errors,
+        )
+
+    async def async_step_enroll_not_eligible(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Say the site cannot enroll yet; create the entry without enrolling."""
+        assert self._finishing is not None
+        title, data = self._finishing
+        if user_input is not None:
+            return self.async_create_entry(title=title, data=data)
+        return self.async_show_form(
+            step_id="enroll_not_eligible",
+            data_schema=vol.Schema({}),
+            description_placeholders={"site": title},
         )
 
     async def async_step_reauth(
@@ -709,6 +788,19 @@ def _valid_broker(value: str) -> bool:
     return url.scheme in ("mqtt", "mqtts") and bool(url.host)
 
 
+def _price_area_schema(caps: Capabilities) -> dict[vol.Marker, Any]:
+    """The site's bidding zone, where the platform's price curves are per zone."""
+    if not caps.programme:
+        return {}
+    return {
+        vol.Optional(CONF_PRICE_AREA): SelectSelector(
+            SelectSelectorConfig(
+                options=list(PRICE_AREAS), mode=SelectSelectorMode.DROPDOWN
+            )
+        )
+    }
+
+
 class GridFlexOptionsFlow(OptionsFlow):
     """Choose the sensors that measure the site's grid connection."""
 
@@ -752,6 +844,7 @@ class GridFlexOptionsFlow(OptionsFlow):
                 )
             )
         schema.update(price_source_schema(caps))
+        schema.update(_price_area_schema(caps))
         # Limit control: a load switched off stays off until the limit ends
         # (fewer switchings, more energy curtailed); off by default.
         schema[vol.Optional(CONF_LIMIT_KEEP_OFF, default=False)] = BooleanSelector()

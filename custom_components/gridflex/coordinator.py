@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .event_coordinator import GridEventCoordinator
     from .load_control import LimitController
     from .meter import MeterData
+    from .programme import ProgrammeCoordinator
     from .schedules import ScheduleCoordinator
 
 
@@ -72,6 +73,8 @@ class GridFlexRuntimeData:
     bid_manager: BidManager | None = None
     limit_controller: LimitController | None = None
     """Keeps the site under its power limits with the mapped loads (off by default)."""
+    programme_coordinator: ProgrammeCoordinator | None = None
+    """Compensation, eligibility and enrollment (platforms with a programme)."""
     missing_resources: set[str] = field(default_factory=set)
     """Platform ids of resources the platform answered 404 for (handled once)."""
 

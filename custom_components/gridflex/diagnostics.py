@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date, datetime
 from typing import Any
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
@@ -49,6 +50,10 @@ TO_REDACT = {
     CONF_RESOURCE_ID,
     "external_id",
     "sensor_id",
+    "location_id",
+    "meter_point_ids",
+    "meter_points",
+    "enrollment_id",
 }
 
 
@@ -144,6 +149,43 @@ def _outbox(runtime: GridFlexRuntimeData) -> dict[str, Any] | None:
     }
 
 
+def _programme(runtime: GridFlexRuntimeData) -> dict[str, Any] | None:
+    """The latest read of compensation, eligibility and enrollment."""
+    if (programme := runtime.programme_coordinator) is None:
+        return None
+    status = programme.data
+    if status is None:
+        return {"last_update_success": programme.last_update_success}
+    location = status.location
+    compensation = status.compensation
+    return {
+        "last_update_success": programme.last_update_success,
+        "read_at": status.read_at.isoformat(),
+        "period_start": _iso(compensation.period_start),
+        "period_end": _iso(compensation.period_end),
+        "locations_listed": len(compensation.locations),
+        "compensation": None
+        if location is None
+        else {
+            "location_id": location.location_id,
+            "meter_point_ids": list(location.meter_point_ids),
+            "active_amount": str(location.active_amount),
+            "blocked_amount": str(location.blocked_amount),
+            "currency": location.currency,
+            "problems": [problem.kind for problem in location.problems],
+        },
+        "user_eligible": status.eligibility.user_eligible,
+        "meter_points": dict(status.eligibility.meter_points),
+        "enrolled": status.enrollment.enrolled,
+        "enrollment_id": status.enrollment.enrollment_id,
+        "enrolled_at": _iso(status.enrollment.enrolled_at),
+    }
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: GridFlexConfigEntry
 ) -> dict[str, Any]:
@@ -184,6 +226,7 @@ async def async_get_config_entry_diagnostics(
                 if (executor := runtime.activation_executor) is not None
                 else None
             ),
+            "programme": _programme(runtime),
             "limit_control": (
                 controller.diagnostics()
                 if (controller := runtime.limit_controller) is not None

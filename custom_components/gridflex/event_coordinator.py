@@ -307,9 +307,19 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         elif (
             event.kind is GridEventKind.USER_ELIGIBILITY and event.eligible is not None
         ):
-            async_sync_eligibility_issue(
-                self.hass, self.config_entry, eligible=event.eligible
-            )
+            programme = self.config_entry.runtime_data.programme_coordinator
+            if programme is not None:
+                # Read the user's and the meter points' eligibility again (and
+                # the enrollment and compensation that may follow from it).
+                self.config_entry.async_create_background_task(
+                    self.hass,
+                    programme.async_request_refresh(),
+                    f"{DOMAIN} programme refresh {self.config_entry.title}",
+                )
+            else:
+                async_sync_eligibility_issue(
+                    self.hass, self.config_entry, eligible=event.eligible
+                )
         self._schedule(event)
         for window in event.windows:
             if window.start <= now < window.end and event.kind in (
@@ -406,6 +416,10 @@ class GridEventCoordinator(DataUpdateCoordinator[None]):
         data = {"type": kind, "entry_id": self.config_entry.entry_id, **payload}
         if event.kind in (*LPC_KINDS, GridEventKind.LPC_RESERVATION):
             data["windows"] = event_windows(event)  # all its hours and limits
+        elif event.kind is GridEventKind.PRICE_CURVE:
+            data["price_area"] = event.price_area
+            data["currency"] = event.currency
+            data["energy_unit"] = event.energy_unit
         self.hass.bus.async_fire(BUS_EVENT, data)
         async_dispatcher_send(
             self.hass,

@@ -106,4 +106,7 @@ def event_from_dict(data: dict[str, Any]) -> GridEvent:
         meter_point_id=data.get("meter_point_id"),
         raw_type=data.get("raw_type"),
         eligible=data.get("eligible"),
+        # Events stored before price curves had an area and unit have neither.
+        price_area=data.get("price_area"),
+        energy_unit=data.get("energy_unit"),
     )

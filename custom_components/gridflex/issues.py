@@ -115,6 +115,7 @@ def async_delete_site_issues(hass: HomeAssistant, entry_id: str) -> None:
         f"outbox_overflow_{entry_id}",
         f"{ISSUE_REPORT_PREFIX}_{entry_id}_",
         eligibility_issue_id(entry_id),
+        f"compensation_{entry_id}_",
         f"limit_meter_stale_{entry_id}",
         *(
             f"{prefix}_{entry_id}"
@@ -334,15 +335,32 @@ def _async_warn_while(
 
 @callback
 def async_sync_eligibility_issue(
-    hass: HomeAssistant, entry: GridFlexConfigEntry, *, eligible: bool
+    hass: HomeAssistant,
+    entry: GridFlexConfigEntry,
+    *,
+    eligible: bool,
+    meter_points: list[str] | None = None,
 ) -> None:
-    """Raise the issue when the platform removed the site's user; clear it when added."""
+    """Raise the issue while the site is not eligible; clear it once it is.
+
+    ``eligible`` is the user's eligibility (a ``UserEligibility`` event, or
+    the platform's answer); ``meter_points`` are the site's meter points the
+    platform says are not eligible (known only from a read of eligibility).
+    """
+    if not eligible:
+        key, placeholders = "not_eligible", {"site": entry.title}
+    else:
+        key = "meter_point_not_eligible"
+        placeholders = {
+            "site": entry.title,
+            "meter_points": ", ".join(meter_points or ()),
+        }
     _async_warn_while(
         hass,
         eligibility_issue_id(entry.entry_id),
-        active=not eligible,
-        translation_key="not_eligible",
-        placeholders={"site": entry.title},
+        active=not eligible or bool(meter_points),
+        translation_key=key,
+        placeholders=placeholders,
     )
 
 

@@ -25,6 +25,7 @@ from homeassistant.util import dt as dt_util
 
 from .baseline_coordinator import SITE_KEY, BaselineCoordinator, targets
 from .bid_manager import BIDDING_TYPES, BidManager, BidSummary, ResourceBids
+from .compensation_sensors import compensation_sensors
 from .const import (
     CONF_RESOURCE_ID,
     CONF_RESOURCE_TYPE,
@@ -43,6 +44,7 @@ from .entity import (
 )
 from .event_coordinator import GridEventCoordinator
 from .limit_entities import LimitControlEntity
+from .lpc_energy import EnergyAboveLimitSensor, LpcWindowImportSensor
 from .meter import MeterData
 from .platforms.base import Capabilities
 from .platforms.models import (
@@ -53,6 +55,7 @@ from .platforms.models import (
     SiteStatus,
     UpstreamStatus,
 )
+from .price_signal import PriceSignalSensor
 from .resources import is_group, resource_subentries
 from .schedules import ScheduleCoordinator, schedulable
 
@@ -192,6 +195,8 @@ async def async_setup_entry(
     if entry.runtime_data.limit_controller is not None:
         # The "keep under limit" controller's headroom and curtailed loads.
         async_add_entities([HeadroomSensor(entry), CurtailedLoadsSensor(entry)])
+    # The programme's compensation (platforms with a programme only).
+    async_add_entities(compensation_sensors(entry))
     # Resource LPC events exist only where the platform sends LPC events;
     # activations (Powernaut) where it sends grid events but no LPC events.
     lpc_events: GridEventCoordinator | None = None
@@ -204,6 +209,10 @@ async def async_setup_entry(
                     PowerLimitSensor(events, entry),
                     NextGridEventSensor(events, entry),
                     LimitUsageSensor(events, entry),
+                    # Price curves come with the LPC events (Energy Coordination).
+                    PriceSignalSensor(events, entry),
+                    LpcWindowImportSensor(events, entry),
+                    EnergyAboveLimitSensor(events, entry),
                 ]
             )
         else:

@@ -26,6 +26,7 @@ from .ledger import DONE, EXPIRED, GIVEN_UP, HISTORY, SENDING, UNKNOWN, AlreadyD
 from .limit_services import async_setup_limit_services
 from .platforms.errors import GridFlexError
 from .platforms.models import Environment
+from .programme_services import async_setup_programme_services
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_EVENT_ID = "event_id"
@@ -330,3 +331,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
         DOMAIN, "trigger_schedule", _trigger_schedule, ENTRY_SCHEMA
     )
     async_setup_limit_services(hass)
+    async_setup_programme_services(hass)
