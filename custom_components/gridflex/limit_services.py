@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
@@ -12,8 +11,8 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .const import DOMAIN
-from .coordinator import GridFlexConfigEntry
 from .load_control import LimitController
+from .service_entry import loaded_entry
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_LIMIT_KW = "limit_kw"
@@ -31,18 +30,8 @@ CLEAR_LIMIT_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
 
 def _controller(hass: HomeAssistant, call: ServiceCall) -> LimitController:
     """Return the limit controller of the call's loaded entry."""
-    entry_id = call.data[ATTR_CONFIG_ENTRY_ID]
-    entry: GridFlexConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
-    if entry is None or entry.domain != DOMAIN:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="unknown_entry",
-            translation_placeholders={"entry_id": entry_id},
-        )
-    if (
-        entry.state is not ConfigEntryState.LOADED
-        or entry.runtime_data.limit_controller is None
-    ):
+    entry = loaded_entry(call)
+    if entry.runtime_data.limit_controller is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="entry_not_loaded",

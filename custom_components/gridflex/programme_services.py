@@ -7,7 +7,6 @@ Both answer (when asked) with the enrollment as the platform gives it.
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -24,6 +23,7 @@ from .coordinator import GridFlexConfigEntry
 from .platforms.errors import GridFlexError, GridFlexRequestRejectedError
 from .platforms.models import Enrollment
 from .programme import ProgrammeCoordinator
+from .service_entry import loaded_entry
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_CONFIRM = "confirm"
@@ -36,22 +36,7 @@ UNENROLL_SCHEMA = ENROLL_SCHEMA.extend(
 
 def _programme(call: ServiceCall) -> tuple[GridFlexConfigEntry, ProgrammeCoordinator]:
     """Return the call's loaded entry and its programme."""
-    entry_id = call.data[ATTR_CONFIG_ENTRY_ID]
-    entry: GridFlexConfigEntry | None = call.hass.config_entries.async_get_entry(
-        entry_id
-    )
-    if entry is None or entry.domain != DOMAIN:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="unknown_entry",
-            translation_placeholders={"entry_id": entry_id},
-        )
-    if entry.state is not ConfigEntryState.LOADED:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="entry_not_loaded",
-            translation_placeholders={"site": entry.title},
-        )
+    entry = loaded_entry(call)
     if (programme := entry.runtime_data.programme_coordinator) is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,

@@ -27,6 +27,7 @@ from .limit_services import async_setup_limit_services
 from .platforms.errors import GridFlexError
 from .platforms.models import Environment
 from .programme_services import async_setup_programme_services
+from .service_entry import loaded_entry
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_EVENT_ID = "event_id"
@@ -43,20 +44,7 @@ def _events(
     hass: HomeAssistant, call: ServiceCall
 ) -> tuple[GridFlexConfigEntry, GridEventCoordinator]:
     """Return the loaded entry of the call and its grid events."""
-    entry_id = call.data[ATTR_CONFIG_ENTRY_ID]
-    entry: GridFlexConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
-    if entry is None or entry.domain != DOMAIN:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="unknown_entry",
-            translation_placeholders={"entry_id": entry_id},
-        )
-    if entry.state is not ConfigEntryState.LOADED:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="entry_not_loaded",
-            translation_placeholders={"site": entry.title},
-        )
+    entry = loaded_entry(call)
     if (events := entry.runtime_data.event_coordinator) is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
