@@ -354,3 +354,28 @@ async def test_config_flow_shows_the_refusal(
         result["flow_id"], {"enroll": False}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_missing_meter_point_repair(
+    hass: HomeAssistant,
+    sandbox: Sandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The location lost its meter point on the platform: a repair until it is back."""
+    entry = await _site(hass, sandbox)
+    issue_id = f"compensation_{entry.entry_id}_missingmpidonlocation"
+    location = sandbox.server.state.energy_coordination.locations[_location(entry)]
+    kept = location["meterPointIds"]
+    # Changed on the platform's side (e.g. in its portal), not by GridFlex.
+    location["meterPointIds"] = []
+    await _refresh(hass, freezer)
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "compensation_missing_meter_point"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["meter_points"] == "-"
+
+    location["meterPointIds"] = kept
+    await _refresh(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
