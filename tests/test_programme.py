@@ -14,7 +14,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
@@ -379,3 +379,72 @@ async def test_missing_meter_point_repair(
     location["meterPointIds"] = kept
     await _refresh(hass, freezer)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def _to_enroll_step(hass: HomeAssistant, sandbox: Sandbox) -> dict[str, Any]:
+    result = await start_flow(hass, sandbox, "energy_coordination")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials("energy_coordination")
+    )
+    return dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], SITE_INPUT["energy_coordination"]
+        )
+    )
+
+
+async def test_config_flow_offers_enrollment_when_the_standing_is_unknown(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """The platform does not answer the programme read: enrollment is offered anyway."""
+    await sandbox.fault(
+        "/energy-coordination/v1/users/*/enrollment", "status", status=503, times=1
+    )
+    result = await _to_enroll_step(hass, sandbox)
+    assert result["step_id"] == "enroll"
+    # The enrollment itself meets an outage: said so, nothing lost.
+    await sandbox.fault(
+        "/energy-coordination/v1/users/*/enrollment", "status", status=503, times=1
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"enroll": True}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"enroll": True}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    assert platform["isEnrolled"] is True
+    assert len(platform["history"]) == 1
+
+
+async def test_config_flow_skips_the_offer_for_an_enrolled_site(
+    hass: HomeAssistant, sandbox: Sandbox
+) -> None:
+    """A site set up again whose user is enrolled already is not asked again."""
+    entry = await _site(hass, sandbox, enroll=True)
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await _to_enroll_step(hass, sandbox)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_unenroll_meets_an_outage(hass: HomeAssistant, sandbox: Sandbox) -> None:
+    """The platform cannot be reached: a translated error, the user still enrolled."""
+    entry = await _site(hass, sandbox, enroll=True)
+    await sandbox.fault(
+        "/energy-coordination/v1/users/*/enrollment", "status", status=503
+    )
+    with pytest.raises(HomeAssistantError) as failed:
+        await hass.services.async_call(
+            DOMAIN,
+            "unenroll",
+            {"config_entry_id": entry.entry_id, "confirm": True},
+            blocking=True,
+        )
+    assert failed.value.translation_key == "platform_refused"
+    await sandbox.clear_faults()
+    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    assert platform["isEnrolled"] is True
