@@ -70,6 +70,22 @@ def _location(entry: ConfigEntry) -> str:
     return str(entry.data["site_id"].split("/", 1)[1])
 
 
+async def _enrollment(sandbox: Sandbox, entry: ConfigEntry) -> Any:
+    """Return the user's enrollment as the platform holds it (with its history)."""
+    return await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+
+
+async def _set_user_eligible(
+    sandbox: Sandbox, entry: ConfigEntry, eligible: bool, *, publish: bool = False
+) -> None:
+    """Change the user's eligibility on the platform (and announce it, if asked)."""
+    await sandbox.control(
+        "PUT",
+        f"{EC}/users/{_user(entry)}/eligibility",
+        {"isEligible": eligible, "publish": publish},
+    )
+
+
 async def _site(hass: HomeAssistant, sandbox: Sandbox, **kwargs: Any) -> ConfigEntry:
     assert await async_setup_component(hass, "homeassistant", {})
     entry = await setup_site(hass, sandbox, "energy_coordination", **kwargs)
@@ -156,9 +172,7 @@ async def test_not_eligible_turns_the_sensor_off_with_a_repair(
     assert hass.states.get(ELIGIBLE).state == STATE_ON
     assert hass.states.get(ELIGIBLE).attributes["meter_points"] == {GSRN_NO: True}
 
-    await sandbox.control(
-        "PUT", f"{EC}/users/{_user(entry)}/eligibility", {"isEligible": False}
-    )
+    await _set_user_eligible(sandbox, entry, False)
     await _refresh(hass, freezer)
     state = hass.states.get(ELIGIBLE)
     assert state.state == STATE_OFF
@@ -168,9 +182,7 @@ async def test_not_eligible_turns_the_sensor_off_with_a_repair(
     assert issue.translation_key == "not_eligible"
 
     # The user is eligible again, but the meter point is not.
-    await sandbox.control(
-        "PUT", f"{EC}/users/{_user(entry)}/eligibility", {"isEligible": True}
-    )
+    await _set_user_eligible(sandbox, entry, True)
     await sandbox.control(
         "PUT", f"{EC}/meters/{GSRN_NO}/eligibility", {"isEligible": False}
     )
@@ -198,11 +210,7 @@ async def test_user_eligibility_event_refreshes_eligibility(
     """A UserEligibility event naming the user is read at once, not at the next poll."""
     entry = await _site(hass, sandbox)
     assert hass.states.get(ELIGIBLE).state == STATE_ON
-    await sandbox.control(
-        "PUT",
-        f"{EC}/users/{_user(entry)}/eligibility",
-        {"isEligible": False, "publish": True},
-    )
+    await _set_user_eligible(sandbox, entry, False, publish=True)
     # The event poll (minutes) finds the event; the programme's own poll is
     # hours away.
     await _advance(hass, freezer, timedelta(minutes=5))
@@ -210,11 +218,7 @@ async def test_user_eligibility_event_refreshes_eligibility(
     assert hass.states.get(ELIGIBLE).state == STATE_OFF
     assert issue_registry.async_get_issue(DOMAIN, f"not_eligible_{entry.entry_id}")
 
-    await sandbox.control(
-        "PUT",
-        f"{EC}/users/{_user(entry)}/eligibility",
-        {"isEligible": True, "publish": True},
-    )
+    await _set_user_eligible(sandbox, entry, True, publish=True)
     await _advance(hass, freezer, timedelta(minutes=5))
     await _advance(hass, freezer, timedelta(seconds=15))
     assert hass.states.get(ELIGIBLE).state == STATE_ON
@@ -237,7 +241,7 @@ async def test_enroll_and_unenroll_actions(
     assert answer is not None
     assert answer["enrolled"] is True
     assert answer["enrolled_at"]
-    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    platform = await _enrollment(sandbox, entry)
     assert platform["isEnrolled"] is True
     await hass.async_block_till_done(wait_background_tasks=True)
     state = hass.states.get(ENROLLED)
@@ -249,7 +253,7 @@ async def test_enroll_and_unenroll_actions(
             DOMAIN, "unenroll", {"config_entry_id": entry.entry_id}, blocking=True
         )
     assert refused.value.translation_key == "unenroll_not_confirmed"
-    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    platform = await _enrollment(sandbox, entry)
     assert platform["isEnrolled"] is True
 
     await hass.services.async_call(
@@ -258,7 +262,7 @@ async def test_enroll_and_unenroll_actions(
         {"config_entry_id": entry.entry_id, "confirm": True},
         blocking=True,
     )
-    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    platform = await _enrollment(sandbox, entry)
     assert platform["isEnrolled"] is False
     assert [step["action"] for step in platform["history"]] == [
         "enrolled",
@@ -273,15 +277,13 @@ async def test_enroll_refused_when_not_eligible(
 ) -> None:
     """The platform refuses to enroll a user who is not eligible: a clear error."""
     entry = await _site(hass, sandbox)
-    await sandbox.control(
-        "PUT", f"{EC}/users/{_user(entry)}/eligibility", {"isEligible": False}
-    )
+    await _set_user_eligible(sandbox, entry, False)
     with pytest.raises(Exception) as refused:
         await hass.services.async_call(
             DOMAIN, "enroll", {"config_entry_id": entry.entry_id}, blocking=True
         )
     assert getattr(refused.value, "translation_key", None) == "enroll_refused"
-    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    platform = await _enrollment(sandbox, entry)
     assert platform["isEnrolled"] is False
 
 
@@ -301,7 +303,7 @@ async def test_config_flow_offers_enrollment(
 ) -> None:
     """The flow's last step enrolls only when the homeowner ticks it."""
     entry = await _site(hass, sandbox, enroll=True)
-    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    platform = await _enrollment(sandbox, entry)
     assert platform["isEnrolled"] is True
     assert hass.states.get(ENROLLED).state == STATE_ON
 
@@ -311,7 +313,7 @@ async def test_config_flow_enrolls_nothing_by_itself(
 ) -> None:
     """Declining the offer leaves the user unenrolled."""
     entry = await _site(hass, sandbox, enroll=False)
-    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    platform = await _enrollment(sandbox, entry)
     assert platform["isEnrolled"] is False
     assert hass.states.get(ENROLLED).state == STATE_OFF
     assert hass.states.get(COMPENSATION).state != STATE_UNKNOWN
@@ -323,7 +325,7 @@ async def test_config_flow_when_not_eligible(
     """A site that is not eligible is told so, and created without enrolling."""
     await sandbox.control("PUT", f"{EC}/programme/defaults", {"usersEligible": False})
     entry = await _site(hass, sandbox)
-    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    platform = await _enrollment(sandbox, entry)
     assert platform["isEnrolled"] is False
     assert hass.states.get(ELIGIBLE).state == STATE_OFF
 
@@ -415,7 +417,7 @@ async def test_config_flow_offers_enrollment_when_the_standing_is_unknown(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
-    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    platform = await _enrollment(sandbox, entry)
     assert platform["isEnrolled"] is True
     assert len(platform["history"]) == 1
 
@@ -446,5 +448,5 @@ async def test_unenroll_meets_an_outage(hass: HomeAssistant, sandbox: Sandbox) -
         )
     assert failed.value.translation_key == "platform_refused"
     await sandbox.clear_faults()
-    platform = await sandbox.control("GET", f"{EC}/users/{_user(entry)}/enrollment")
+    platform = await _enrollment(sandbox, entry)
     assert platform["isEnrolled"] is True
